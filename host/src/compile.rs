@@ -1,0 +1,129 @@
+//! Stage 3, **compile**: one shared engine; the single place `wasmtime::Config` is built.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::error::{CompileError, HostError};
+use crate::policy::{Authorized, MAX_MEMORY_BYTES};
+
+/// Settings of the host as a whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostConfig {
+    /// Meter fuel in every plugin, so that [`Limits::fuel`](crate::Limits::fuel) can be
+    /// set. Off by default: epoch deadlines bound wall time at a fraction of the cost,
+    /// and fuel slows every instruction.
+    pub fuel: bool,
+    /// How often the host advances the epoch. Deadlines are rounded up to it.
+    pub epoch_tick: Duration,
+    /// Plugin instances alive at once across all plugins (the pooling allocator's size).
+    pub max_instances: u32,
+}
+
+impl Default for HostConfig {
+    /// No fuel metering, a 1 ms epoch tick, 1,000 instances.
+    fn default() -> Self {
+        Self {
+            fuel: false,
+            epoch_tick: Duration::from_millis(1),
+            max_instances: 1000,
+        }
+    }
+}
+
+/// Advances the engine's epoch on its own thread until dropped. Owned by the host
+/// and shared by its plugins: no process-global timer.
+pub(crate) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    pub(crate) tick: Duration,
+}
+
+impl EpochTicker {
+    fn start(engine: &Engine, tick: Duration) -> Result<Self, HostError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread_stop = Arc::clone(&stop);
+        let engine = engine.clone();
+        std::thread::Builder::new()
+            .name("palisade-epoch".into())
+            .spawn(move || {
+                while !thread_stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| HostError::Engine {
+                reason: format!("cannot start the epoch thread: {e}"),
+            })?;
+        Ok(Self { stop, tick })
+    }
+
+    /// Ticks covering `timeout`, rounded up, plus one for the tick in progress.
+    pub(crate) fn ticks_for(&self, timeout: Duration) -> u64 {
+        let tick = self.tick.as_nanos().max(1);
+        (timeout.as_nanos().div_ceil(tick) as u64).saturating_add(1)
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The engine and its ticker.
+pub(crate) struct Compiler {
+    pub(crate) engine: Engine,
+    pub(crate) ticker: Arc<EpochTicker>,
+    pub(crate) fuel: bool,
+}
+
+impl Compiler {
+    pub(crate) fn new(config: &HostConfig) -> Result<Self, HostError> {
+        if config.epoch_tick.is_zero() || config.epoch_tick > Duration::from_millis(100) {
+            return Err(HostError::InvalidSetting {
+                setting: "epoch_tick",
+                reason: format!("{:?} is outside 1ns..=100ms", config.epoch_tick),
+            });
+        }
+        if config.max_instances == 0 {
+            return Err(HostError::InvalidSetting {
+                setting: "max_instances",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let mut pooling = PoolingAllocationConfig::default();
+        let n = config.max_instances;
+        pooling
+            .total_component_instances(n)
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(4))
+            .total_stacks(n)
+            .max_memory_size(MAX_MEMORY_BYTES);
+        let mut wasm = Config::new();
+        wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
+            .epoch_interruption(true)
+            .consume_fuel(config.fuel)
+            .wasm_component_model(true);
+        let engine = Engine::new(&wasm).map_err(|e| HostError::Engine {
+            reason: format!("{e:#}"),
+        })?;
+        let ticker = Arc::new(EpochTicker::start(&engine, config.epoch_tick)?);
+        Ok(Self {
+            engine,
+            ticker,
+            fuel: config.fuel,
+        })
+    }
+
+    /// Compiles an authorized component. CPU-bound: call from a blocking context.
+    pub(crate) fn compile(&self, authorized: &Authorized) -> Result<Component, CompileError> {
+        Component::new(&self.engine, &authorized.loaded.bytes).map_err(|e| CompileError::Invalid {
+            plugin: authorized.loaded.name.clone(),
+            reason: format!("{e:#}"),
+        })
+    }
+}

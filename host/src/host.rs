@@ -1,0 +1,223 @@
+//! [`Host`]: runs the pipeline (load → policy → compile → link → instantiate) for
+//! each plugin, and hands back a [`Plugin`] ready to intercept calls.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::capability::bindings::PluginPre;
+use crate::capability::crypto::{KeyRing, PluginKeys};
+use crate::capability::kv::KvStore;
+use crate::capability::log::LogSink;
+use crate::capability::{self};
+use crate::compile::{Compiler, HostConfig};
+use crate::error::{LinkError, PolicyError, Result};
+use crate::instance::state::PluginShared;
+use crate::instance::{InstanceMode, Pool};
+use crate::intercept::{FailurePolicy, Hooks, Plugin};
+use crate::load::{self, PluginSource};
+use crate::policy::{self, Grants, Limits};
+
+/// Everything needed to load one plugin. Defaults: no grants, default [`Limits`],
+/// fail closed, both hooks, reused instances, no config values.
+#[derive(Debug, Clone)]
+pub struct PluginSpec {
+    name: String,
+    source: PluginSource,
+    grants: Grants,
+    limits: Limits,
+    config: BTreeMap<String, String>,
+    failure_policy: FailurePolicy,
+    hooks: Hooks,
+    instance_mode: InstanceMode,
+}
+
+impl PluginSpec {
+    /// A plugin named `name` (lowercase letters, digits, `-`, `_`) read from `source`.
+    pub fn new(name: impl Into<String>, source: PluginSource) -> Self {
+        Self {
+            name: name.into(),
+            source,
+            grants: Grants::none(),
+            limits: Limits::default(),
+            config: BTreeMap::new(),
+            failure_policy: FailurePolicy::default(),
+            hooks: Hooks::default(),
+            instance_mode: InstanceMode::default(),
+        }
+    }
+
+    /// The capabilities the plugin may import.
+    pub fn grants(mut self, grants: Grants) -> Self {
+        self.grants = grants;
+        self
+    }
+
+    /// Its resource limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Its own config values, readable through the `config` capability.
+    pub fn config<K: Into<String>, V: Into<String>>(
+        mut self,
+        values: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        self.config
+            .extend(values.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// What a chain does when it fails.
+    pub fn failure_policy(mut self, policy: FailurePolicy) -> Self {
+        self.failure_policy = policy;
+        self
+    }
+
+    /// Which hooks run.
+    pub fn hooks(mut self, hooks: Hooks) -> Self {
+        self.hooks = hooks;
+        self
+    }
+
+    /// Reused or fresh instances.
+    pub fn instance_mode(mut self, mode: InstanceMode) -> Self {
+        self.instance_mode = mode;
+        self
+    }
+}
+
+/// The plugin host: one engine, one epoch ticker and one key ring, shared by every
+/// plugin it loads.
+pub struct Host {
+    compiler: Arc<Compiler>,
+    keys: Arc<KeyRing>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// A host with `config` and an empty key ring.
+    pub fn new(config: HostConfig) -> Result<Self> {
+        Self::with_keys(config, KeyRing::new())
+    }
+
+    /// A host with `config` whose `crypto` capability uses `keys`.
+    pub fn with_keys(config: HostConfig, keys: KeyRing) -> Result<Self> {
+        Ok(Self {
+            compiler: Arc::new(Compiler::new(&config)?),
+            keys: Arc::new(keys),
+        })
+    }
+
+    /// Loads, checks, compiles and links a plugin, and creates its first instance,
+    /// so that a plugin that cannot run fails here rather than on the first call.
+    /// Compilation runs on tokio's blocking pool.
+    pub async fn load(&self, spec: PluginSpec) -> Result<Plugin> {
+        let PluginSpec {
+            name,
+            source,
+            grants,
+            limits,
+            config,
+            failure_policy,
+            hooks,
+            instance_mode,
+        } = spec;
+        // 1. load: bounded bytes and their digest.
+        let loaded = load::load(&name, source)?;
+        // 2. policy: imports within grants, limits within range, keys known.
+        if limits.fuel.is_some() && !self.compiler.fuel {
+            return Err(PolicyError::LimitOutOfRange {
+                plugin: name,
+                limit: "fuel (the host was built without fuel metering)",
+                value: limits.fuel.unwrap_or(0),
+                max: 0,
+            }
+            .into());
+        }
+        let authorized = policy::authorize(loaded, grants, limits, &self.keys)?;
+        // 3. compile.
+        let compiler = Arc::clone(&self.compiler);
+        let (authorized, component) = tokio::task::spawn_blocking(move || {
+            let component = compiler.compile(&authorized);
+            (authorized, component)
+        })
+        .await
+        .map_err(|e| crate::error::CompileError::Invalid {
+            plugin: name.clone(),
+            reason: format!("compilation task failed: {e}"),
+        })?;
+        let component = component?;
+        // 4. link: only what was granted.
+        let linker = capability::link(&name, &self.compiler.engine, &authorized.grants)?;
+        let mismatch = |e: wasmtime::Error| LinkError::Mismatch {
+            plugin: name.clone(),
+            reason: format!("{e:#}"),
+        };
+        let pre = linker.instantiate_pre(&component).map_err(mismatch)?;
+        let pre = PluginPre::new(pre).map_err(mismatch)?;
+        // 5. instantiate: shared state, the pool, and a first instance.
+        let shared = Arc::new(PluginShared {
+            log: Arc::new(LogSink::new(
+                &name,
+                authorized.limits.log_bytes_per_sec,
+                authorized.limits.log_burst_bytes,
+            )),
+            config,
+            kv: authorized
+                .grants
+                .kv
+                .as_ref()
+                .map(|kv| Arc::new(KvStore::new(kv.quota_bytes))),
+            keys: match (&authorized.grants.crypto, &authorized.keys) {
+                (Some(grant), Some(ring)) => Some(PluginKeys {
+                    ring: Arc::clone(ring),
+                    granted: grant.keys.clone(),
+                }),
+                _ => None,
+            },
+            metrics: Default::default(),
+            clock_origin: Instant::now(),
+            name: name.clone(),
+        });
+        let pool = Pool::new(
+            pre,
+            self.compiler.engine.clone(),
+            shared,
+            authorized.limits,
+            instance_mode,
+        );
+        pool.prewarm().await.map_err(|e| LinkError::Mismatch {
+            plugin: name.clone(),
+            reason: e.to_string(),
+        })?;
+        tracing::info!(
+            plugin = %name,
+            sha256 = %hex(&authorized.loaded.sha256),
+            "plugin loaded"
+        );
+        Ok(Plugin::new(
+            pool,
+            failure_policy,
+            hooks,
+            Arc::clone(&self.compiler.ticker),
+            self.compiler.fuel,
+        ))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -1,0 +1,172 @@
+//! Stage 5, **instantiate**: instances of a linked plugin, reused or fresh, never
+//! reused after a trap.
+
+pub(crate) mod state;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use wasmtime::Store;
+
+use crate::capability::bindings::{Plugin as Bindings, PluginPre};
+use crate::error::CallError;
+use crate::instance::state::{PluginShared, PluginState};
+use crate::policy::Limits;
+
+/// How a plugin's instances are used across calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InstanceMode {
+    /// Keep instances between calls (the default, and much faster). A plugin's own
+    /// memory then survives from one call to the next; an instance that traps is
+    /// thrown away and rebuilt.
+    #[default]
+    Reuse,
+    /// A new instance for every call, for plugins that must not keep any state
+    /// between calls.
+    FreshPerCall,
+}
+
+/// One live instance with its store.
+pub(crate) struct Instance {
+    pub(crate) store: Store<PluginState>,
+    pub(crate) bindings: Bindings,
+}
+
+/// Consecutive traps after which rebuilding an instance waits.
+const TRAPS_BEFORE_BACKOFF: u32 = 3;
+/// The first wait; it doubles per further trap.
+const BACKOFF_BASE: Duration = Duration::from_millis(10);
+/// The longest wait. Short enough that a plugin fixed by a config change recovers fast.
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+struct Health {
+    consecutive_traps: u32,
+    retry_at: Option<Instant>,
+}
+
+/// The instances of one plugin.
+pub(crate) struct Pool {
+    pre: PluginPre<PluginState>,
+    engine: wasmtime::Engine,
+    shared: Arc<PluginShared>,
+    pub(crate) limits: Limits,
+    mode: InstanceMode,
+    idle: Mutex<Vec<Instance>>,
+    health: Mutex<Health>,
+    pub(crate) permits: tokio::sync::Semaphore,
+}
+
+impl Pool {
+    pub(crate) fn new(
+        pre: PluginPre<PluginState>,
+        engine: wasmtime::Engine,
+        shared: Arc<PluginShared>,
+        limits: Limits,
+        mode: InstanceMode,
+    ) -> Self {
+        let permits = tokio::sync::Semaphore::new(limits.max_concurrency);
+        Self {
+            pre,
+            engine,
+            shared,
+            limits,
+            mode,
+            idle: Mutex::new(Vec::new()),
+            health: Mutex::new(Health::default()),
+            permits,
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<PluginShared> {
+        &self.shared
+    }
+
+    /// An idle instance, or a new one.
+    pub(crate) async fn checkout(&self) -> Result<Instance, CallError> {
+        if self.mode == InstanceMode::Reuse {
+            let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+            if let Some(instance) = idle {
+                return Ok(instance);
+            }
+        }
+        self.check_backoff()?;
+        self.instantiate().await
+    }
+
+    /// Returns a healthy instance after a call.
+    pub(crate) fn checkin(&self, instance: Instance) {
+        self.record_success();
+        if self.mode == InstanceMode::Reuse
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push(instance);
+        }
+    }
+
+    /// Creates an instance, for warming the pool at load time.
+    pub(crate) async fn prewarm(&self) -> Result<(), CallError> {
+        let instance = self.instantiate().await?;
+        if self.mode == InstanceMode::Reuse
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push(instance);
+        }
+        Ok(())
+    }
+
+    async fn instantiate(&self) -> Result<Instance, CallError> {
+        let state = PluginState::new(Arc::clone(&self.shared), &self.limits);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_trap();
+        let bindings =
+            self.pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| CallError::Instantiate {
+                    plugin: self.shared.name.clone(),
+                    reason: format!("{e:#}"),
+                })?;
+        Ok(Instance { store, bindings })
+    }
+
+    fn record_success(&self) {
+        if let Ok(mut health) = self.health.lock()
+            && health.consecutive_traps != 0
+        {
+            *health = Health::default();
+        }
+    }
+
+    /// Counts a trap; the instance that trapped has already been dropped.
+    pub(crate) fn record_trap(&self) {
+        if let Ok(mut health) = self.health.lock() {
+            health.consecutive_traps = health.consecutive_traps.saturating_add(1);
+            if health.consecutive_traps >= TRAPS_BEFORE_BACKOFF {
+                let doublings = (health.consecutive_traps - TRAPS_BEFORE_BACKOFF).min(10);
+                let wait = (BACKOFF_BASE * 2u32.pow(doublings)).min(BACKOFF_MAX);
+                health.retry_at = Some(Instant::now() + wait);
+            }
+        }
+    }
+
+    fn check_backoff(&self) -> Result<(), CallError> {
+        let Ok(health) = self.health.lock() else {
+            return Ok(());
+        };
+        match health.retry_at {
+            Some(at) if at > Instant::now() => Err(CallError::BackingOff {
+                plugin: self.shared.name.clone(),
+                consecutive_traps: health.consecutive_traps,
+                remaining: at - Instant::now(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Idle instances held right now.
+    pub(crate) fn idle_count(&self) -> usize {
+        self.idle.lock().map_or(0, |idle| idle.len())
+    }
+}

@@ -1,0 +1,401 @@
+//! Stage 6, **intercept**: run hooks on calls, and chains of plugins in order.
+
+pub(crate) mod call;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http::HeaderMap;
+
+pub use self::call::{CallInfo, Code, Decision, Direction, Reply};
+use crate::capability::metrics::MetricValue;
+use crate::capability::types;
+use crate::compile::EpochTicker;
+use crate::error::{CallError, TrapKind};
+use crate::instance::{Instance, Pool};
+
+/// What a chain does with a call when this plugin fails (traps, times out, is saturated).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Refuse the call with `UNAVAILABLE`, naming the plugin and the cause. The default.
+    #[default]
+    FailClosed,
+    /// Let the call pass as if the plugin had said `Continue`; the failure is logged
+    /// and counted. For plugins whose absence is safer than an outage (metrics, say).
+    FailOpen,
+}
+
+/// Which hooks of a plugin run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hooks {
+    /// Run `on-request`.
+    pub request: bool,
+    /// Run `on-response`.
+    pub response: bool,
+}
+
+impl Default for Hooks {
+    /// Both.
+    fn default() -> Self {
+        Self {
+            request: true,
+            response: true,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    calls: AtomicU64,
+    traps: AtomicU64,
+    timeouts: AtomicU64,
+    failures: AtomicU64,
+}
+
+/// Counters and gauges of one plugin.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PluginStats {
+    /// Hook calls started.
+    pub calls: u64,
+    /// Calls that trapped (timeouts included).
+    pub traps: u64,
+    /// Calls that ran out of time.
+    pub timeouts: u64,
+    /// Calls that failed for any reason (traps, saturation, backoff, instantiation).
+    pub failures: u64,
+    /// Instances kept for reuse right now.
+    pub idle_instances: usize,
+    /// Bytes the plugin has written to the host log (stdout, stderr and `log`).
+    pub log_bytes_emitted: u64,
+    /// Messages dropped by the log rate cap.
+    pub log_messages_dropped: u64,
+    /// Bytes in the plugin's `kv` store.
+    pub kv_used_bytes: usize,
+    /// The plugin's own metrics.
+    pub metrics: std::collections::BTreeMap<String, MetricValue>,
+}
+
+pub(crate) struct PluginInner {
+    pub(crate) pool: Pool,
+    pub(crate) failure_policy: FailurePolicy,
+    pub(crate) hooks: Hooks,
+    pub(crate) ticker: Arc<EpochTicker>,
+    pub(crate) fuel: bool,
+    counters: Counters,
+}
+
+/// A loaded plugin, ready to run. Cheap to clone; clones share instances and state.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name())
+            .field("failure_policy", &self.inner.failure_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Hook {
+    Request,
+    Response(Code),
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        pool: Pool,
+        failure_policy: FailurePolicy,
+        hooks: Hooks,
+        ticker: Arc<EpochTicker>,
+        fuel: bool,
+    ) -> Self {
+        Self {
+            inner: Arc::new(PluginInner {
+                pool,
+                failure_policy,
+                hooks,
+                ticker,
+                fuel,
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.inner.pool.shared().name
+    }
+
+    /// What the chain does when this plugin fails.
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.inner.failure_policy
+    }
+
+    /// Runs `on-request`. On success, `metadata` carries the plugin's changes; on
+    /// failure it is left as it was before the call.
+    pub async fn on_request(
+        &self,
+        call: &Arc<CallInfo>,
+        metadata: &mut HeaderMap,
+    ) -> Result<Decision, CallError> {
+        if !self.inner.hooks.request {
+            return Ok(Decision::Continue);
+        }
+        self.run(Hook::Request, call, metadata).await
+    }
+
+    /// Runs `on-response` with the response's status.
+    pub async fn on_response(
+        &self,
+        call: &Arc<CallInfo>,
+        status: Code,
+        metadata: &mut HeaderMap,
+    ) -> Result<Decision, CallError> {
+        if !self.inner.hooks.response {
+            return Ok(Decision::Continue);
+        }
+        self.run(Hook::Response(status), call, metadata).await
+    }
+
+    /// The plugin's counters right now.
+    pub fn stats(&self) -> PluginStats {
+        let c = &self.inner.counters;
+        let shared = self.inner.pool.shared();
+        PluginStats {
+            calls: c.calls.load(Ordering::Relaxed),
+            traps: c.traps.load(Ordering::Relaxed),
+            timeouts: c.timeouts.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed),
+            idle_instances: self.inner.pool.idle_count(),
+            log_bytes_emitted: shared.log.emitted_bytes(),
+            log_messages_dropped: shared.log.dropped_messages(),
+            kv_used_bytes: shared.kv.as_ref().map_or(0, |kv| kv.used_bytes()),
+            metrics: shared.metrics.snapshot(),
+        }
+    }
+
+    /// A value from the plugin's `kv` store, for operators and tests.
+    pub fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.inner.pool.shared().kv.as_ref()?.get(key)
+    }
+
+    async fn run(
+        &self,
+        hook: Hook,
+        call: &Arc<CallInfo>,
+        metadata: &mut HeaderMap,
+    ) -> Result<Decision, CallError> {
+        let inner = &*self.inner;
+        inner.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let result = self.run_inner(hook, call, metadata).await;
+        if let Err(err) = &result {
+            inner.counters.failures.fetch_add(1, Ordering::Relaxed);
+            if let CallError::Trap { kind, .. } = err {
+                inner.counters.traps.fetch_add(1, Ordering::Relaxed);
+                if matches!(kind, TrapKind::Timeout(_)) {
+                    inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        result
+    }
+
+    async fn run_inner(
+        &self,
+        hook: Hook,
+        call: &Arc<CallInfo>,
+        metadata: &mut HeaderMap,
+    ) -> Result<Decision, CallError> {
+        let inner = &*self.inner;
+        let pool = &inner.pool;
+        let limits = &pool.limits;
+        // Waiting for a free instance counts against the same deadline as running.
+        let _permit = match tokio::time::timeout(limits.call_timeout, pool.permits.acquire()).await
+        {
+            Ok(Ok(permit)) => permit,
+            _ => {
+                return Err(CallError::Saturated {
+                    plugin: self.name().to_owned(),
+                    max_concurrency: limits.max_concurrency,
+                });
+            }
+        };
+        let mut instance = pool.checkout().await?;
+        let Instance { store, bindings } = &mut instance;
+        store
+            .data_mut()
+            .call
+            .begin(Arc::clone(call), std::mem::take(metadata));
+        store.set_epoch_deadline(inner.ticker.ticks_for(limits.call_timeout));
+        if inner.fuel
+            && let Some(fuel) = limits.fuel
+        {
+            // Cannot fail: fuel metering is on (checked at load).
+            let _ = store.set_fuel(fuel);
+        }
+        let (call_handle, metadata_handle) = types::lend();
+        let interceptor = bindings.palisade_plugin_interceptor();
+        let result = match hook {
+            Hook::Request => {
+                interceptor
+                    .call_on_request(&mut *store, call_handle, metadata_handle)
+                    .await
+            }
+            Hook::Response(status) => {
+                interceptor
+                    .call_on_response(&mut *store, call_handle, status.into(), metadata_handle)
+                    .await
+            }
+        };
+        *metadata = store.data_mut().call.finish(result.is_ok());
+        match result {
+            Ok(decision) => {
+                pool.checkin(instance);
+                Ok(decision.into())
+            }
+            Err(error) => {
+                let kind = classify_trap(&error, &instance, limits);
+                // The instance is dropped here: a trapped instance is never entered again.
+                drop(instance);
+                pool.record_trap();
+                tracing::warn!(plugin = self.name(), %kind, "plugin trapped; instance discarded");
+                Err(CallError::Trap {
+                    plugin: self.name().to_owned(),
+                    kind,
+                })
+            }
+        }
+    }
+}
+
+fn classify_trap(error: &wasmtime::Error, instance: &Instance, limits: &crate::Limits) -> TrapKind {
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return TrapKind::Exit(exit.0);
+    }
+    // A refused memory.grow surfaces as whatever the guest does next (Rust aborts
+    // with `unreachable`); the limiter remembers the refusal.
+    let memory_denied = instance.store.data().limiter.take_memory_denied();
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => TrapKind::Timeout(limits.call_timeout),
+        Some(wasmtime::Trap::OutOfFuel) => TrapKind::OutOfFuel(limits.fuel.unwrap_or(0)),
+        Some(wasmtime::Trap::StackOverflow) => TrapKind::StackOverflow,
+        Some(_) if memory_denied => TrapKind::MemoryLimit(limits.max_memory_bytes),
+        Some(wasmtime::Trap::UnreachableCodeReached) => TrapKind::Unreachable,
+        Some(trap) => TrapKind::Wasm(trap.to_string()),
+        None if memory_denied => TrapKind::MemoryLimit(limits.max_memory_bytes),
+        None => TrapKind::Host(format!("{error:#}")),
+    }
+}
+
+/// The outcome of a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Verdict {
+    /// The decision that stands.
+    pub decision: Decision,
+    /// The plugin that made it, when it was not `Continue` from all.
+    pub decided_by: Option<String>,
+    /// Plugins that failed along the way (fail-open ones included).
+    pub failures: Vec<CallError>,
+}
+
+/// Plugins in order. Requests pass through them first to last, responses last to
+/// first; the first plugin that rejects or responds ends the walk.
+///
+/// Order is policy. Put authentication before authorization, and both before rate
+/// limiting, so that rejected calls do not spend anyone's quota:
+/// `Chain::new([hmac_auth, rbac, rate_limit])`.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    plugins: Vec<Plugin>,
+}
+
+impl Chain {
+    /// A chain of `plugins`, in the order given.
+    pub fn new(plugins: impl IntoIterator<Item = Plugin>) -> Self {
+        Self {
+            plugins: plugins.into_iter().collect(),
+        }
+    }
+
+    /// The plugins, in request order.
+    pub fn plugins(&self) -> &[Plugin] {
+        &self.plugins
+    }
+
+    /// Runs every plugin's `on-request` in order.
+    pub async fn on_request(&self, call: &Arc<CallInfo>, metadata: &mut HeaderMap) -> Verdict {
+        let mut failures = Vec::new();
+        for plugin in &self.plugins {
+            let result = plugin.on_request(call, metadata).await;
+            if let Some(verdict) = settle(plugin, result, &mut failures) {
+                return verdict;
+            }
+        }
+        Verdict {
+            decision: Decision::Continue,
+            decided_by: None,
+            failures,
+        }
+    }
+
+    /// Runs every plugin's `on-response` in reverse order.
+    pub async fn on_response(
+        &self,
+        call: &Arc<CallInfo>,
+        status: Code,
+        metadata: &mut HeaderMap,
+    ) -> Verdict {
+        let mut failures = Vec::new();
+        for plugin in self.plugins.iter().rev() {
+            let result = plugin.on_response(call, status, metadata).await;
+            if let Some(verdict) = settle(plugin, result, &mut failures) {
+                return verdict;
+            }
+        }
+        Verdict {
+            decision: Decision::Continue,
+            decided_by: None,
+            failures,
+        }
+    }
+}
+
+/// Applies a plugin's result to the walk: `Some` ends it.
+fn settle(
+    plugin: &Plugin,
+    result: Result<Decision, CallError>,
+    failures: &mut Vec<CallError>,
+) -> Option<Verdict> {
+    match result {
+        Ok(Decision::Continue) => None,
+        Ok(decision) => Some(Verdict {
+            decision,
+            decided_by: Some(plugin.name().to_owned()),
+            failures: std::mem::take(failures),
+        }),
+        Err(error) => match plugin.failure_policy() {
+            FailurePolicy::FailClosed => {
+                let message = error.to_string();
+                failures.push(error);
+                Some(Verdict {
+                    decision: Decision::Reject {
+                        code: Code::Unavailable,
+                        message,
+                    },
+                    decided_by: Some(plugin.name().to_owned()),
+                    failures: std::mem::take(failures),
+                })
+            }
+            FailurePolicy::FailOpen => {
+                tracing::warn!(plugin = plugin.name(), %error, "plugin failed; failing open");
+                failures.push(error);
+                None
+            }
+        },
+    }
+}

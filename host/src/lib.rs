@@ -1,0 +1,100 @@
+//! # Palisade host
+//!
+//! Runs service interceptors as **sandboxed, capability-limited WebAssembly
+//! components**. A plugin can read and change the metadata of the call it wraps and
+//! decide the call's fate; anything else it can do (log, read the time, keep state,
+//! use a key) is a capability the operator grants by name. Everything else (files,
+//! sockets, environment variables, the host's keys) does not exist for it.
+//!
+//! ```text
+//!   bytes ──▶ load ──▶ policy ──▶ compile ──▶ link ──▶ instantiate ──▶ intercept
+//!            (bounded,  (imports ⊆   (one       (only     (pooled,        (Chain:
+//!             sha256)    grants,     engine)    granted   limited,        request in
+//!                        before                 host      trapped ones    order,
+//!                        compiling)             interfaces) discarded)    response in
+//!                                                                          reverse)
+//! ```
+//!
+//! Each stage is one module, in that order, and each hands the next a value only
+//! it can make: a component reaches the compiler only after its imports were
+//! checked against its grants.
+//!
+//! ## Quick start
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use palisade_host::{CallInfo, Chain, Decision, Grants, Host, HostConfig, PluginSource, PluginSpec};
+//!
+//! # async fn demo() -> Result<(), palisade_host::Error> {
+//! let host = Host::new(HostConfig::default())?;
+//! let add_header = host
+//!     .load(
+//!         PluginSpec::new("add-header", PluginSource::File("add_header.wasm".into()))
+//!             .grants(Grants::none().config())
+//!             .config([("name", "x-tenant"), ("value", "blue")]),
+//!     )
+//!     .await?;
+//! let chain = Chain::new([add_header]);
+//!
+//! let call = Arc::new(CallInfo::server("orders.v1.Orders", "Create"));
+//! let mut metadata = http::HeaderMap::new();
+//! let verdict = chain.on_request(&call, &mut metadata).await;
+//! assert_eq!(verdict.decision, Decision::Continue);
+//! assert_eq!(metadata["x-tenant"], "blue");
+//! # Ok(()) }
+//! ```
+//!
+//! ## Security statement
+//!
+//! - A component is refused at load, before it is compiled, when it imports anything
+//!   outside its grants. The refusal names the import and the capability it needs.
+//!   `wasi:filesystem`, `wasi:sockets` and `wasi:http` cannot be granted at all.
+//! - Rust `std` guests get a virtual WASI: no environment, no arguments, no
+//!   preopened directories, no clocks unless `clock` is granted; stdout and stderr
+//!   go into the plugin's capped, rate-limited log.
+//! - Every call runs under a wall-clock deadline (epoch interruption), with memory,
+//!   table, instance and concurrency limits. A trapped instance is never reused.
+//! - Keys stay in the host: plugins name them, the host uses them.
+//! - The verified peer identity reaches plugins through `call.peer-identity`, which
+//!   no header can set; `x-palisade-*` and transport headers cannot be written.
+//!
+//! Signed packages and the lockdown configuration come in a later stage of the
+//! project; this crate does not yet verify signatures.
+
+#![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+// The pipeline, in the order data flows through it.
+mod capability;
+mod compile;
+mod instance;
+mod intercept;
+pub mod load;
+pub mod policy;
+
+mod error;
+mod host;
+
+pub use crate::capability::crypto::{KeyRing, MAX_CRYPTO_INPUT_BYTES};
+pub use crate::capability::kv::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
+pub use crate::capability::log::MAX_LOG_MESSAGE_BYTES;
+pub use crate::capability::metrics::{MAX_METRIC_NAME_BYTES, MAX_METRICS_PER_PLUGIN, MetricValue};
+pub use crate::capability::types::{
+    MAX_METADATA_CHANGES_PER_CALL, MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES,
+    RESERVED_HEADERS, RESERVED_PREFIX, is_reserved,
+};
+pub use crate::compile::HostConfig;
+pub use crate::error::{
+    CallError, CompileError, Error, HostError, LinkError, LoadError, PolicyError, Result, TrapKind,
+};
+pub use crate::host::{Host, PluginSpec};
+pub use crate::instance::InstanceMode;
+pub use crate::intercept::{
+    CallInfo, Chain, Code, Decision, Direction, FailurePolicy, Hooks, Plugin, PluginStats, Reply,
+    Verdict,
+};
+pub use crate::load::PluginSource;
+pub use crate::policy::{
+    Capability, ClockGrant, ConfigGrant, CryptoGrant, Grants, KeyUse, KvGrant, Limits, LogGrant,
+    MetricsGrant,
+};
