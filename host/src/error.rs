@@ -282,11 +282,14 @@ pub enum TrapKind {
     /// The guest hit `unreachable` (a Rust panic or abort compiles to this).
     #[error("unreachable executed (the guest panicked or aborted)")]
     Unreachable,
-    /// The guest called `exit`.
+    /// The guest called `exit`. WASI 0.2's `exit` carries only success or failure,
+    /// so any non-zero status arrives as 1.
     #[error("guest exited with status {0}")]
     Exit(i32),
-    /// Another wasm trap (out-of-bounds access, bad conversion, ...).
-    #[error("wasm trap: {0}")]
+    /// Another wasm trap (out-of-bounds access, bad conversion, ...), as wasmtime
+    /// describes it. A Rust guest that overflows its shadow stack (kept in linear
+    /// memory) ends here as an out-of-bounds access.
+    #[error("{0}")]
     Wasm(String),
     /// The guest broke the canonical ABI or a host function refused to continue.
     #[error("host error: {0}")]

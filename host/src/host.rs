@@ -188,12 +188,17 @@ impl Host {
             clock_origin: Instant::now(),
             name: name.clone(),
         });
+        let deadline_ticks = self
+            .compiler
+            .ticker
+            .ticks_for(authorized.limits.call_timeout);
         let pool = Pool::new(
             pre,
             self.compiler.engine.clone(),
             shared,
             authorized.limits,
             instance_mode,
+            deadline_ticks,
         );
         pool.prewarm().await.map_err(|e| LinkError::Mismatch {
             plugin: name.clone(),

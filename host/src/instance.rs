@@ -52,6 +52,8 @@ pub(crate) struct Pool {
     shared: Arc<PluginShared>,
     pub(crate) limits: Limits,
     mode: InstanceMode,
+    /// Epoch ticks an instantiation may take (start functions run guest code too).
+    deadline_ticks: u64,
     idle: Mutex<Vec<Instance>>,
     health: Mutex<Health>,
     pub(crate) permits: tokio::sync::Semaphore,
@@ -64,6 +66,7 @@ impl Pool {
         shared: Arc<PluginShared>,
         limits: Limits,
         mode: InstanceMode,
+        deadline_ticks: u64,
     ) -> Self {
         let permits = tokio::sync::Semaphore::new(limits.max_concurrency);
         Self {
@@ -72,6 +75,7 @@ impl Pool {
             shared,
             limits,
             mode,
+            deadline_ticks,
             idle: Mutex::new(Vec::new()),
             health: Mutex::new(Health::default()),
             permits,
@@ -120,6 +124,7 @@ impl Pool {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.deadline_ticks);
         let bindings =
             self.pre
                 .instantiate_async(&mut store)

@@ -1,0 +1,171 @@
+//! Bad input gets a clear, typed error: never a panic.
+
+use palisade_host::{
+    CryptoGrant, Error, Grants, KeyUse, Limits, LoadError, PluginSource, PluginSpec, PolicyError,
+};
+use palisade_tests::guests::ADD_HEADER;
+use palisade_tests::spec;
+
+use crate::support::host;
+
+async fn load_bytes(bytes: Vec<u8>) -> Error {
+    host()
+        .load(PluginSpec::new("bad", PluginSource::Bytes(bytes)))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn garbage_is_not_a_component() {
+    let err = load_bytes(b"definitely not wasm".to_vec()).await;
+    assert!(
+        matches!(err, Error::Policy(PolicyError::NotAComponent { .. })),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("plugin `bad` is not a WebAssembly component")
+    );
+}
+
+#[tokio::test]
+async fn empty_input_is_not_a_component() {
+    let err = load_bytes(Vec::new()).await;
+    assert!(
+        matches!(err, Error::Policy(PolicyError::NotAComponent { .. })),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn core_module_is_refused_with_a_hint() {
+    let err = load_bytes(b"\0asm\x01\0\0\0".to_vec()).await;
+    assert!(err.to_string().contains("core module"), "{err}");
+}
+
+#[tokio::test]
+async fn truncated_component_is_refused() {
+    let bytes = crate::support::component_bytes(ADD_HEADER);
+    let err = load_bytes(bytes[..bytes.len() / 2].to_vec()).await;
+    assert!(
+        matches!(err, Error::Policy(PolicyError::NotAComponent { .. })),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn flipped_byte_in_code_is_refused_without_panic() {
+    let mut bytes = crate::support::component_bytes(ADD_HEADER);
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    // Whatever stage notices, it is an error, not a crash.
+    let _ = load_bytes(bytes).await;
+}
+
+#[tokio::test]
+async fn oversized_input_is_refused_before_parsing() {
+    let err = load_bytes(vec![
+        0;
+        palisade_host::load::MAX_COMPONENT_BYTES as usize + 1
+    ])
+    .await;
+    assert!(
+        matches!(err, Error::Load(LoadError::TooLarge { limit, .. }) if limit == palisade_host::load::MAX_COMPONENT_BYTES),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn missing_file_names_the_path() {
+    let err = host()
+        .load(spec("missing", "/nonexistent/plugin.wasm"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Load(LoadError::Io { .. })), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/plugin.wasm"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn bad_names_are_refused() {
+    for name in ["", "Upper", "has space", &"x".repeat(65)] {
+        let err = host().load(spec(name, ADD_HEADER)).await.unwrap_err();
+        assert!(
+            matches!(err, Error::Load(LoadError::InvalidName { .. })),
+            "{name:?}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn crypto_grant_of_an_unknown_key_fails_at_load() {
+    let grants = Grants::none()
+        .config()
+        .crypto(CryptoGrant::default().key("no-such-key", KeyUse::Verify));
+    let err = host()
+        .load(spec("add-header", ADD_HEADER).grants(grants))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Policy(PolicyError::UnknownKey { key, .. }) if key == "no-such-key"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn limits_out_of_range_are_refused() {
+    let zero_memory = Limits {
+        max_memory_bytes: 0,
+        ..Limits::default()
+    };
+    let err = host()
+        .load(
+            spec("add-header", ADD_HEADER)
+                .grants(Grants::none().config())
+                .limits(zero_memory),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Policy(PolicyError::LimitOutOfRange {
+                limit: "max_memory_bytes",
+                ..
+            })
+        ),
+        "{err}"
+    );
+    let fuel = Limits {
+        fuel: Some(1000),
+        ..Limits::default()
+    };
+    let err = host()
+        .load(
+            spec("add-header", ADD_HEADER)
+                .grants(Grants::none().config())
+                .limits(fuel),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("fuel"), "{err}");
+}
+
+#[tokio::test]
+async fn memory_limit_below_the_components_minimum_fails_at_load() {
+    let tiny = Limits {
+        max_memory_bytes: 4096,
+        ..Limits::default()
+    };
+    let err = host()
+        .load(
+            spec("add-header", ADD_HEADER)
+                .grants(Grants::none().config())
+                .limits(tiny),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Link(_)), "{err}");
+}
