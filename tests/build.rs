@@ -139,6 +139,10 @@ fn check_target_installed() {
     }
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "build scripts receive their inputs from cargo through the environment"
+)]
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| fail(&format!("{name} is not set")))
 }

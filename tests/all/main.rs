@@ -1,6 +1,12 @@
 //! Palisade's integration tests: one binary, a module per topic. Every test loads real
 //! components compiled from `plugins/` and `tests/hostile/` by this crate's build script.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test, with its message"
+)]
+
 mod chain;
 mod hostile;
 mod load;

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Everything CI checks, from a bare clone: installs the wasm32-wasip2 target if
+# missing, builds every plugin and hostile fixture as a real component (the build
+# script of the `tests` crate does that), runs every test, and the format and lint
+# checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/setup.sh
+ensure_component rustfmt
+ensure_component clippy
+
+echo "==> cargo fmt --all --check"
+cargo fmt --all --check
+
+echo "==> cargo test --workspace (builds the plugins for wasm32-wasip2 first)"
+cargo test --workspace
+
+echo "==> cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "==> all checks passed"
