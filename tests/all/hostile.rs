@@ -334,3 +334,27 @@ async fn metadata_flood() {
         .sum();
     assert!(total <= MAX_METADATA_TOTAL_BYTES, "{total}");
 }
+
+#[tokio::test]
+async fn metrics_flood() {
+    let plugin = load(
+        host(),
+        "metrics-flood",
+        HOSTILE_METRICS_FLOOD,
+        Grants::none().metrics(),
+    )
+    .await
+    .unwrap();
+    serves_next_call(&plugin, "metrics-flood").await;
+    let metrics = plugin.stats().metrics;
+    assert_eq!(metrics.len(), palisade_host::MAX_METRICS_PER_PLUGIN);
+    // The first names won; nothing oversized, malformed or NaN got in.
+    assert_eq!(metrics["flood_0"], palisade_host::MetricValue::Counter(1));
+    assert!(metrics.keys().all(|k| k.starts_with("flood_")));
+    // A second call only adds to the existing counters.
+    serves_next_call(&plugin, "metrics-flood").await;
+    assert_eq!(
+        plugin.stats().metrics["flood_0"],
+        palisade_host::MetricValue::Counter(2)
+    );
+}

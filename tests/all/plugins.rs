@@ -288,3 +288,26 @@ async fn hmac_auth_cannot_use_a_key_it_was_not_granted() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn each_plugin_sees_only_its_own_config() {
+    let a = add_header_with("x-a", "from-a").await;
+    let b = add_header_with("x-b", "from-b").await;
+    let metadata = expect_continue(&a, headers(&[])).await;
+    assert_eq!(metadata["x-a"], "from-a");
+    assert!(metadata.get("x-b").is_none());
+    let metadata = expect_continue(&b, headers(&[])).await;
+    assert_eq!(metadata["x-b"], "from-b");
+    assert!(metadata.get("x-a").is_none());
+}
+
+async fn add_header_with(name: &str, value: &str) -> Plugin {
+    host()
+        .load(
+            spec("add-header", ADD_HEADER)
+                .grants(Grants::none().config())
+                .config([("name", name), ("value", value)]),
+        )
+        .await
+        .unwrap()
+}

@@ -5,7 +5,10 @@
 //! `cargo bench -p palisade-tests --bench hook`
 
 #![allow(clippy::unwrap_used, reason = "benchmark set-up")]
-#![allow(missing_docs, reason = "criterion_group! generates an undocumented function")]
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented function"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
