@@ -199,6 +199,7 @@ impl Host {
             authorized.limits,
             instance_mode,
             deadline_ticks,
+            self.compiler.fuel,
         );
         pool.prewarm().await.map_err(|e| LinkError::Mismatch {
             plugin: name.clone(),
@@ -214,7 +215,6 @@ impl Host {
             failure_policy,
             hooks,
             Arc::clone(&self.compiler.ticker),
-            self.compiler.fuel,
         ))
     }
 }

@@ -52,8 +52,10 @@ pub(crate) struct Pool {
     shared: Arc<PluginShared>,
     pub(crate) limits: Limits,
     mode: InstanceMode,
-    /// Epoch ticks an instantiation may take (start functions run guest code too).
+    /// Epoch ticks one call (or instantiation: start functions run guest code) may take.
     deadline_ticks: u64,
+    /// Whether the engine meters fuel; then every entry into the guest needs some.
+    fuel_enabled: bool,
     idle: Mutex<Vec<Instance>>,
     health: Mutex<Health>,
     pub(crate) permits: tokio::sync::Semaphore,
@@ -67,6 +69,7 @@ impl Pool {
         limits: Limits,
         mode: InstanceMode,
         deadline_ticks: u64,
+        fuel_enabled: bool,
     ) -> Self {
         let permits = tokio::sync::Semaphore::new(limits.max_concurrency);
         Self {
@@ -76,6 +79,7 @@ impl Pool {
             limits,
             mode,
             deadline_ticks,
+            fuel_enabled,
             idle: Mutex::new(Vec::new()),
             health: Mutex::new(Health::default()),
             permits,
@@ -124,7 +128,7 @@ impl Pool {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.deadline_ticks);
+        self.arm(&mut store);
         let bindings =
             self.pre
                 .instantiate_async(&mut store)
@@ -134,6 +138,17 @@ impl Pool {
                     reason: format!("{e:#}"),
                 })?;
         Ok(Instance { store, bindings })
+    }
+
+    /// Gives `store` a fresh deadline and, when metered, a fresh tank of fuel, before
+    /// each entry into the guest.
+    pub(crate) fn arm(&self, store: &mut Store<PluginState>) {
+        store.set_epoch_deadline(self.deadline_ticks);
+        if self.fuel_enabled {
+            // Cannot fail: the engine meters fuel. Without a fuel limit the deadline
+            // alone bounds the call.
+            let _ = store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX));
+        }
     }
 
     fn record_success(&self) {

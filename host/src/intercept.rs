@@ -80,8 +80,8 @@ pub(crate) struct PluginInner {
     pub(crate) pool: Pool,
     pub(crate) failure_policy: FailurePolicy,
     pub(crate) hooks: Hooks,
-    pub(crate) ticker: Arc<EpochTicker>,
-    pub(crate) fuel: bool,
+    /// Held so the epoch keeps advancing while any plugin is alive.
+    _ticker: Arc<EpochTicker>,
     counters: Counters,
 }
 
@@ -111,15 +111,13 @@ impl Plugin {
         failure_policy: FailurePolicy,
         hooks: Hooks,
         ticker: Arc<EpochTicker>,
-        fuel: bool,
     ) -> Self {
         Self {
             inner: Arc::new(PluginInner {
                 pool,
                 failure_policy,
                 hooks,
-                ticker,
-                fuel,
+                _ticker: ticker,
                 counters: Counters::default(),
             }),
         }
@@ -230,13 +228,7 @@ impl Plugin {
             .data_mut()
             .call
             .begin(Arc::clone(call), std::mem::take(metadata));
-        store.set_epoch_deadline(inner.ticker.ticks_for(limits.call_timeout));
-        if inner.fuel
-            && let Some(fuel) = limits.fuel
-        {
-            // Cannot fail: fuel metering is on (checked at load).
-            let _ = store.set_fuel(fuel);
-        }
+        pool.arm(store);
         let (call_handle, metadata_handle) = types::lend();
         let interceptor = bindings.palisade_plugin_interceptor();
         let result = match hook {

@@ -358,3 +358,29 @@ async fn metrics_flood() {
         palisade_host::MetricValue::Counter(2)
     );
 }
+
+#[tokio::test]
+async fn loop_forever_under_fuel() {
+    // Fuel is a host-wide switch (it slows every instruction), so it gets its own host.
+    let host = palisade_host::Host::new(palisade_host::HostConfig {
+        fuel: true,
+        max_instances: 8,
+        ..palisade_host::HostConfig::default()
+    })
+    .unwrap();
+    let limits = Limits {
+        fuel: Some(10_000_000),
+        ..limits(10_000)
+    };
+    let plugin = host
+        .load(spec("loop-forever", HOSTILE_LOOP_FOREVER).limits(limits))
+        .await
+        .unwrap();
+    let err = attack(&plugin, "1").await.unwrap_err();
+    assert_eq!(
+        err.trap_kind(),
+        Some(&TrapKind::OutOfFuel(10_000_000)),
+        "{err}"
+    );
+    serves_next_call(&plugin, "loop-forever").await;
+}
