@@ -100,6 +100,7 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Hook {
     Request,
     Response(Code),
@@ -321,18 +322,7 @@ impl Chain {
 
     /// Runs every plugin's `on-request` in order.
     pub async fn on_request(&self, call: &Arc<CallInfo>, metadata: &mut HeaderMap) -> Verdict {
-        let mut failures = Vec::new();
-        for plugin in &self.plugins {
-            let result = plugin.on_request(call, metadata).await;
-            if let Some(verdict) = settle(plugin, result, &mut failures) {
-                return verdict;
-            }
-        }
-        Verdict {
-            decision: Decision::Continue,
-            decided_by: None,
-            failures,
-        }
+        walk(self.plugins.iter(), Hook::Request, call, metadata).await
     }
 
     /// Runs every plugin's `on-response` in reverse order.
@@ -342,18 +332,37 @@ impl Chain {
         status: Code,
         metadata: &mut HeaderMap,
     ) -> Verdict {
-        let mut failures = Vec::new();
-        for plugin in self.plugins.iter().rev() {
-            let result = plugin.on_response(call, status, metadata).await;
-            if let Some(verdict) = settle(plugin, result, &mut failures) {
-                return verdict;
-            }
+        walk(
+            self.plugins.iter().rev(),
+            Hook::Response(status),
+            call,
+            metadata,
+        )
+        .await
+    }
+}
+
+/// Runs `hook` on each plugin until one rejects, responds, or fails closed.
+async fn walk<'a>(
+    plugins: impl Iterator<Item = &'a Plugin> + Send,
+    hook: Hook,
+    call: &Arc<CallInfo>,
+    metadata: &mut HeaderMap,
+) -> Verdict {
+    let mut failures = Vec::new();
+    for plugin in plugins {
+        let result = match hook {
+            Hook::Request => plugin.on_request(call, metadata).await,
+            Hook::Response(status) => plugin.on_response(call, status, metadata).await,
+        };
+        if let Some(verdict) = settle(plugin, result, &mut failures) {
+            return verdict;
         }
-        Verdict {
-            decision: Decision::Continue,
-            decided_by: None,
-            failures,
-        }
+    }
+    Verdict {
+        decision: Decision::Continue,
+        decided_by: None,
+        failures,
     }
 }
 

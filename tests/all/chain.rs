@@ -186,5 +186,18 @@ async fn concurrent_calls_all_get_an_answer() {
     for task in tasks {
         assert_eq!(task.await.unwrap().unwrap(), Decision::Continue);
     }
+    // Chain walks are Send too: services spawn them.
+    let chain = Chain::new([plugin.clone(), plugin.clone()]);
+    let mut walks = Vec::new();
+    for _ in 0..16 {
+        let chain = chain.clone();
+        walks.push(tokio::spawn(async move {
+            let mut metadata = headers(&[]);
+            chain.on_request(&call(), &mut metadata).await
+        }));
+    }
+    for walk in walks {
+        assert_eq!(walk.await.unwrap().decision, Decision::Continue);
+    }
     assert!(plugin.stats().idle_instances <= Limits::default().max_concurrency);
 }

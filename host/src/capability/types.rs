@@ -100,26 +100,21 @@ impl ActiveCall {
         self.info.as_deref()
     }
 
-    fn write(
-        &mut self,
-        name: &str,
-        value: Option<&str>,
-        apply: impl FnOnce(&mut HeaderMap, HeaderName, Option<HeaderValue>),
-    ) -> Result<(), generated::MetadataError> {
+    fn write(&mut self, name: &str, op: Write) -> Result<(), generated::MetadataError> {
         let lower = name.to_ascii_lowercase();
         if is_reserved(&lower) {
             return Err(generated::MetadataError::Reserved);
         }
         let header = HeaderName::from_bytes(lower.as_bytes())
             .map_err(|_| generated::MetadataError::InvalidName)?;
-        let value = match value {
-            Some(v) if v.len() > MAX_METADATA_VALUE_BYTES => {
-                return Err(generated::MetadataError::LimitExceeded);
-            }
-            Some(v) => {
+        let value = match &op {
+            Write::Set(v) | Write::Append(v) => {
+                if v.len() > MAX_METADATA_VALUE_BYTES {
+                    return Err(generated::MetadataError::LimitExceeded);
+                }
                 Some(HeaderValue::from_str(v).map_err(|_| generated::MetadataError::InvalidValue)?)
             }
-            None => None,
+            Write::Remove => None,
         };
         if self.changes >= MAX_METADATA_CHANGES_PER_CALL {
             return Err(generated::MetadataError::LimitExceeded);
@@ -138,9 +133,26 @@ impl ActiveCall {
             self.original = Some(self.metadata.clone());
         }
         self.changes += 1;
-        apply(&mut self.metadata, header, value);
+        match (op, value) {
+            (Write::Set(_), Some(value)) => {
+                self.metadata.insert(header, value);
+            }
+            (Write::Append(_), Some(value)) => {
+                self.metadata.append(header, value);
+            }
+            _ => {
+                self.metadata.remove(header);
+            }
+        }
         Ok(())
     }
+}
+
+/// A metadata change a plugin asks for.
+enum Write {
+    Set(String),
+    Append(String),
+    Remove,
 }
 
 /// The view the `types` functions run on.
@@ -224,11 +236,7 @@ impl generated::HostMetadata for CallView<'_> {
         name: String,
         value: String,
     ) -> Result<(), generated::MetadataError> {
-        self.call.write(&name, Some(&value), |map, name, value| {
-            if let Some(value) = value {
-                map.insert(name, value);
-            }
-        })
+        self.call.write(&name, Write::Set(value))
     }
 
     fn append(
@@ -237,11 +245,7 @@ impl generated::HostMetadata for CallView<'_> {
         name: String,
         value: String,
     ) -> Result<(), generated::MetadataError> {
-        self.call.write(&name, Some(&value), |map, name, value| {
-            if let Some(value) = value {
-                map.append(name, value);
-            }
-        })
+        self.call.write(&name, Write::Append(value))
     }
 
     fn remove(
@@ -249,9 +253,7 @@ impl generated::HostMetadata for CallView<'_> {
         _: Resource<MetadataRep>,
         name: String,
     ) -> Result<(), generated::MetadataError> {
-        self.call.write(&name, None, |map, name, _| {
-            map.remove(name);
-        })
+        self.call.write(&name, Write::Remove)
     }
 
     fn drop(&mut self, _: Resource<MetadataRep>) -> wasmtime::Result<()> {
