@@ -51,6 +51,10 @@ fn hook(c: &mut Criterion) {
             black_box(metadata)
         });
     });
+    // What the harness itself costs per iteration: the plugin rows include this.
+    group.bench_function("empty block_on (harness)", |b| {
+        b.iter(|| rt.block_on(async { black_box(()) }));
+    });
     for (label, plugin) in [
         ("plugin, reused instance", &reused),
         ("plugin, fresh instance", &fresh),
