@@ -42,6 +42,7 @@
 //! assert_eq!(verdict.decision, Decision::Continue);
 //! assert_eq!(metadata["x-tenant"], "blue");
 //! # Ok(()) }
+//! # let _ = demo;
 //! ```
 //!
 //! ## Security statement

@@ -244,14 +244,15 @@ pub(crate) struct Authorized {
 
 /// What an import is, as far as the host is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ImportClass {
+#[non_exhaustive]
+pub enum ImportClass {
     /// The call and metadata resources: every plugin has them.
     Core,
     /// Part of the virtual WASI every Rust `std` guest gets (no authority).
     VirtualWasi,
-    /// Allowed when `Capability` is granted.
+    /// Allowed when this capability is granted.
     Needs(Capability),
-    /// Never allowed.
+    /// Never allowed; says what it would give access to.
     Forbidden(&'static str),
     /// Our package, another version.
     WrongVersion,
@@ -259,8 +260,9 @@ pub(crate) enum ImportClass {
     Unknown,
 }
 
-/// Classifies one import name (`namespace:package/interface@version`).
-pub(crate) fn classify_import(import: &str) -> ImportClass {
+/// Classifies one import name (`namespace:package/interface@version`): the whole
+/// capability boundary in one function.
+pub fn classify_import(import: &str) -> ImportClass {
     let (path, version) = import.split_once('@').unwrap_or((import, ""));
     if let Some(interface) = path.strip_prefix("palisade:plugin/") {
         if version != CONTRACT_VERSION {
