@@ -63,6 +63,7 @@
 //! project; this crate does not yet verify signatures.
 
 #![deny(missing_docs)]
+#![cfg_attr(test, allow(clippy::unwrap_used, reason = "unit tests"))]
 #![doc(test(attr(deny(warnings))))]
 
 // The pipeline, in the order data flows through it.

@@ -224,3 +224,84 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Resul
         keys: state.shared.keys.as_ref(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::generated::{CryptoError, Host as _};
+    use super::*;
+
+    fn keys(granted: &[(&str, KeyUse)]) -> PluginKeys {
+        let mut ring = KeyRing::new();
+        ring.add_hmac_key("mac", b"secret").unwrap();
+        ring.add_ed25519_signing_key("signer", &[7; 32]).unwrap();
+        PluginKeys {
+            ring: Arc::new(ring),
+            granted: granted.iter().map(|(k, u)| ((*k).to_owned(), *u)).collect(),
+        }
+    }
+
+    #[test]
+    fn keys_outside_the_grant_look_like_missing_keys() {
+        let keys = keys(&[("mac", KeyUse::Verify)]);
+        let mut view = CryptoView { keys: Some(&keys) };
+        assert_eq!(
+            view.ed25519_sign("signer".into(), vec![]),
+            Err(CryptoError::UnknownKey)
+        );
+        assert_eq!(
+            view.hmac_sha256("nope".into(), vec![]),
+            Err(CryptoError::UnknownKey)
+        );
+    }
+
+    #[test]
+    fn verify_only_grants_cannot_sign() {
+        let keys = keys(&[("mac", KeyUse::Verify), ("signer", KeyUse::Verify)]);
+        let mut view = CryptoView { keys: Some(&keys) };
+        assert_eq!(
+            view.hmac_sha256("mac".into(), vec![]),
+            Err(CryptoError::NotPermitted)
+        );
+        assert_eq!(
+            view.ed25519_sign("signer".into(), vec![]),
+            Err(CryptoError::NotPermitted)
+        );
+    }
+
+    #[test]
+    fn sign_then_verify_round_trips_and_kinds_are_checked() {
+        let keys = keys(&[
+            ("mac", KeyUse::SignAndVerify),
+            ("signer", KeyUse::SignAndVerify),
+        ]);
+        let mut view = CryptoView { keys: Some(&keys) };
+        let tag = view.hmac_sha256("mac".into(), b"m".to_vec()).unwrap();
+        assert_eq!(
+            view.hmac_sha256_verify("mac".into(), b"m".to_vec(), tag.clone()),
+            Ok(true)
+        );
+        assert_eq!(
+            view.hmac_sha256_verify("mac".into(), b"x".to_vec(), tag),
+            Ok(false)
+        );
+        let sig = view.ed25519_sign("signer".into(), b"m".to_vec()).unwrap();
+        assert_eq!(
+            view.ed25519_verify("signer".into(), b"m".to_vec(), sig),
+            Ok(true)
+        );
+        assert_eq!(
+            view.ed25519_sign("mac".into(), vec![]),
+            Err(CryptoError::WrongKeyKind)
+        );
+    }
+
+    #[test]
+    fn debug_never_prints_key_bytes() {
+        let keys = keys(&[]);
+        let debug = format!("{:?}", keys.ring);
+        assert!(
+            debug.contains("mac") && !debug.contains("secret"),
+            "{debug}"
+        );
+    }
+}

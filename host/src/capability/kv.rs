@@ -134,3 +134,61 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Resul
         store: state.shared.kv.as_deref(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::generated::Host as _;
+    use super::*;
+
+    fn view(store: &KvStore) -> KvView<'_> {
+        KvView { store: Some(store) }
+    }
+
+    #[test]
+    fn quota_counts_keys_and_values_and_overwrites_replace() {
+        let store = KvStore::new(10);
+        let mut kv = view(&store);
+        assert_eq!(kv.set("ab".into(), vec![0; 8]), Ok(()));
+        assert_eq!(store.used_bytes(), 10);
+        // Overwriting the same key is measured against what it replaces.
+        assert_eq!(kv.set("ab".into(), vec![1; 8]), Ok(()));
+        assert_eq!(
+            kv.set("c".into(), vec![]),
+            Err(generated::KvError::QuotaExceeded)
+        );
+        assert!(kv.delete("ab".into()));
+        assert_eq!(store.used_bytes(), 0);
+        assert!(!kv.delete("ab".into()));
+    }
+
+    #[test]
+    fn oversized_entries_are_refused_before_the_quota() {
+        let store = KvStore::new(usize::MAX);
+        let mut kv = view(&store);
+        let long_key = "k".repeat(MAX_KV_KEY_BYTES + 1);
+        assert_eq!(kv.set(long_key, vec![]), Err(generated::KvError::TooLarge));
+        assert_eq!(
+            kv.set("k".into(), vec![0; MAX_KV_VALUE_BYTES + 1]),
+            Err(generated::KvError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn compare_and_swap_stores_only_on_a_match() {
+        let store = KvStore::new(1024);
+        let mut kv = view(&store);
+        assert_eq!(
+            kv.compare_and_swap("n".into(), None, b"1".to_vec()),
+            Ok(true)
+        );
+        assert_eq!(
+            kv.compare_and_swap("n".into(), None, b"2".to_vec()),
+            Ok(false)
+        );
+        assert_eq!(
+            kv.compare_and_swap("n".into(), Some(b"1".to_vec()), b"2".to_vec()),
+            Ok(true)
+        );
+        assert_eq!(kv.get("n".into()), Some(b"2".to_vec()));
+    }
+}

@@ -278,3 +278,72 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Resul
 pub(crate) fn lend() -> (Resource<CallRep>, Resource<MetadataRep>) {
     (Resource::new_borrow(0), Resource::new_borrow(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn active() -> ActiveCall {
+        let mut call = ActiveCall::default();
+        let mut map = HeaderMap::new();
+        map.insert("x-kept", HeaderValue::from_static("1"));
+        call.begin(Arc::new(CallInfo::server("s", "m")), map);
+        call
+    }
+
+    #[test]
+    fn reserved_and_malformed_names_are_refused() {
+        let mut call = active();
+        for name in [
+            "x-palisade-peer-identity",
+            "X-Palisade-Anything",
+            ":path",
+            "te",
+            "grpc-status",
+        ] {
+            assert_eq!(
+                call.write(name, Write::Set("v".into())),
+                Err(generated::MetadataError::Reserved),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            call.write("bad name", Write::Set("v".into())),
+            Err(generated::MetadataError::InvalidName)
+        );
+        assert_eq!(
+            call.write("x-ok", Write::Set("line\nbreak".into())),
+            Err(generated::MetadataError::InvalidValue)
+        );
+        // Nothing was changed, so nothing was copied.
+        assert!(call.original.is_none());
+    }
+
+    #[test]
+    fn changes_per_call_are_bounded() {
+        let mut call = active();
+        for i in 0..MAX_METADATA_CHANGES_PER_CALL {
+            call.write(&format!("x-{i}"), Write::Set("v".into()))
+                .unwrap();
+        }
+        assert_eq!(
+            call.write("x-one-more", Write::Remove),
+            Err(generated::MetadataError::LimitExceeded)
+        );
+    }
+
+    #[test]
+    fn finish_keeps_or_rolls_back() {
+        let mut call = active();
+        call.write("x-new", Write::Set("v".into())).unwrap();
+        call.write("x-kept", Write::Remove).unwrap();
+        let rolled_back = call.finish(false);
+        assert!(rolled_back.get("x-new").is_none());
+        assert_eq!(rolled_back["x-kept"], "1");
+
+        let mut call = active();
+        call.write("x-new", Write::Append("v".into())).unwrap();
+        let kept = call.finish(true);
+        assert_eq!(kept["x-new"], "v");
+    }
+}
