@@ -76,6 +76,7 @@ pub mod policy;
 
 mod error;
 mod host;
+pub mod manual;
 
 pub use crate::capability::crypto::{KeyRing, MAX_CRYPTO_INPUT_BYTES};
 pub use crate::capability::kv::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
