@@ -144,6 +144,8 @@ impl Pool {
     /// each entry into the guest.
     pub(crate) fn arm(&self, store: &mut Store<PluginState>) {
         store.set_epoch_deadline(self.deadline_ticks);
+        // A refusal a guest survived in an earlier call must not label a later trap.
+        store.data().limiter.take_memory_denied();
         if self.fuel_enabled {
             // Cannot fail: the engine meters fuel. Without a fuel limit the deadline
             // alone bounds the call.
