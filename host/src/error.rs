@@ -16,6 +16,16 @@ pub enum Error {
     /// The plugin's bytes could not be read.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The plugin's package was refused: malformed, or not signed as the
+    /// [`TrustPolicy`](crate::TrustPolicy) requires.
+    #[error("plugin `{plugin}`: package refused: {reason}")]
+    Verify {
+        /// The plugin's name.
+        plugin: String,
+        /// What was wrong with the package. Part of this error's message, not its
+        /// `source()`, so that error-chain printers do not repeat it.
+        reason: VerifyError,
+    },
     /// The plugin asks for more than it was granted, or is not a plugin at all.
     #[error(transparent)]
     Policy(#[from] PolicyError),
@@ -90,6 +100,221 @@ pub enum LoadError {
     },
 }
 
+/// Stage 1½: a signed package is malformed, or its signatures do not satisfy the
+/// [`TrustPolicy`](crate::TrustPolicy). Offsets are byte offsets into the package.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The input is shorter than the package header.
+    #[error("package is {size} bytes, shorter than the {minimum}-byte header")]
+    TooShort {
+        /// The input's size.
+        size: usize,
+        /// The header's size.
+        minimum: usize,
+    },
+    /// The input does not start with `PALISADE`.
+    #[error("not a palisade package: magic is {found:02x?}, expected `PALISADE`")]
+    BadMagic {
+        /// The first 8 bytes.
+        found: Vec<u8>,
+    },
+    /// The package format version is not one this host reads.
+    #[error("package format version {version} is not supported (this host reads {supported})")]
+    UnsupportedFormatVersion {
+        /// The version found.
+        version: u16,
+        /// The version this host reads.
+        supported: u16,
+    },
+    /// A section has a tag this host does not know.
+    #[error("unknown section tag {tag} at offset {offset}")]
+    UnknownSection {
+        /// The tag found.
+        tag: u8,
+        /// The section's offset.
+        offset: usize,
+    },
+    /// A section appears before the one that must precede it.
+    #[error("{section} section at offset {offset} comes before the {expected} section")]
+    OutOfOrder {
+        /// The section found.
+        section: &'static str,
+        /// Its offset.
+        offset: usize,
+        /// The section that must come first.
+        expected: &'static str,
+    },
+    /// The manifest or the component appears twice.
+    #[error("second {section} section at offset {offset}")]
+    DuplicateSection {
+        /// The section.
+        section: &'static str,
+        /// The second one's offset.
+        offset: usize,
+    },
+    /// The manifest or the component is missing.
+    #[error("package has no {section} section")]
+    MissingSection {
+        /// The missing section.
+        section: &'static str,
+    },
+    /// A section declares a length over its bound (checked before anything is read).
+    #[error(
+        "{section} section at offset {offset} declares {declared} bytes, over the limit of {limit}"
+    )]
+    SectionTooLarge {
+        /// The section.
+        section: &'static str,
+        /// Its offset.
+        offset: usize,
+        /// The length it declares.
+        declared: u64,
+        /// The bound.
+        limit: u64,
+    },
+    /// A section declares more bytes than the package has left.
+    #[error(
+        "{section} section at offset {offset} declares {declared} bytes, but only {available} remain"
+    )]
+    SectionPastEnd {
+        /// The section.
+        section: &'static str,
+        /// Its offset.
+        offset: usize,
+        /// The length it declares.
+        declared: u64,
+        /// The bytes left after its header.
+        available: u64,
+    },
+    /// A signature section is not exactly algorithm, key id and signature.
+    #[error("signature section at offset {offset} is {declared} bytes, expected {expected}")]
+    SignatureLength {
+        /// Its offset.
+        offset: usize,
+        /// The length it declares.
+        declared: u64,
+        /// The only valid length.
+        expected: u64,
+    },
+    /// More signature sections than allowed.
+    #[error("signature section at offset {offset} is over the limit of {limit} signatures")]
+    TooManySignatures {
+        /// The offset of the first signature over the limit.
+        offset: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Bytes after the last section that do not form a section header.
+    #[error("{count} trailing bytes at offset {offset}")]
+    TrailingBytes {
+        /// Where they start.
+        offset: usize,
+        /// How many.
+        count: usize,
+    },
+    /// A signature uses an algorithm this host does not know.
+    #[error("signature at offset {offset} uses unknown algorithm {algorithm}")]
+    UnknownAlgorithm {
+        /// The signature section's offset.
+        offset: usize,
+        /// The algorithm byte.
+        algorithm: u8,
+    },
+    /// The manifest is not UTF-8.
+    #[error("manifest is not UTF-8 (valid up to byte {valid_up_to})")]
+    ManifestNotUtf8 {
+        /// Bytes of valid UTF-8 before the first invalid one.
+        valid_up_to: usize,
+    },
+    /// The manifest is not valid TOML or has unknown, missing or mistyped fields.
+    #[error("manifest: {message}")]
+    ManifestSyntax {
+        /// The TOML parser's message, with line and column.
+        message: String,
+    },
+    /// A manifest field has a value that is not allowed.
+    #[error("manifest field `{field}`: {reason}")]
+    InvalidManifest {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The component's SHA-256 is not the one the manifest declares.
+    #[error("component sha256 is {actual}, but the manifest declares {declared}")]
+    ComponentDigestMismatch {
+        /// What the manifest says.
+        declared: String,
+        /// What the component hashes to.
+        actual: String,
+    },
+    /// The manifest names another plugin.
+    #[error("manifest is for plugin `{found}`, not `{expected}`")]
+    NameMismatch {
+        /// The name the plugin is loaded under.
+        expected: String,
+        /// The name in the manifest.
+        found: String,
+    },
+    /// The trust policy trusts no key, so no package can be accepted.
+    #[error("the trust policy trusts no key (use `PluginSpec::trust`)")]
+    NoTrustedKeys,
+    /// A signature by a trusted key does not verify (tampered, or moved from another package).
+    #[error("signature at offset {offset} by trusted key {key_id} does not verify")]
+    InvalidSignature {
+        /// The signing key's id.
+        key_id: crate::KeyId,
+        /// The signature section's offset.
+        offset: usize,
+    },
+    /// Too few distinct trusted, unrevoked keys signed the package.
+    #[error(
+        "{valid} valid signature(s) from distinct trusted keys, {required} required ({} by revoked keys, {untrusted} by untrusted keys)",
+        .revoked.len()
+    )]
+    ThresholdNotMet {
+        /// Signatures needed.
+        required: usize,
+        /// Distinct trusted keys whose signatures verified.
+        valid: usize,
+        /// Revoked keys that signed (their signatures never count).
+        revoked: Vec<crate::KeyId>,
+        /// Signatures by keys the policy does not trust.
+        untrusted: usize,
+    },
+    /// The package's version is below the operator's minimum.
+    #[error("version {version} is below the minimum {minimum} (rollback refused)")]
+    RolledBack {
+        /// The package's version.
+        version: String,
+        /// The minimum.
+        minimum: String,
+    },
+    /// The component is not the one the operator pinned.
+    #[error("component sha256 is {actual}, but the operator pinned {pinned}")]
+    DigestPinMismatch {
+        /// The pinned digest.
+        pinned: String,
+        /// The component's digest.
+        actual: String,
+    },
+    /// A public key's bytes are not a valid ed25519 key.
+    #[error("public key {key_id} is not a valid ed25519 key")]
+    InvalidPublicKey {
+        /// The id of the bytes given.
+        key_id: crate::KeyId,
+    },
+    /// A version given to the trust policy is not semver.
+    #[error("version {version:?} is not semver: {reason}")]
+    InvalidVersion {
+        /// The version given.
+        version: String,
+        /// The parser's explanation.
+        reason: String,
+    },
+}
+
 /// Stage 2: the component is not an acceptable plugin for its grants.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -161,6 +386,18 @@ pub enum PolicyError {
         value: u64,
         /// The host's maximum.
         max: u64,
+    },
+    /// A signed manifest requests more than the operator's grants allow.
+    #[error(
+        "plugin `{plugin}`'s manifest requests capability `{capability}`{detail}, beyond the operator's grants"
+    )]
+    ExceedsGrants {
+        /// The plugin's name.
+        plugin: String,
+        /// The capability requested.
+        capability: crate::Capability,
+        /// What part of it (a quota, a key), or empty.
+        detail: String,
     },
     /// A crypto grant names a key the host does not hold.
     #[error("plugin `{plugin}` is granted key `{key}`, which is not in the host's key ring")]

@@ -11,15 +11,17 @@ use crate::capability::kv::KvStore;
 use crate::capability::log::LogSink;
 use crate::capability::{self};
 use crate::compile::{Compiler, HostConfig};
-use crate::error::{LinkError, PolicyError, Result};
+use crate::error::{Error, LinkError, PolicyError, Result};
 use crate::instance::state::PluginShared;
 use crate::instance::{InstanceMode, Pool};
 use crate::intercept::{FailurePolicy, Hooks, Plugin};
-use crate::load::{self, PluginSource};
+use crate::load::{self, PluginSource, SourceKind};
 use crate::policy::{self, Grants, Limits};
+use crate::verify::{self, TrustPolicy, hex};
 
 /// Everything needed to load one plugin. Defaults: no grants, default [`Limits`],
-/// fail closed, both hooks, reused instances, no config values.
+/// fail closed, both hooks, reused instances, no config values, and a
+/// [`TrustPolicy`] that trusts no key (so packages are refused until one is given).
 #[derive(Debug, Clone)]
 pub struct PluginSpec {
     name: String,
@@ -30,6 +32,7 @@ pub struct PluginSpec {
     failure_policy: FailurePolicy,
     hooks: Hooks,
     instance_mode: InstanceMode,
+    trust: Arc<TrustPolicy>,
 }
 
 impl PluginSpec {
@@ -44,7 +47,17 @@ impl PluginSpec {
             failure_policy: FailurePolicy::default(),
             hooks: Hooks::default(),
             instance_mode: InstanceMode::default(),
+            trust: Arc::new(TrustPolicy::new()),
         }
+    }
+
+    /// The trust policy a [`PluginSource::Package`] or [`PluginSource::PackageBytes`]
+    /// must satisfy. For a package, the grants set with [`grants`](Self::grants) are
+    /// the operator's ceiling: the plugin gets what its signed manifest requests, and
+    /// is refused if that is more. Plain components ignore this.
+    pub fn trust(mut self, policy: impl Into<Arc<TrustPolicy>>) -> Self {
+        self.trust = policy.into();
+        self
     }
 
     /// The capabilities the plugin may import.
@@ -130,9 +143,28 @@ impl Host {
             failure_policy,
             hooks,
             instance_mode,
+            trust,
         } = spec;
         // 1. load: bounded bytes and their digest.
         let loaded = load::load(&name, source)?;
+        // 1½. verify (packages only): signatures, then the manifest's requests within
+        //     the operator's grants, and only the hooks both allow.
+        let (loaded, grants, hooks) = match loaded.kind {
+            SourceKind::Component => (loaded, grants, hooks),
+            SourceKind::Package => {
+                let verified = verify::verify(loaded, &trust).map_err(|reason| Error::Verify {
+                    plugin: name.clone(),
+                    reason,
+                })?;
+                let manifest = verified.manifest();
+                let grants = policy::effective_grants(&name, &manifest.grants, &grants)?;
+                let hooks = Hooks {
+                    request: hooks.request && manifest.hooks.request,
+                    response: hooks.response && manifest.hooks.response,
+                };
+                (verified.into_component(), grants, hooks)
+            }
+        };
         // 2. policy: imports within grants, limits within range, keys known.
         if limits.fuel.is_some() && !self.compiler.fuel {
             return Err(PolicyError::LimitOutOfRange {
@@ -217,12 +249,4 @@ impl Host {
             Arc::clone(&self.compiler.ticker),
         ))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

@@ -7,12 +7,12 @@
 //! sockets, environment variables, the host's keys) does not exist for it.
 //!
 //! ```text
-//!   bytes ──▶ load ──▶ policy ──▶ compile ──▶ link ──▶ instantiate ──▶ intercept
-//!            (bounded,  (imports ⊆   (one       (only     (pooled,        (Chain:
-//!             sha256)    grants,     engine)    granted   limited,        request in
-//!                        before                 host      trapped ones    order,
-//!                        compiling)             interfaces) discarded)    response in
-//!                                                                          reverse)
+//!   bytes ──▶ load ──▶ verify ──▶ policy ──▶ compile ──▶ link ──▶ instantiate ──▶ intercept
+//!            (bounded,  (packages:  (imports ⊆  (one       (only     (pooled,        (Chain:
+//!             sha256)    signatures, grants,    engine)    granted   limited,        request in
+//!                        trust       before                host      trapped ones    order,
+//!                        policy)     compiling)            interfaces) discarded)    response in
+//!                                                                                     reverse)
 //! ```
 //!
 //! Each stage is one module, in that order, and each hands the next a value only
@@ -59,8 +59,14 @@
 //! - The verified peer identity reaches plugins through `call.peer-identity`, which
 //!   no header can set; `x-palisade-*` and transport headers cannot be written.
 //!
-//! Signed packages and the lockdown configuration come in a later stage of the
-//! project; this crate does not yet verify signatures.
+//! - A signed package ([`PluginSource::Package`]) loads only if its signatures satisfy
+//!   the spec's [`TrustPolicy`] (k-of-n distinct trusted keys, none revoked counted,
+//!   no rollback, optional digest pin), and gets only what its signed manifest
+//!   requests within the operator's grants. The format is in
+//!   [`manual`](crate::manual#package-format).
+//!
+//! The lockdown configuration (refusing plain, unsigned components) comes in a later
+//! stage; plain components still load as given.
 
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, reason = "unit tests"))]
@@ -73,6 +79,7 @@ mod instance;
 mod intercept;
 pub mod load;
 pub mod policy;
+pub mod verify;
 
 mod error;
 mod host;
@@ -89,6 +96,7 @@ pub use crate::capability::types::{
 pub use crate::compile::HostConfig;
 pub use crate::error::{
     CallError, CompileError, Error, HostError, LinkError, LoadError, PolicyError, Result, TrapKind,
+    VerifyError,
 };
 pub use crate::host::{Host, PluginSpec};
 pub use crate::instance::InstanceMode;
@@ -101,3 +109,4 @@ pub use crate::policy::{
     Capability, ClockGrant, ConfigGrant, CryptoGrant, Grants, KeyUse, KvGrant, Limits, LogGrant,
     MetricsGrant,
 };
+pub use crate::verify::{KeyId, PublicKey, SigningKey, TrustPolicy, add_signature, sign_package};

@@ -21,6 +21,18 @@ pub enum PluginSource {
     File(PathBuf),
     /// Component bytes already in memory.
     Bytes(Vec<u8>),
+    /// A signed package file, checked against the spec's
+    /// [`TrustPolicy`](crate::TrustPolicy) before anything else.
+    Package(PathBuf),
+    /// A signed package already in memory.
+    PackageBytes(Vec<u8>),
+}
+
+/// Whether loaded bytes are a bare component or a package to verify first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SourceKind {
+    Component,
+    Package,
 }
 
 impl std::fmt::Debug for PluginSource {
@@ -28,6 +40,8 @@ impl std::fmt::Debug for PluginSource {
         match self {
             Self::File(path) => f.debug_tuple("File").field(path).finish(),
             Self::Bytes(bytes) => write!(f, "Bytes({} bytes)", bytes.len()),
+            Self::Package(path) => f.debug_tuple("Package").field(path).finish(),
+            Self::PackageBytes(bytes) => write!(f, "PackageBytes({} bytes)", bytes.len()),
         }
     }
 }
@@ -37,24 +51,31 @@ pub(crate) struct Loaded {
     pub(crate) name: String,
     pub(crate) bytes: Vec<u8>,
     pub(crate) sha256: [u8; 32],
+    pub(crate) kind: SourceKind,
 }
 
 /// Reads the plugin named `name` from `source`, refusing anything over
-/// [`MAX_COMPONENT_BYTES`].
+/// [`MAX_COMPONENT_BYTES`] (or [`MAX_PACKAGE_BYTES`](crate::verify::MAX_PACKAGE_BYTES)
+/// for a package).
 pub(crate) fn load(name: &str, source: PluginSource) -> Result<Loaded, LoadError> {
     validate_name(name)?;
-    let bytes = match source {
-        PluginSource::Bytes(bytes) => {
-            if bytes.len() as u64 > MAX_COMPONENT_BYTES {
-                return Err(LoadError::TooLarge {
-                    plugin: name.to_owned(),
-                    size: bytes.len() as u64,
-                    limit: MAX_COMPONENT_BYTES,
-                });
-            }
-            bytes
+    let package_limit = crate::verify::MAX_PACKAGE_BYTES;
+    let (bytes, kind) = match source {
+        PluginSource::Bytes(bytes) => (
+            bounded(name, bytes, MAX_COMPONENT_BYTES)?,
+            SourceKind::Component,
+        ),
+        PluginSource::File(path) => (
+            read_bounded(name, path, MAX_COMPONENT_BYTES)?,
+            SourceKind::Component,
+        ),
+        PluginSource::PackageBytes(bytes) => {
+            (bounded(name, bytes, package_limit)?, SourceKind::Package)
         }
-        PluginSource::File(path) => read_bounded(name, path)?,
+        PluginSource::Package(path) => (
+            read_bounded(name, path, package_limit)?,
+            SourceKind::Package,
+        ),
     };
     let sha256 = Sha256::digest(&bytes).into();
     tracing::debug!(plugin = name, bytes = bytes.len(), "loaded");
@@ -62,14 +83,26 @@ pub(crate) fn load(name: &str, source: PluginSource) -> Result<Loaded, LoadError
         name: name.to_owned(),
         bytes,
         sha256,
+        kind,
     })
+}
+
+fn bounded(name: &str, bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, LoadError> {
+    if bytes.len() as u64 > limit {
+        return Err(LoadError::TooLarge {
+            plugin: name.to_owned(),
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
 }
 
 #[expect(
     clippy::disallowed_methods,
     reason = "the load stage is the one place that reads plugin files, and it bounds what it reads"
 )]
-fn read_bounded(name: &str, path: PathBuf) -> Result<Vec<u8>, LoadError> {
+fn read_bounded(name: &str, path: PathBuf, limit: u64) -> Result<Vec<u8>, LoadError> {
     let io_error = |source| LoadError::Io {
         plugin: name.to_owned(),
         path: path.clone(),
@@ -79,37 +112,35 @@ fn read_bounded(name: &str, path: PathBuf) -> Result<Vec<u8>, LoadError> {
     let mut bytes = Vec::new();
     // Read one byte past the bound so that "exactly at the bound" and "over it" differ,
     // without trusting the file's reported length (it may be a pipe or grow while read).
-    file.take(MAX_COMPONENT_BYTES + 1)
+    file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(io_error)?;
-    if bytes.len() as u64 > MAX_COMPONENT_BYTES {
-        return Err(LoadError::TooLarge {
-            plugin: name.to_owned(),
-            size: bytes.len() as u64,
-            limit: MAX_COMPONENT_BYTES,
-        });
-    }
-    Ok(bytes)
+    bounded(name, bytes, limit)
 }
 
 fn validate_name(name: &str) -> Result<(), LoadError> {
-    let invalid = |reason| {
-        Err(LoadError::InvalidName {
+    match name_problem(name) {
+        Some(reason) => Err(LoadError::InvalidName {
             name: name.to_owned(),
             reason,
-        })
-    };
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Why `name` is not a usable plugin name, if it is not. Shared with package manifests.
+pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty() {
-        return invalid("empty");
+        return Some("empty");
     }
     if name.len() > MAX_PLUGIN_NAME_BYTES {
-        return invalid("longer than 64 bytes");
+        return Some("longer than 64 bytes");
     }
     if !name
         .bytes()
         .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
     {
-        return invalid("use lowercase ASCII letters, digits, `-` and `_`");
+        return Some("use lowercase ASCII letters, digits, `-` and `_`");
     }
-    Ok(())
+    None
 }

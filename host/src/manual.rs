@@ -15,7 +15,7 @@
 //! | A plugin forges the caller's identity | The verified identity is a read-only fact of the call (`call.peer-identity`); `x-palisade-*`, pseudo-headers and transport headers cannot be written | done (mTLS termination to come) |
 //! | Missing authentication / authorization | Example plugins `hmac-auth` (host-held keys) and `rbac` (default deny) | examples done |
 //! | Registry poisoning, plaintext transport | mTLS by default with per-service identity pinning | not yet |
-//! | A tampered or unsigned plugin is deployed | Signed packages, trust policy, lockdown | not yet: this version loads any component it is given, so only load components you trust to be what they claim |
+//! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n trusted ed25519 keys, revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | packages done; lockdown (refusing plain components) not yet, so a plain component is still loaded as given |
 //!
 //! # Defaults, and why
 //!
@@ -44,3 +44,82 @@
 //! call gets a new instance. After three traps in a row, new instances wait 10 ms,
 //! doubling to at most 1 s, so that a plugin broken on every input does not burn CPU
 //! on instantiation; idle healthy instances keep serving meanwhile.
+//!
+//! # Package format
+//!
+//! A signed plugin is one file, format version 1. All integers are little-endian;
+//! offsets in errors are byte offsets from the start of the file.
+//!
+//! ```text
+//! magic    8 bytes   b"PALISADE"
+//! version  u16 LE    1
+//! sections           tag: u8 | len: u32 LE | len bytes, back to back to the end
+//! ```
+//!
+//! | tag | section | count and place | body |
+//! |---|---|---|---|
+//! | 1 | manifest | exactly one, first | UTF-8 TOML, at most 64 KiB ([`MAX_MANIFEST_BYTES`](crate::verify::MAX_MANIFEST_BYTES)) |
+//! | 2 | component | exactly one, second | the WebAssembly component, at most [`MAX_COMPONENT_BYTES`](crate::load::MAX_COMPONENT_BYTES) |
+//! | 3 | signature | 0 to 16 ([`MAX_SIGNATURES`](crate::verify::MAX_SIGNATURES)), after the component | exactly 97 bytes: `algorithm: u8` (1 = ed25519) `| key_id: [u8; 32] | signature: [u8; 64]` |
+//!
+//! Parsing is strict, and each fault is its own [`VerifyError`](crate::VerifyError)
+//! variant: fewer than 10 bytes (`TooShort`), another magic (`BadMagic`), another
+//! version (`UnsupportedFormatVersion`), another tag (`UnknownSection`), a component or
+//! signature before the manifest or a signature before the component (`OutOfOrder`), a
+//! second manifest or component (`DuplicateSection`), a missing one (`MissingSection`),
+//! a declared length over the section's bound (`SectionTooLarge`, checked on the
+//! declared length before anything is sliced) or past the end of the file
+//! (`SectionPastEnd`), a signature body that is not 97 bytes (`SignatureLength`), a
+//! 17th signature (`TooManySignatures`), one to four bytes after the last section
+//! (`TrailingBytes`), another signature algorithm (`UnknownAlgorithm`). The whole
+//! file is bounded by [`MAX_PACKAGE_BYTES`](crate::verify::MAX_PACKAGE_BYTES) when it
+//! is read.
+//!
+//! **Key id** = SHA-256 of the 32-byte ed25519 public key, shown as lowercase hex.
+//! **Signed message** = `b"palisade-package-v1\0"` followed by the 32-byte SHA-256 of
+//! the manifest section's bytes. The manifest pins the component's SHA-256, so one
+//! signature covers both. Signatures are checked with `verify_strict`.
+//!
+//! ## Manifest
+//!
+//! ```toml
+//! format = 1                      # this host reads format 1 only
+//! name = "add-header"             # same rules as plugin names; must equal the spec's name
+//! version = "1.2.0"               # semver
+//! description = "adds a header"
+//! component_sha256 = "<64 lowercase hex digits>"
+//! hooks = ["request", "response"] # non-empty subset, no repeats
+//!
+//! [capabilities]                  # each optional; absent means not requested
+//! log = {}
+//! clock = {}
+//! config = {}
+//! metrics = {}
+//! kv = { quota_bytes = 65536 }
+//! crypto = { keys = { "hmac-auth" = "verify", "signer" = "sign" } }
+//! ```
+//!
+//! Unknown fields anywhere, duplicate keys and wrong types are refused
+//! (`ManifestSyntax`, with line and column); bad values are `InvalidManifest` naming
+//! the field.
+//!
+//! ## What the host checks, in order
+//!
+//! 1. The envelope.
+//! 2. Each signature, over the manifest's raw bytes, before the manifest is parsed
+//!    (nothing unsigned reaches the TOML parser): a revoked key's never counts (and
+//!    is reported), an untrusted key's is ignored, a trusted key's that does not
+//!    verify refuses the package.
+//! 3. The threshold, counted over distinct key ids (per plugin, else global, at least 1).
+//! 4. The component's SHA-256, recomputed.
+//! 5. The manifest, parsed; its digest against step 4 (constant-time), its name
+//!    against the plugin's.
+//! 6. The minimum version for the plugin, if any (no rollback).
+//! 7. The operator's SHA-256 pin for the plugin, if any.
+//!
+//! Then the plugin's grants are what the manifest requests, which must lie within the
+//! spec's [`grants`](crate::PluginSpec::grants): requesting more (a capability, a
+//! larger kv quota, a key, signing with a verify-only key) is a
+//! [`PolicyError::ExceedsGrants`](crate::PolicyError::ExceedsGrants). The component's
+//! imports are then checked against those grants by the policy stage as for any
+//! plugin, and only the hooks both the manifest and the spec enable run.

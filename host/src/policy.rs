@@ -481,5 +481,70 @@ fn extern_name(name: &wasmparser::ComponentExternName<'_>) -> String {
     }
 }
 
+/// The grants a signed package gets: what its manifest requests, which must lie within
+/// what the operator granted (`ceiling`). Asking for more is refused, not trimmed, so
+/// that a manifest edited to escalate fails loudly. Capabilities the operator granted
+/// but the manifest does not request are not granted.
+pub(crate) fn effective_grants(
+    plugin: &str,
+    requested: &Grants,
+    ceiling: &Grants,
+) -> Result<Grants, PolicyError> {
+    let exceeds = |capability, detail: String| PolicyError::ExceedsGrants {
+        plugin: plugin.to_owned(),
+        capability,
+        detail,
+    };
+    // Exhaustive, so a new capability cannot skip this check.
+    let Grants {
+        log,
+        clock,
+        config,
+        kv,
+        crypto,
+        metrics,
+    } = requested;
+    for (asked, capability) in [
+        (log.is_some(), Capability::Log),
+        (clock.is_some(), Capability::Clock),
+        (config.is_some(), Capability::Config),
+        (kv.is_some(), Capability::Kv),
+        (crypto.is_some(), Capability::Crypto),
+        (metrics.is_some(), Capability::Metrics),
+    ] {
+        if asked && !ceiling.allows(capability) {
+            return Err(exceeds(capability, String::new()));
+        }
+    }
+    if let (Some(asked), Some(allowed)) = (kv, &ceiling.kv)
+        && asked.quota_bytes > allowed.quota_bytes
+    {
+        return Err(exceeds(
+            Capability::Kv,
+            format!(
+                " (quota {} bytes, over the granted {})",
+                asked.quota_bytes, allowed.quota_bytes
+            ),
+        ));
+    }
+    if let (Some(asked), Some(allowed)) = (crypto, &ceiling.crypto) {
+        for (key, usage) in &asked.keys {
+            match (usage, allowed.keys.get(key)) {
+                (_, None) => {
+                    return Err(exceeds(Capability::Crypto, format!(" (key `{key}`)")));
+                }
+                (KeyUse::SignAndVerify, Some(KeyUse::Verify)) => {
+                    return Err(exceeds(
+                        Capability::Crypto,
+                        format!(" (signing with key `{key}`, granted for verify only)"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(requested.clone())
+}
+
 #[cfg(test)]
 mod tests;

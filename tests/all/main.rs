@@ -12,3 +12,4 @@ mod hostile;
 mod load;
 mod plugins;
 mod support;
+mod verify;

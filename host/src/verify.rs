@@ -1,0 +1,343 @@
+//! Stage 1½, **verify**: a signed package in, a component the operator's
+//! [`TrustPolicy`] accepts out. Runs between load and policy, only for
+//! [`PluginSource::Package`](crate::PluginSource::Package) and
+//! [`PluginSource::PackageBytes`](crate::PluginSource::PackageBytes).
+//!
+//! A package is one file: an envelope holding a TOML manifest, the component, and up
+//! to [`MAX_SIGNATURES`] ed25519 signatures (the format is in
+//! [`manual`](crate::manual#package-format)). Each signature covers
+//! `b"palisade-package-v1\0" ‖ SHA-256(manifest bytes)`; the manifest pins the
+//! component's SHA-256, so one signature covers both.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::VerifyError;
+use crate::load::{Loaded, SourceKind};
+
+mod envelope;
+mod keys;
+mod manifest;
+
+pub use envelope::{
+    ALGORITHM_ED25519, FORMAT_VERSION, MAGIC, MAX_MANIFEST_BYTES, MAX_PACKAGE_BYTES,
+    MAX_SIGNATURES, SIGNATURE_SECTION_BYTES,
+};
+pub(crate) use keys::hex;
+pub use keys::{KeyId, PublicKey, SigningKey};
+pub(crate) use manifest::Manifest;
+
+/// What a signature signs, before the manifest's SHA-256.
+pub const SIGNATURE_CONTEXT: &[u8] = b"palisade-package-v1\0";
+
+/// Which publishers the operator trusts, and what they must agree on. Deny by
+/// default: [`TrustPolicy::new`] trusts no key, so it refuses every package.
+#[derive(Debug, Clone)]
+pub struct TrustPolicy {
+    keys: BTreeMap<KeyId, PublicKey>,
+    threshold: usize,
+    thresholds: BTreeMap<String, usize>,
+    revoked: BTreeSet<KeyId>,
+    min_versions: BTreeMap<String, semver::Version>,
+    pins: BTreeMap<String, [u8; 32]>,
+}
+
+impl Default for TrustPolicy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TrustPolicy {
+    /// Trusts nobody; a threshold of one signature.
+    pub fn new() -> Self {
+        Self {
+            keys: BTreeMap::new(),
+            threshold: 1,
+            thresholds: BTreeMap::new(),
+            revoked: BTreeSet::new(),
+            min_versions: BTreeMap::new(),
+            pins: BTreeMap::new(),
+        }
+    }
+
+    /// Trusts signatures made by `key`.
+    pub fn trust(mut self, key: PublicKey) -> Self {
+        self.keys.insert(key.key_id(), key);
+        self
+    }
+
+    /// Signatures from this many distinct trusted keys are needed (default 1).
+    /// A threshold of 0 counts as 1: a package always needs a signature.
+    pub fn threshold(mut self, signatures: usize) -> Self {
+        self.threshold = signatures.max(1);
+        self
+    }
+
+    /// The threshold for the plugin named `plugin`, instead of the global one.
+    /// A threshold of 0 counts as 1.
+    pub fn plugin_threshold(mut self, plugin: impl Into<String>, signatures: usize) -> Self {
+        self.thresholds.insert(plugin.into(), signatures.max(1));
+        self
+    }
+
+    /// Never counts signatures by the key with this id, even if it is trusted.
+    pub fn revoke(mut self, key_id: KeyId) -> Self {
+        self.revoked.insert(key_id);
+        self
+    }
+
+    /// Refuses versions of `plugin` below `version` (semver), so a validly signed old
+    /// release cannot be rolled back to.
+    pub fn min_version(
+        mut self,
+        plugin: impl Into<String>,
+        version: &str,
+    ) -> Result<Self, VerifyError> {
+        let parsed = semver::Version::parse(version).map_err(|e| VerifyError::InvalidVersion {
+            version: version.to_owned(),
+            reason: e.to_string(),
+        })?;
+        self.min_versions.insert(plugin.into(), parsed);
+        Ok(self)
+    }
+
+    /// Accepts only the component with this SHA-256 for `plugin`.
+    pub fn pin_sha256(mut self, plugin: impl Into<String>, sha256: [u8; 32]) -> Self {
+        self.pins.insert(plugin.into(), sha256);
+        self
+    }
+}
+
+/// A package that passed every check of a [`TrustPolicy`]. Only [`verify`] makes one.
+pub(crate) struct Verified {
+    manifest: Manifest,
+    signers: Vec<KeyId>,
+    component: Loaded,
+}
+
+impl Verified {
+    /// The signed manifest.
+    pub(crate) fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The distinct trusted keys whose signatures verified.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "part of the stage's output; read by tests")
+    )]
+    pub(crate) fn signers(&self) -> &[KeyId] {
+        &self.signers
+    }
+
+    /// The component, as the next stage takes it.
+    pub(crate) fn into_component(self) -> Loaded {
+        self.component
+    }
+}
+
+/// Verifies the package in `loaded` against `trust`. On success the component inside
+/// goes on to the policy stage; every refusal is logged at `warn`.
+pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, VerifyError> {
+    let plugin = loaded.name.clone();
+    match check(&loaded, trust) {
+        Ok((manifest, signers, sha256, component)) => {
+            tracing::info!(
+                plugin = %plugin,
+                version = %manifest.version,
+                description = %manifest.description,
+                sha256 = %hex(&sha256),
+                signers = ?signers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "package verified"
+            );
+            Ok(Verified {
+                manifest,
+                signers,
+                component: Loaded {
+                    name: plugin,
+                    bytes: component,
+                    sha256,
+                    kind: SourceKind::Component,
+                },
+            })
+        }
+        Err(error) => {
+            tracing::warn!(plugin = %plugin, %error, "package refused");
+            Err(error)
+        }
+    }
+}
+
+type Checked = (Manifest, Vec<KeyId>, [u8; 32], Vec<u8>);
+
+fn check(loaded: &Loaded, trust: &TrustPolicy) -> Result<Checked, VerifyError> {
+    let plugin = loaded.name.as_str();
+    // 1. Parse the envelope: bounds before slices, strict order.
+    let envelope = envelope::parse(&loaded.bytes)?;
+    tracing::debug!(
+        plugin,
+        signatures = envelope.signatures.len(),
+        "1. envelope parsed"
+    );
+    // 2. Check each signature over the manifest's raw bytes, before the manifest is
+    //    parsed: nothing unsigned reaches the TOML parser. Revoked and unknown keys
+    //    never count; a trusted key's signature that does not verify refuses the package.
+    if trust.keys.is_empty() {
+        return Err(VerifyError::NoTrustedKeys);
+    }
+    let message = signed_message(envelope.manifest);
+    let mut signers = BTreeSet::new();
+    let mut revoked = BTreeSet::new();
+    let mut untrusted = 0usize;
+    for signature in &envelope.signatures {
+        let key_id = KeyId::from_bytes(signature.key_id);
+        if trust.revoked.contains(&key_id) {
+            tracing::warn!(plugin, key_id = %key_id, "signature by a revoked key ignored");
+            revoked.insert(key_id);
+            continue;
+        }
+        let Some(key) = trust.keys.get(&key_id) else {
+            untrusted += 1;
+            continue;
+        };
+        if !key.verify(&message, &signature.signature) {
+            return Err(VerifyError::InvalidSignature {
+                key_id,
+                offset: signature.offset,
+            });
+        }
+        signers.insert(key_id);
+    }
+    tracing::debug!(plugin, valid = signers.len(), "2. signatures checked");
+    // 3. Threshold, over distinct key ids (the operator's name for the plugin picks it).
+    let required = trust
+        .thresholds
+        .get(plugin)
+        .copied()
+        .unwrap_or(trust.threshold);
+    if signers.len() < required {
+        return Err(VerifyError::ThresholdNotMet {
+            required,
+            valid: signers.len(),
+            revoked: revoked.into_iter().collect(),
+            untrusted,
+        });
+    }
+    tracing::debug!(plugin, required, "3. threshold met");
+    // 4. Recompute the component's digest, to compare with the manifest's.
+    let sha256: [u8; 32] = Sha256::digest(envelope.component).into();
+    tracing::debug!(plugin, sha256 = %hex(&sha256), "4. component digest computed");
+    // 5. Parse and validate the (now signed) manifest; it must name this plugin and
+    //    this component.
+    let manifest = manifest::parse(envelope.manifest)?;
+    if !bool::from(manifest.component_sha256.ct_eq(&sha256)) {
+        return Err(VerifyError::ComponentDigestMismatch {
+            declared: hex(&manifest.component_sha256),
+            actual: hex(&sha256),
+        });
+    }
+    if manifest.name != plugin {
+        return Err(VerifyError::NameMismatch {
+            expected: plugin.to_owned(),
+            found: manifest.name,
+        });
+    }
+    tracing::debug!(plugin, version = %manifest.version, "5. manifest valid");
+    // 6. No rollback below the operator's minimum version.
+    if let Some(minimum) = trust.min_versions.get(plugin)
+        && manifest.version < *minimum
+    {
+        return Err(VerifyError::RolledBack {
+            version: manifest.version.to_string(),
+            minimum: minimum.to_string(),
+        });
+    }
+    tracing::debug!(plugin, "6. version allowed");
+    // 7. The operator's pin, when there is one.
+    if let Some(pin) = trust.pins.get(plugin)
+        && !bool::from(pin.ct_eq(&sha256))
+    {
+        return Err(VerifyError::DigestPinMismatch {
+            pinned: hex(pin),
+            actual: hex(&sha256),
+        });
+    }
+    tracing::debug!(plugin, "7. digest pin satisfied");
+    let component = envelope.component.to_vec();
+    Ok((manifest, signers.into_iter().collect(), sha256, component))
+}
+
+fn signed_message(manifest: &[u8]) -> Vec<u8> {
+    let mut message = SIGNATURE_CONTEXT.to_vec();
+    message.extend_from_slice(&Sha256::digest(manifest));
+    message
+}
+
+/// Builds a package from a manifest and a component, signed once with `key`. The
+/// manifest is validated and its `component_sha256` must match `component`.
+pub fn sign_package(
+    manifest_toml: &str,
+    component: &[u8],
+    key: &SigningKey,
+) -> Result<Vec<u8>, VerifyError> {
+    let manifest_bytes = manifest_toml.as_bytes();
+    if manifest_bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(VerifyError::SectionTooLarge {
+            section: "manifest",
+            offset: 0,
+            declared: manifest_bytes.len() as u64,
+            limit: MAX_MANIFEST_BYTES,
+        });
+    }
+    if component.len() as u64 > crate::load::MAX_COMPONENT_BYTES {
+        return Err(VerifyError::SectionTooLarge {
+            section: "component",
+            offset: 0,
+            declared: component.len() as u64,
+            limit: crate::load::MAX_COMPONENT_BYTES,
+        });
+    }
+    let manifest = manifest::parse(manifest_bytes)?;
+    let sha256: [u8; 32] = Sha256::digest(component).into();
+    if manifest.component_sha256 != sha256 {
+        return Err(VerifyError::ComponentDigestMismatch {
+            declared: hex(&manifest.component_sha256),
+            actual: hex(&sha256),
+        });
+    }
+    let signature = envelope::RawSignature {
+        offset: 0,
+        key_id: key.key_id().to_bytes(),
+        signature: key.sign(&signed_message(manifest_bytes)),
+    };
+    Ok(envelope::encode(manifest_bytes, component, &[signature]))
+}
+
+/// Adds a signature by `key` to `package` (for k-of-n). The package must be a
+/// well-formed envelope with fewer than [`MAX_SIGNATURES`] signatures.
+pub fn add_signature(package: &[u8], key: &SigningKey) -> Result<Vec<u8>, VerifyError> {
+    let parsed = envelope::parse(package)?;
+    if parsed.signatures.len() >= MAX_SIGNATURES {
+        return Err(VerifyError::TooManySignatures {
+            offset: package.len(),
+            limit: MAX_SIGNATURES,
+        });
+    }
+    let mut signatures = parsed.signatures;
+    signatures.push(envelope::RawSignature {
+        offset: package.len(),
+        key_id: key.key_id().to_bytes(),
+        signature: key.sign(&signed_message(parsed.manifest)),
+    });
+    Ok(envelope::encode(
+        parsed.manifest,
+        parsed.component,
+        &signatures,
+    ))
+}
+
+#[cfg(test)]
+mod tests;

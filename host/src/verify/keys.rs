@@ -1,0 +1,120 @@
+//! Package signing keys and key ids. ed25519-dalek stays behind these newtypes.
+
+use std::fmt;
+
+use ed25519_dalek::Signer;
+use sha2::{Digest, Sha256};
+
+use crate::error::VerifyError;
+
+/// A key's id: the SHA-256 of its 32-byte ed25519 public key. Shown as lowercase hex.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId([u8; 32]);
+
+impl KeyId {
+    /// The id from its 32 bytes (as found in a signature section).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Its 32 bytes.
+    pub fn to_bytes(self) -> [u8; 32] {
+        self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex(&self.0))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// A trusted publisher's ed25519 public key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey(ed25519_dalek::VerifyingKey);
+
+impl PublicKey {
+    /// The key from its 32 bytes; refused if they are not a valid ed25519 point.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, VerifyError> {
+        ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .map(Self)
+            .map_err(|_| VerifyError::InvalidPublicKey {
+                key_id: key_id_of(bytes),
+            })
+    }
+
+    /// Its 32 bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// Its id: SHA-256 of its bytes.
+    pub fn key_id(&self) -> KeyId {
+        key_id_of(self.0.as_bytes())
+    }
+
+    /// Strict ed25519 verification (no malleable or small-order signatures).
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        let signature = ed25519_dalek::Signature::from_bytes(signature);
+        self.0.verify_strict(message, &signature).is_ok()
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.key_id())
+    }
+}
+
+/// A publisher's ed25519 signing key, for [`sign_package`](crate::verify::sign_package)
+/// and [`add_signature`](crate::verify::add_signature). `Debug` shows its key id only;
+/// no error ever carries its bytes.
+pub struct SigningKey(ed25519_dalek::SigningKey);
+
+impl SigningKey {
+    /// The key from its 32-byte secret seed.
+    pub fn from_bytes(seed: &[u8; 32]) -> Self {
+        Self(ed25519_dalek::SigningKey::from_bytes(seed))
+    }
+
+    /// Its public half, to put in a [`TrustPolicy`](crate::verify::TrustPolicy).
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key())
+    }
+
+    /// The id of its public half.
+    pub fn key_id(&self) -> KeyId {
+        self.public_key().key_id()
+    }
+
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message).to_bytes()
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey({})", self.key_id())
+    }
+}
+
+fn key_id_of(public: &[u8; 32]) -> KeyId {
+    KeyId(Sha256::digest(public).into())
+}
+
+/// Lowercase hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
