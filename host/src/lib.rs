@@ -106,7 +106,10 @@ pub use crate::intercept::{
 };
 pub use crate::load::PluginSource;
 pub use crate::policy::{
-    Capability, ClockGrant, ConfigGrant, CryptoGrant, Grants, KeyUse, KvGrant, Limits, LogGrant,
-    MetricsGrant,
+    Capability, ClockGrant, ConfigGrant, CryptoGrant, Grants, ImportClass, KeyUse, KvGrant, Limits,
+    LogGrant, MetricsGrant, classify_import, component_imports,
 };
-pub use crate::verify::{KeyId, PublicKey, SigningKey, TrustPolicy, add_signature, sign_package};
+pub use crate::verify::{
+    KeyId, PackageInfo, PublicKey, SigningKey, TrustPolicy, UnverifiedPackage, add_signature,
+    inspect_package, sign_package, verify_package,
+};

@@ -437,6 +437,11 @@ pub(crate) fn read_surface(plugin: &str, bytes: &[u8]) -> Result<Surface, Policy
         plugin: plugin.to_owned(),
         reason,
     };
+    if !bytes.starts_with(b"\0asm") {
+        return Err(not_a_component(
+            "no WebAssembly header (the file does not start with `\\0asm`)".into(),
+        ));
+    }
     let mut surface = Surface::default();
     // Nested modules and components have their own sections; only depth 1 (the
     // outermost component) describes what the plugin asks of the host.
@@ -472,6 +477,12 @@ pub(crate) fn read_surface(plugin: &str, bytes: &[u8]) -> Result<Surface, Policy
         return Err(not_a_component("truncated".into()));
     }
     Ok(surface)
+}
+
+/// The top-level import names of a component (`namespace:package/interface@version`),
+/// read without compiling it; classify each with [`classify_import`].
+pub fn component_imports(bytes: &[u8]) -> Result<Vec<String>, PolicyError> {
+    read_surface("<component>", bytes).map(|surface| surface.imports)
 }
 
 fn extern_name(name: &wasmparser::ComponentExternName<'_>) -> String {

@@ -174,9 +174,20 @@ pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, Ve
 type Checked = (Manifest, Vec<KeyId>, [u8; 32], Vec<u8>);
 
 fn check(loaded: &Loaded, trust: &TrustPolicy) -> Result<Checked, VerifyError> {
-    let plugin = loaded.name.as_str();
+    check_bytes(Some(loaded.name.as_str()), &loaded.bytes, trust)
+}
+
+/// The seven checks over a package's bytes. With `expected` `None` (the CLI's
+/// `verify`), the manifest's name is not compared, and the per-plugin rules are looked
+/// up under the manifest's name once it is parsed.
+fn check_bytes(
+    expected: Option<&str>,
+    bytes: &[u8],
+    trust: &TrustPolicy,
+) -> Result<Checked, VerifyError> {
+    let plugin = expected.unwrap_or("<package>");
     // 1. Parse the envelope: bounds before slices, strict order.
-    let envelope = envelope::parse(&loaded.bytes)?;
+    let envelope = envelope::parse(bytes)?;
     tracing::debug!(
         plugin,
         signatures = envelope.signatures.len(),
@@ -213,9 +224,8 @@ fn check(loaded: &Loaded, trust: &TrustPolicy) -> Result<Checked, VerifyError> {
     }
     tracing::debug!(plugin, valid = signers.len(), "2. signatures checked");
     // 3. Threshold, over distinct key ids (the operator's name for the plugin picks it).
-    let required = trust
-        .thresholds
-        .get(plugin)
+    let required = expected
+        .and_then(|name| trust.thresholds.get(name))
         .copied()
         .unwrap_or(trust.threshold);
     if signers.len() < required {
@@ -239,10 +249,25 @@ fn check(loaded: &Loaded, trust: &TrustPolicy) -> Result<Checked, VerifyError> {
             actual: hex(&sha256),
         });
     }
-    if manifest.name != plugin {
+    if let Some(expected) = expected
+        && manifest.name != expected
+    {
         return Err(VerifyError::NameMismatch {
-            expected: plugin.to_owned(),
+            expected: expected.to_owned(),
             found: manifest.name,
+        });
+    }
+    let plugin = manifest.name.clone();
+    let plugin = plugin.as_str();
+    if expected.is_none()
+        && let Some(&required) = trust.thresholds.get(plugin)
+        && signers.len() < required
+    {
+        return Err(VerifyError::ThresholdNotMet {
+            required,
+            valid: signers.len(),
+            revoked: revoked.into_iter().collect(),
+            untrusted,
         });
     }
     tracing::debug!(plugin, version = %manifest.version, "5. manifest valid");
@@ -274,6 +299,91 @@ fn signed_message(manifest: &[u8]) -> Vec<u8> {
     let mut message = SIGNATURE_CONTEXT.to_vec();
     message.extend_from_slice(&Sha256::digest(manifest));
     message
+}
+
+/// What a package's manifest says, and who signed it: the result of
+/// [`verify_package`] and part of [`inspect_package`]'s.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PackageInfo {
+    /// The plugin's name.
+    pub name: String,
+    /// Its version (semver).
+    pub version: String,
+    /// The publisher's description.
+    pub description: String,
+    /// The hooks it runs.
+    pub hooks: crate::Hooks,
+    /// The capabilities it requests.
+    pub capabilities: crate::Grants,
+    /// The component's SHA-256, as the manifest declares it.
+    pub component_sha256: [u8; 32],
+    /// From [`verify_package`]: the distinct trusted keys whose signatures verified.
+    /// From [`inspect_package`]: every signature's key id, *unchecked*.
+    pub signers: Vec<KeyId>,
+}
+
+impl PackageInfo {
+    fn new(manifest: Manifest, signers: Vec<KeyId>) -> Self {
+        Self {
+            name: manifest.name,
+            version: manifest.version.to_string(),
+            description: manifest.description,
+            hooks: manifest.hooks,
+            capabilities: manifest.grants,
+            component_sha256: manifest.component_sha256,
+            signers,
+        }
+    }
+}
+
+/// Verifies a package's bytes against `trust`, with the same checks as loading a
+/// [`PluginSource::PackageBytes`](crate::PluginSource::PackageBytes). `name` is the
+/// plugin name the manifest must carry; `None` accepts the manifest's own (and looks
+/// the per-plugin rules of `trust` up under it).
+pub fn verify_package(
+    bytes: &[u8],
+    name: Option<&str>,
+    trust: &TrustPolicy,
+) -> Result<PackageInfo, VerifyError> {
+    if bytes.len() as u64 > MAX_PACKAGE_BYTES {
+        return Err(VerifyError::SectionTooLarge {
+            section: "package",
+            offset: 0,
+            declared: bytes.len() as u64,
+            limit: MAX_PACKAGE_BYTES,
+        });
+    }
+    let (manifest, signers, _, _) = check_bytes(name, bytes, trust)?;
+    Ok(PackageInfo::new(manifest, signers))
+}
+
+/// A package read *without* checking any signature: for tools that show what a
+/// package contains. Nothing here is trusted.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct UnverifiedPackage {
+    /// The manifest, parsed but unsigned as far as this function knows;
+    /// `signers` lists every signature's claimed key id.
+    pub info: PackageInfo,
+    /// The component's bytes.
+    pub component: Vec<u8>,
+}
+
+/// Parses a package's envelope and manifest without verifying anything else. Do not
+/// use the result to decide whether to run the plugin; use [`verify_package`].
+pub fn inspect_package(bytes: &[u8]) -> Result<UnverifiedPackage, VerifyError> {
+    let envelope = envelope::parse(bytes)?;
+    let manifest = manifest::parse(envelope.manifest)?;
+    let signers = envelope
+        .signatures
+        .iter()
+        .map(|s| KeyId::from_bytes(s.key_id))
+        .collect();
+    Ok(UnverifiedPackage {
+        info: PackageInfo::new(manifest, signers),
+        component: envelope.component.to_vec(),
+    })
 }
 
 /// Builds a package from a manifest and a component, signed once with `key`. The

@@ -510,3 +510,42 @@ fn effective_grants_are_the_request_within_the_ceiling() {
         );
     }
 }
+
+#[test]
+fn verify_package_without_a_name_uses_the_manifests() {
+    let info = verify_package(&package(), None, &trusting(1)).unwrap();
+    assert_eq!(info.name, "demo");
+    assert_eq!(info.version, "1.2.3");
+    assert_eq!(info.signers, vec![key(1).key_id()]);
+    assert!(matches!(
+        verify_package(&package(), Some("other"), &trusting(1)),
+        Err(VerifyError::NameMismatch { .. })
+    ));
+    // Per-plugin rules still apply, under the manifest's name.
+    let strict = trusting(1).plugin_threshold("demo", 2);
+    assert!(matches!(
+        verify_package(&package(), None, &strict),
+        Err(VerifyError::ThresholdNotMet { required: 2, .. })
+    ));
+    let pinned = trusting(1).pin_sha256("demo", [0; 32]);
+    assert!(matches!(
+        verify_package(&package(), None, &pinned),
+        Err(VerifyError::DigestPinMismatch { .. })
+    ));
+    assert!(matches!(
+        verify_package(&package(), None, &trusting(2)),
+        Err(VerifyError::ThresholdNotMet { .. })
+    ));
+}
+
+#[test]
+fn inspect_package_reads_without_trust() {
+    let signed = add_signature(&package(), &key(2)).unwrap();
+    let inspected = inspect_package(&signed).unwrap();
+    assert_eq!(inspected.info.name, "demo");
+    assert_eq!(
+        inspected.info.signers,
+        vec![key(1).key_id(), key(2).key_id()]
+    );
+    assert_eq!(inspected.component, COMPONENT);
+}

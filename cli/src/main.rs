@@ -1,0 +1,552 @@
+//! `palisade`: generate publisher keys, sign plugin packages, verify them against
+//! trusted keys, and inspect what a package or component asks for.
+//!
+//! Exit status: 0 success, 1 refused (verification failed), 2 broken (bad usage,
+//! unreadable file, malformed input).
+
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, Parser, Subcommand};
+use palisade_host::{
+    Capability, Grants, ImportClass, KeyUse, PublicKey, SigningKey, TrustPolicy, VerifyError,
+    classify_import, component_imports, inspect_package, verify_package,
+};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Sign, verify and inspect Palisade plugin packages.
+#[derive(Parser)]
+#[command(name = "palisade", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate an ed25519 publisher key pair: NAME.key (secret, mode 0600) and NAME.pub.
+    Keygen(KeygenArgs),
+    /// Sign a component with its manifest into a package, or add a signature to one.
+    Sign(SignArgs),
+    /// Verify a package against trusted public keys.
+    Verify(VerifyArgs),
+    /// Show a package's manifest, signatures and the component's actual imports,
+    /// without checking any signature. Also works on a bare `.wasm` component.
+    Inspect(InspectArgs),
+}
+
+#[derive(Args)]
+struct KeygenArgs {
+    /// Path prefix of the key pair: writes NAME.key and NAME.pub (never overwrites).
+    #[arg(long, value_name = "NAME")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["manifest", "add"])))]
+struct SignArgs {
+    /// The secret key (from `palisade keygen`); refused if group- or world-readable.
+    #[arg(long, value_name = "NAME.key")]
+    key: PathBuf,
+    /// The manifest (TOML); `component_sha256` is filled in from the component.
+    #[arg(long, value_name = "MANIFEST.toml", requires = "component")]
+    manifest: Option<PathBuf>,
+    /// Add a signature to this existing package instead.
+    #[arg(long, value_name = "PACKAGE", conflicts_with_all = ["manifest", "component"])]
+    add: Option<PathBuf>,
+    /// The component to package (with --manifest).
+    #[arg(value_name = "COMPONENT.wasm")]
+    component: Option<PathBuf>,
+    /// Where to write the package.
+    #[arg(long, value_name = "PACKAGE")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// A trusted public key file (NAME.pub); repeat for several.
+    #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+    trust: Vec<PathBuf>,
+    /// Signatures from this many distinct trusted keys are needed.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threshold: usize,
+    /// The plugin name the manifest must carry (default: accept the manifest's).
+    #[arg(long)]
+    name: Option<String>,
+    /// The package to verify.
+    #[arg(value_name = "PACKAGE")]
+    package: PathBuf,
+}
+
+#[derive(Args)]
+struct InspectArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// A package, or a bare `.wasm` component.
+    #[arg(value_name = "PACKAGE")]
+    package: PathBuf,
+}
+
+/// `writeln!` into the command's output buffer (writing to a `String` cannot fail).
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Prints a command's output in one write; a closed pipe (`| head`) is not an error.
+fn emit(out: &str) {
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+}
+
+/// Why a command failed, which picks the exit status.
+enum Failure {
+    /// Verification failed: exit 1.
+    Refused(anyhow::Error),
+    /// Bad usage, unreadable file, malformed input: exit 2.
+    Broken(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Broken(error)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keygen(args) => keygen(&args),
+        Command::Sign(args) => sign(&args),
+        Command::Verify(args) => verify(&args),
+        Command::Inspect(args) => inspect(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Refused(error)) => {
+            eprintln!("palisade: refused: {error:#}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Broken(error)) => {
+            eprintln!("palisade: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The largest file this tool reads (a package at its bound is larger than any
+/// component, manifest or key).
+const MAX_INPUT_BYTES: u64 = palisade_host::verify::MAX_PACKAGE_BYTES;
+
+/// Reads `path`, at most [`MAX_INPUT_BYTES`]. With `private`, refuses a file that
+/// its group or others may read (checked on the opened file).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the CLI's one place that reads files; bounded"
+)]
+fn read_file(path: &Path, private: bool) -> anyhow::Result<Vec<u8>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    if private {
+        let mode = file
+            .metadata()
+            .with_context(|| format!("cannot stat {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            bail!(
+                "{} has mode {:04o}: a secret key must not be readable by group or others (chmod 600 it)",
+                path.display(),
+                mode & 0o7777
+            );
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        bail!("{} is larger than {MAX_INPUT_BYTES} bytes", path.display());
+    }
+    Ok(bytes)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Creates `path` with `mode`, refusing to overwrite.
+fn create_new(path: &Path, mode: u32, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 64 hex digits (surrounding whitespace ignored) to 32 bytes. The error never
+/// includes the text, which may be a secret.
+fn unhex32(text: &[u8]) -> Option<[u8; 32]> {
+    let text = text.trim_ascii();
+    if text.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(".");
+    name.push(extension);
+    PathBuf::from(name)
+}
+
+fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
+    let mut o = String::new();
+    let key_path = with_extension(&args.out, "key");
+    let pub_path = with_extension(&args.out, "pub");
+    if pub_path.exists() {
+        return Err(anyhow!("{} already exists; not overwriting", pub_path.display()).into());
+    }
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| anyhow!("cannot get randomness from the OS: {e}"))?;
+    let key = SigningKey::from_bytes(&seed);
+    let public = key.public_key();
+    create_new(&key_path, 0o600, format!("{}\n", hex(&seed)).as_bytes())?;
+    seed.fill(0);
+    create_new(
+        &pub_path,
+        0o644,
+        format!("{}\n", hex(&public.to_bytes())).as_bytes(),
+    )?;
+    say!(o, "{}", key.key_id());
+    emit(&o);
+    Ok(())
+}
+
+fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    let mut text = read_file(path, true)?;
+    let seed = unhex32(&text);
+    text.fill(0);
+    let mut seed = seed.ok_or_else(|| {
+        anyhow!(
+            "{} is not a secret key (expected 64 hex digits)",
+            path.display()
+        )
+    })?;
+    let key = SigningKey::from_bytes(&seed);
+    seed.fill(0);
+    Ok(key)
+}
+
+fn load_public_key(path: &Path) -> anyhow::Result<PublicKey> {
+    let text = read_file(path, false)?;
+    let bytes = unhex32(&text).ok_or_else(|| {
+        anyhow!(
+            "{} is not a public key (expected 64 hex digits)",
+            path.display()
+        )
+    })?;
+    PublicKey::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
+}
+
+fn sign(args: &SignArgs) -> Result<(), Failure> {
+    let mut o = String::new();
+    let key = load_signing_key(&args.key)?;
+    let package = match (&args.manifest, &args.component, &args.add) {
+        (Some(manifest), Some(component), None) => {
+            let component_bytes = read_file(component, false)?;
+            let text = read_file(manifest, false)?;
+            let text = String::from_utf8(text)
+                .map_err(|_| anyhow!("{} is not UTF-8", manifest.display()))?;
+            let mut table: toml::Table = text
+                .parse()
+                .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+            let digest = hex(&Sha256::digest(&component_bytes));
+            table
+                .entry("component_sha256")
+                .or_insert_with(|| toml::Value::String(digest));
+            let filled = toml::to_string(&table).context("cannot serialize the manifest")?;
+            palisade_host::sign_package(&filled, &component_bytes, &key)
+                .with_context(|| format!("cannot sign {}", manifest.display()))?
+        }
+        (None, None, Some(package)) => {
+            let bytes = read_file(package, false)?;
+            palisade_host::add_signature(&bytes, &key)
+                .with_context(|| format!("cannot add a signature to {}", package.display()))?
+        }
+        _ => {
+            return Err(
+                anyhow!("use either --manifest MANIFEST COMPONENT, or --add PACKAGE").into(),
+            );
+        }
+    };
+    write_file(&args.out, &package)?;
+    say!(o, "{} signed by {}", args.out.display(), key.key_id());
+    emit(&o);
+    Ok(())
+}
+
+/// Whether a verification error is a refusal (exit 1) rather than malformed input.
+fn is_refusal(error: &VerifyError) -> bool {
+    matches!(
+        error,
+        VerifyError::NoTrustedKeys
+            | VerifyError::InvalidSignature { .. }
+            | VerifyError::ThresholdNotMet { .. }
+            | VerifyError::ComponentDigestMismatch { .. }
+            | VerifyError::NameMismatch { .. }
+            | VerifyError::RolledBack { .. }
+            | VerifyError::DigestPinMismatch { .. }
+    )
+}
+
+fn verify(args: &VerifyArgs) -> Result<(), Failure> {
+    let mut o = String::new();
+    let mut trust = TrustPolicy::new().threshold(args.threshold);
+    for path in &args.trust {
+        trust = trust.trust(load_public_key(path)?);
+    }
+    let bytes = read_file(&args.package, false)?;
+    match verify_package(&bytes, args.name.as_deref(), &trust) {
+        Ok(info) => {
+            say!(o, "verified:    {}", args.package.display());
+            say!(o, "name:        {}", info.name);
+            say!(o, "version:     {}", info.version);
+            say!(o, "sha256:      {}", hex(&info.component_sha256));
+            for signer in &info.signers {
+                say!(o, "signed by:   {signer}");
+            }
+            emit(&o);
+            Ok(())
+        }
+        Err(error) => {
+            let refused = is_refusal(&error);
+            let error = anyhow::Error::new(error).context(format!("{}", args.package.display()));
+            Err(if refused {
+                Failure::Refused(error)
+            } else {
+                Failure::Broken(error)
+            })
+        }
+    }
+}
+
+const ALL_CAPABILITIES: [Capability; 6] = [
+    Capability::Log,
+    Capability::Clock,
+    Capability::Config,
+    Capability::Kv,
+    Capability::Crypto,
+    Capability::Metrics,
+];
+
+fn capabilities_json(grants: &Grants) -> Value {
+    let mut out = serde_json::Map::new();
+    for capability in ALL_CAPABILITIES {
+        if !grants.allows(capability) {
+            continue;
+        }
+        let detail = match capability {
+            Capability::Kv => grants
+                .kv
+                .as_ref()
+                .map_or(json!({}), |kv| json!({ "quota_bytes": kv.quota_bytes })),
+            Capability::Crypto => {
+                let keys: serde_json::Map<String, Value> = grants
+                    .crypto
+                    .as_ref()
+                    .map(|c| {
+                        c.keys
+                            .iter()
+                            .map(|(name, usage)| {
+                                let usage = match usage {
+                                    KeyUse::Verify => "verify",
+                                    KeyUse::SignAndVerify => "sign",
+                                };
+                                (name.clone(), json!(usage))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!({ "keys": keys })
+            }
+            _ => json!({}),
+        };
+        out.insert(capability.name().to_owned(), detail);
+    }
+    Value::Object(out)
+}
+
+/// One import, classified: (class label, capability it needs, whether that is a problem).
+fn classify(import: &str, requested: Option<&Grants>) -> (String, Option<Capability>, bool) {
+    match classify_import(import) {
+        ImportClass::Core => ("core".into(), None, false),
+        ImportClass::VirtualWasi => ("virtual wasi".into(), None, false),
+        ImportClass::Needs(capability) => {
+            let missing = requested.is_some_and(|grants| !grants.allows(capability));
+            (format!("needs {capability}"), Some(capability), missing)
+        }
+        ImportClass::Forbidden(what) => (format!("forbidden ({what})"), None, true),
+        ImportClass::WrongVersion => ("wrong version".into(), None, true),
+        _ => ("unknown".into(), None, true),
+    }
+}
+
+fn inspect(args: &InspectArgs) -> Result<(), Failure> {
+    let mut o = String::new();
+    let bytes = read_file(&args.package, false)?;
+    let is_package = bytes.starts_with(&palisade_host::verify::MAGIC);
+    let (info, component) = if is_package {
+        let package = inspect_package(&bytes)
+            .with_context(|| format!("{} is not a valid package", args.package.display()))?;
+        (Some(package.info), package.component)
+    } else {
+        (None, bytes)
+    };
+    let sha256 = hex(&Sha256::digest(&component));
+    let imports = component_imports(&component)
+        .with_context(|| format!("cannot read the imports of {}", args.package.display()))?;
+    let requested = info.as_ref().map(|i| &i.capabilities);
+    let classified: Vec<_> = imports
+        .iter()
+        .map(|import| (import, classify(import, requested)))
+        .collect();
+    let unrequested: Vec<&String> = classified
+        .iter()
+        .filter(|(_, (_, capability, missing))| capability.is_some() && *missing)
+        .map(|(import, _)| *import)
+        .collect();
+
+    if args.json {
+        let manifest = info.as_ref().map(|info| {
+            let hooks: Vec<&str> = [
+                (info.hooks.request, "request"),
+                (info.hooks.response, "response"),
+            ]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+            json!({
+                "name": info.name,
+                "version": info.version,
+                "description": info.description,
+                "hooks": hooks,
+                "capabilities": capabilities_json(&info.capabilities),
+                "component_sha256": hex(&info.component_sha256),
+            })
+        });
+        let signatures: Vec<String> = info
+            .as_ref()
+            .map(|i| i.signers.iter().map(ToString::to_string).collect())
+            .unwrap_or_default();
+        let imports: Vec<Value> = classified
+            .iter()
+            .map(|(import, (class, capability, flagged))| {
+                json!({
+                    "name": import,
+                    "class": class,
+                    "capability": capability.map(Capability::name),
+                    "flagged": flagged,
+                })
+            })
+            .collect();
+        let out = json!({
+            "kind": if is_package { "package" } else { "component" },
+            "manifest": manifest,
+            "signatures": signatures,
+            "component_sha256": sha256,
+            "imports": imports,
+            "unrequested": unrequested,
+        });
+        say!(o, "{out:#}");
+        emit(&o);
+        return Ok(());
+    }
+
+    match &info {
+        Some(info) => {
+            say!(o, "package:     {}", args.package.display());
+            say!(o, "name:        {}", info.name);
+            say!(o, "version:     {}", info.version);
+            say!(o, "description: {}", info.description);
+            let mut hooks = Vec::new();
+            if info.hooks.request {
+                hooks.push("request");
+            }
+            if info.hooks.response {
+                hooks.push("response");
+            }
+            say!(o, "hooks:       {}", hooks.join(", "));
+            let caps = capabilities_json(&info.capabilities);
+            let caps: Vec<String> = caps
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .map(|(name, detail)| match detail.as_object() {
+                            Some(d) if !d.is_empty() => format!("{name} {detail}"),
+                            _ => name.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            say!(
+                o,
+                "requests:    {}",
+                if caps.is_empty() {
+                    "(nothing)".into()
+                } else {
+                    caps.join(", ")
+                }
+            );
+            if info.signers.is_empty() {
+                say!(o, "signatures:  (none)");
+            }
+            for signer in &info.signers {
+                say!(o, "signature:   {signer} (not checked)");
+            }
+            let declared = hex(&info.component_sha256);
+            if declared != sha256 {
+                say!(
+                    o,
+                    "WARNING: the manifest declares component sha256 {declared}"
+                );
+            }
+        }
+        None => say!(o, "component:   {} (no manifest)", args.package.display()),
+    }
+    say!(o, "sha256:      {sha256}");
+    say!(o, "imports:");
+    for (import, (class, _, flagged)) in &classified {
+        let mark = if *flagged { "  !" } else { "" };
+        say!(o, "  {import:<48} {class}{mark}");
+    }
+    for import in &unrequested {
+        say!(
+            o,
+            "WARNING: {import} needs a capability the manifest does not request"
+        );
+    }
+    emit(&o);
+    Ok(())
+}

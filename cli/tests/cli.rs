@@ -1,0 +1,223 @@
+//! Runs the real `palisade` binary: keygen, sign, verify, inspect, and the refusals.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a failed unwrap is a failed test, with its message"
+)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use palisade_tests::guests::ADD_HEADER;
+
+const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+
+/// The add-header manifest, from the repository.
+fn manifest() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/add-header/manifest.toml")
+}
+
+/// A fresh, empty directory for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+fn temp_dir(test: &str) -> TempDir {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "palisade-cli-{}-{test}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs and expects `expected` as the exit status, showing the output if not.
+fn expect(dir: &Path, args: &[&str], expected: i32) -> Output {
+    let output = run(dir, args);
+    assert_eq!(
+        code(&output),
+        expected,
+        "palisade {args:?}\nstdout: {}\nstderr: {}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    output
+}
+
+/// Generates keys `a` and `b` and signs add-header with `a` into `add-header.pkg`.
+fn signed_package(dir: &Path) {
+    let manifest = manifest();
+    let manifest = manifest.to_str().unwrap();
+    expect(dir, &["keygen", "--out", "a"], 0);
+    expect(dir, &["keygen", "--out", "b"], 0);
+    expect(
+        dir,
+        &[
+            "sign",
+            "--key",
+            "a.key",
+            "--manifest",
+            manifest,
+            ADD_HEADER,
+            "--out",
+            "add-header.pkg",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn keygen_sign_verify_inspect() {
+    let dir = temp_dir("flow");
+    signed_package(&dir);
+    let mode = std::fs::metadata(dir.join("a.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // keygen never overwrites.
+    expect(&dir, &["keygen", "--out", "a"], 2);
+
+    let ok = expect(&dir, &["verify", "--trust", "a.pub", "add-header.pkg"], 0);
+    let stdout = text(&ok.stdout);
+    assert!(stdout.contains("add-header"), "{stdout}");
+    assert!(stdout.contains("0.1.0"), "{stdout}");
+
+    let refused = expect(&dir, &["verify", "--trust", "b.pub", "add-header.pkg"], 1);
+    assert!(text(&refused.stderr).contains("refused"));
+
+    let inspect = expect(&dir, &["inspect", "--json", "add-header.pkg"], 0);
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    assert_eq!(json["kind"], "package");
+    assert_eq!(json["manifest"]["name"], "add-header");
+    assert!(json["manifest"]["capabilities"].get("config").is_some());
+    let imports = json["imports"].as_array().unwrap();
+    let config = imports
+        .iter()
+        .find(|i| i["name"] == "palisade:plugin/config@0.1.0")
+        .expect("the config import is listed");
+    assert_eq!(config["capability"], "config");
+    assert_eq!(config["flagged"], false);
+    assert_eq!(json["unrequested"].as_array().unwrap().len(), 0);
+    assert_eq!(json["signatures"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn inspect_bare_component_and_text() {
+    let dir = temp_dir("bare");
+    let out = expect(&dir, &["inspect", "--json", ADD_HEADER], 0);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["kind"], "component");
+    assert!(json["manifest"].is_null());
+    let out = expect(&dir, &["inspect", ADD_HEADER], 0);
+    assert!(text(&out.stdout).contains("needs config"));
+}
+
+#[test]
+fn group_readable_key_is_refused() {
+    let dir = temp_dir("mode");
+    signed_package(&dir);
+    std::fs::set_permissions(dir.join("a.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = expect(
+        &dir,
+        &[
+            "sign",
+            "--key",
+            "a.key",
+            "--add",
+            "add-header.pkg",
+            "--out",
+            "x.pkg",
+        ],
+        2,
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("0644"), "{stderr}");
+    assert!(stderr.contains("a.key"), "{stderr}");
+    let seed = std::fs::read_to_string(dir.join("a.key")).unwrap();
+    assert!(!stderr.contains(seed.trim()), "the key leaked");
+}
+
+#[test]
+fn threshold_two_of_two() {
+    let dir = temp_dir("threshold");
+    signed_package(&dir);
+    expect(
+        &dir,
+        &[
+            "sign",
+            "--key",
+            "b.key",
+            "--add",
+            "add-header.pkg",
+            "--out",
+            "both.pkg",
+        ],
+        0,
+    );
+    let both = [
+        "verify",
+        "--trust",
+        "a.pub",
+        "--trust",
+        "b.pub",
+        "--threshold",
+        "2",
+        "both.pkg",
+    ];
+    expect(&dir, &both, 0);
+    expect(
+        &dir,
+        &["verify", "--trust", "a.pub", "--threshold", "2", "both.pkg"],
+        1,
+    );
+    // The singly signed package does not meet 2 either.
+    let mut single = both;
+    single[7] = "add-header.pkg";
+    expect(&dir, &single, 1);
+}
+
+#[test]
+fn broken_input_exits_2() {
+    let dir = temp_dir("broken");
+    expect(&dir, &["verify", "--trust", "missing.pub", "x.pkg"], 2);
+    expect(&dir, &["frobnicate"], 2);
+    std::fs::write(dir.join("junk.pkg"), b"PALISADE\x01").unwrap();
+    expect(&dir, &["inspect", "junk.pkg"], 2);
+    for command in ["keygen", "sign", "verify", "inspect"] {
+        let out = expect(&dir, &[command, "--help"], 0);
+        assert!(text(&out.stdout).contains("Usage"));
+    }
+}
