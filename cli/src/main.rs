@@ -1,7 +1,9 @@
 //! `palisade`: generate publisher keys, sign plugin packages, verify them against
-//! trusted keys, and inspect what a package or component asks for.
+//! trusted keys, inspect what a package or component asks for, and check an
+//! operator configuration file.
 //!
-//! Exit status: 0 success, 1 refused (verification failed), 2 broken (bad usage,
+//! Exit status: 0 success, 1 refused (verification failed, or the configuration is
+//! refused by lockdown rules), 2 broken (bad usage,
 //! unreadable file, malformed input).
 
 use std::fmt::Write as _;
@@ -14,8 +16,9 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use palisade_host::{
-    Capability, Grants, ImportClass, KeyUse, PublicKey, SigningKey, TrustPolicy, VerifyError,
-    classify_import, component_imports, inspect_package, verify_package,
+    Capability, ConfiguredSource, FailurePolicy, Grants, ImportClass, KeyUse, OperatorConfig,
+    PublicKey, SigningKey, TrustPolicy, VerifyError, classify_import, component_imports,
+    inspect_package, verify_package,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -39,6 +42,17 @@ enum Command {
     /// Show a package's manifest, signatures and the component's actual imports,
     /// without checking any signature. Also works on a bare `.wasm` component.
     Inspect(InspectArgs),
+    /// Check an operator configuration file: print its mode and its plugins with
+    /// their grants (after the ceilings). Exit 1 if lockdown refuses it, 2 if it is
+    /// malformed. Plugins are not read or compiled.
+    CheckConfig(CheckConfigArgs),
+}
+
+#[derive(Args)]
+struct CheckConfigArgs {
+    /// The configuration file (TOML).
+    #[arg(value_name = "CONFIG")]
+    config: PathBuf,
 }
 
 #[derive(Args)]
@@ -127,6 +141,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign(&args),
         Command::Verify(args) => verify(&args),
         Command::Inspect(args) => inspect(&args),
+        Command::CheckConfig(args) => check_config(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -546,6 +561,51 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
             o,
             "WARNING: {import} needs a capability the manifest does not request"
         );
+    }
+    emit(&o);
+    Ok(())
+}
+
+fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
+    let config = match OperatorConfig::from_file(&args.config) {
+        Ok(config) => config,
+        Err(error) => {
+            let refused = error.is_lockdown_refusal();
+            let error = anyhow::Error::new(error).context(format!("{}", args.config.display()));
+            return Err(if refused {
+                Failure::Refused(error)
+            } else {
+                Failure::Broken(error)
+            });
+        }
+    };
+    let mut o = String::new();
+    say!(o, "config:      {}", args.config.display());
+    say!(o, "mode:        {}", config.mode);
+    if !config.ceilings.is_empty() {
+        let names: Vec<_> = config.ceilings.iter().map(|c| c.name()).collect();
+        say!(o, "forbidden:   {}", names.join(", "));
+    }
+    say!(o, "plugins:     {}", config.plugins.len());
+    for (index, plugin) in config.plugins.iter().enumerate() {
+        let source = match &plugin.source {
+            ConfiguredSource::Package(path) => format!("package {}", path.display()),
+            ConfiguredSource::Component(path) => {
+                format!("UNSIGNED component {}", path.display())
+            }
+            _ => "unknown source".to_owned(),
+        };
+        let failure = match plugin.failure_policy {
+            FailurePolicy::FailClosed => "closed",
+            FailurePolicy::FailOpen => "open",
+        };
+        say!(
+            o,
+            "{}. {} ({source}, fail {failure})",
+            index + 1,
+            plugin.name
+        );
+        say!(o, "   grants:  {}", capabilities_json(&plugin.grants));
     }
     emit(&o);
     Ok(())

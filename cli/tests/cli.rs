@@ -221,3 +221,44 @@ fn broken_input_exits_2() {
         assert!(text(&out.stdout).contains("Usage"));
     }
 }
+
+#[test]
+fn check_config_exit_codes() {
+    let dir = temp_dir("check-config");
+    expect(&dir, &["keygen", "--out", "a"], 0);
+    let key = std::fs::read_to_string(dir.join("a.pub")).unwrap();
+    let key = key.trim();
+    let write = |name: &str, body: String| std::fs::write(dir.join(name), body).unwrap();
+    write(
+        "ok.toml",
+        format!(
+            "mode = \"lockdown\"\n[trust]\nkeys = [\"{key}\"]\n[ceilings]\nforbid = [\"kv\"]\n\
+             [[plugins]]\nname = \"add-header\"\npackage = \"add-header.pkg\"\n\
+             [plugins.grants]\nconfig = {{}}\nkv = {{ quota_bytes = 10 }}\n"
+        ),
+    );
+    let output = expect(&dir, &["check-config", "ok.toml"], 0);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("mode:        lockdown"), "{stdout}");
+    assert!(stdout.contains("add-header"), "{stdout}");
+    assert!(stdout.contains(r#"{"config":{}}"#), "{stdout}");
+    write(
+        "open.toml",
+        format!(
+            "[trust]\nkeys = [\"{key}\"]\n[[plugins]]\nname = \"x\"\npackage = \"x.pkg\"\nfailure = \"open\"\n"
+        ),
+    );
+    let output = expect(&dir, &["check-config", "open.toml"], 1);
+    assert!(text(&output.stderr).contains("failure"));
+    write(
+        "bad.toml",
+        "mode = \"lockdown\"\n[trust]\nkeyz = []\n".into(),
+    );
+    let output = expect(&dir, &["check-config", "bad.toml"], 2);
+    assert!(
+        text(&output.stderr).contains("bad.toml:3:1"),
+        "{}",
+        text(&output.stderr)
+    );
+    expect(&dir, &["check-config", "missing.toml"], 2);
+}

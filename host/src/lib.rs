@@ -65,8 +65,10 @@
 //!   requests within the operator's grants. The format is in
 //!   [`manual`](crate::manual#package-format).
 //!
-//! The lockdown configuration (refusing plain, unsigned components) comes in a later
-//! stage; plain components still load as given.
+//! - The operator's configuration file ([`OperatorConfig`]) in `lockdown` mode
+//!   refuses unsigned components, fail-open plugins and an empty trust policy, and
+//!   its `[ceilings]` take capabilities away from every plugin. The format is in
+//!   [`manual`](crate::manual#configuration-and-lockdown).
 
 #![deny(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, reason = "unit tests"))]
@@ -81,6 +83,7 @@ pub mod load;
 pub mod policy;
 pub mod verify;
 
+pub mod config;
 mod error;
 mod host;
 pub mod manual;
@@ -94,6 +97,9 @@ pub use crate::capability::types::{
     RESERVED_HEADERS, RESERVED_PREFIX, is_reserved,
 };
 pub use crate::compile::HostConfig;
+pub use crate::config::{
+    Ceiling, ConfigError, ConfiguredPlugin, ConfiguredSource, Mode, OperatorConfig, apply_ceilings,
+};
 pub use crate::error::{
     CallError, CompileError, Error, HostError, LinkError, LoadError, PolicyError, Result, TrapKind,
     VerifyError,

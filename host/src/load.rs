@@ -144,3 +144,20 @@ pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
     }
     None
 }
+
+/// Reads the operator's configuration file, refusing anything over `limit` bytes.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the load stage reads files; the operator's config is one, bounded"
+)]
+pub(crate) fn read_config(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "over the limit of {limit} bytes"
+        )));
+    }
+    Ok(bytes)
+}

@@ -15,7 +15,7 @@
 //! | A plugin forges the caller's identity | The verified identity is a read-only fact of the call (`call.peer-identity`); `x-palisade-*`, pseudo-headers and transport headers cannot be written | done (mTLS termination to come) |
 //! | Missing authentication / authorization | Example plugins `hmac-auth` (host-held keys) and `rbac` (default deny) | examples done |
 //! | Registry poisoning, plaintext transport | mTLS by default with per-service identity pinning | not yet |
-//! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n trusted ed25519 keys, revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | packages done; lockdown (refusing plain components) not yet, so a plain component is still loaded as given |
+//! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n trusted ed25519 keys, revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | done: packages, and [lockdown](#configuration-and-lockdown) refusing plain components |
 //!
 //! # Defaults, and why
 //!
@@ -123,3 +123,72 @@
 //! [`PolicyError::ExceedsGrants`](crate::PolicyError::ExceedsGrants). The component's
 //! imports are then checked against those grants by the policy stage as for any
 //! plugin, and only the hooks both the manifest and the spec enable run.
+//!
+//! # Configuration and lockdown
+//!
+//! The operator describes a whole chain in one TOML file, read with
+//! [`OperatorConfig::from_file`](crate::OperatorConfig::from_file) (at most 1 MiB;
+//! plugin paths relative to the file's directory) or
+//! [`OperatorConfig::from_str`](crate::OperatorConfig::from_str), and loaded with
+//! [`Host::load_config`](crate::Host::load_config). `palisade check-config FILE`
+//! checks one without loading any plugin.
+//!
+//! ```toml
+//! mode = "lockdown"                 # or "development"; lockdown when absent
+//!
+//! [trust]
+//! keys = ["<64 hex digits>"]        # ed25519 public keys, as in `palisade keygen`'s NAME.pub
+//! threshold = 1                     # distinct trusted signatures per package
+//! revoked = ["<64 hex key id>"]     # never counted
+//! [trust.min_versions]
+//! rbac = "1.0.0"                    # no rollback below this
+//! [trust.pins]
+//! rbac = "<64 hex sha256 of the component>"
+//!
+//! [ceilings]
+//! forbid = ["kv", "crypto-sign"]    # log, clock, config, kv, crypto, metrics, crypto-sign
+//!
+//! [[plugins]]                       # in chain order
+//! name = "rbac"
+//! package = "rbac.pkg"              # a signed package, or
+//! # component = "rbac.wasm"         # an unsigned component (development only)
+//! hooks = ["request"]               # default both
+//! failure = "closed"                # or "open" (development only)
+//! instances = "reuse"               # or "fresh"
+//! [plugins.grants]                  # for a package: the most its manifest may request
+//! config = {}
+//! kv = { quota_bytes = 4096 }
+//! crypto = { keys = { "hmac-auth" = "verify" } }   # or "sign"
+//! [plugins.config]
+//! rules = "..."
+//! [plugins.limits]                  # each optional; defaults from `Limits::default()`
+//! max_memory_bytes = 16777216
+//! call_timeout_ms = 100
+//! fuel = 1000000                    # needs a host built with fuel metering
+//! max_concurrency = 16
+//! log_bytes_per_sec = 65536
+//! log_burst_bytes = 262144
+//! ```
+//!
+//! Resolution is one step from TOML to a validated value; every error is a
+//! [`ConfigError`](crate::ConfigError):
+//!
+//! - `Syntax`: not TOML, an unknown field anywhere, a wrong type or an unknown
+//!   enumerated value (a mode, a hook), with the file and `line:column`.
+//! - `Invalid`: a bad value, naming the setting as a path (`trust.keys[0]`,
+//!   `plugins.rbac.limits.call_timeout_ms`): a key that is not 64 hex digits or not
+//!   an ed25519 point, an unknown name in `forbid`, a plugin with both or neither of
+//!   `package` and `component`, duplicate plugin names, a threshold above the number
+//!   of keys, limits of 0 or above the host maxima (1 GiB of memory, 60 s per call,
+//!   1024 concurrent instances).
+//! - `Lockdown` (in lockdown mode only), naming the offending setting: an unsigned
+//!   `component`, `failure = "open"`, a `[trust]` with no `keys`, `threshold = 0`.
+//!
+//! **Ceilings** are applied to every plugin's grants before it is loaded: a forbidden
+//! capability is removed, so a package whose manifest requests it is refused with
+//! [`PolicyError::ExceedsGrants`](crate::PolicyError::ExceedsGrants) and a component
+//! importing it with `NotGranted`; `crypto-sign` downgrades every crypto key to
+//! verify-only.
+//!
+//! In **development** mode unsigned components load, each with a `WARN`-level log
+//! line naming it, and fail-open plugins are allowed.

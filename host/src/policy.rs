@@ -387,7 +387,7 @@ pub(crate) fn authorize(
     })
 }
 
-fn check_limits(plugin: &str, limits: &Limits) -> Result<(), PolicyError> {
+pub(crate) fn check_limits(plugin: &str, limits: &Limits) -> Result<(), PolicyError> {
     let out_of_range = |limit, value: u64, max: u64| {
         if value == 0 || value > max {
             Err(PolicyError::LimitOutOfRange {

@@ -27,7 +27,7 @@ pub use envelope::{
 };
 pub(crate) use keys::hex;
 pub use keys::{KeyId, PublicKey, SigningKey};
-pub(crate) use manifest::Manifest;
+pub(crate) use manifest::{Manifest, parse_sha256};
 
 /// What a signature signs, before the manifest's SHA-256.
 pub const SIGNATURE_CONTEXT: &[u8] = b"palisade-package-v1\0";

@@ -8,6 +8,7 @@
 )]
 
 mod chain;
+mod config;
 mod hostile;
 mod load;
 mod plugins;

@@ -12,11 +12,11 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{component_bytes, expect_continue, headers, host};
 
-fn key(n: u8) -> SigningKey {
+pub(crate) fn key(n: u8) -> SigningKey {
     SigningKey::from_bytes(&[n; 32])
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -40,7 +40,7 @@ fn manifest(component: &[u8], version: &str, capabilities: &str) -> String {
 }
 
 /// `add-header` 1.0.0, asking for `config`, signed by key 1.
-fn package() -> Vec<u8> {
+pub(crate) fn package() -> Vec<u8> {
     let component = component();
     sign_package(
         &manifest(&component, "1.0.0", "config = {}\n"),

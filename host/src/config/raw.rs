@@ -1,0 +1,128 @@
+//! The configuration file as written, before any value is checked.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConfigToml {
+    pub(super) mode: Option<ModeToml>,
+    #[serde(default)]
+    pub(super) trust: TrustToml,
+    #[serde(default)]
+    pub(super) ceilings: CeilingsToml,
+    #[serde(default)]
+    pub(super) plugins: Vec<PluginToml>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum ModeToml {
+    Lockdown,
+    Development,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TrustToml {
+    #[serde(default)]
+    pub(super) keys: Vec<String>,
+    pub(super) threshold: Option<u64>,
+    #[serde(default)]
+    pub(super) revoked: Vec<String>,
+    #[serde(default)]
+    pub(super) min_versions: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) pins: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CeilingsToml {
+    #[serde(default)]
+    pub(super) forbid: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PluginToml {
+    pub(super) name: String,
+    pub(super) package: Option<String>,
+    pub(super) component: Option<String>,
+    pub(super) hooks: Option<Vec<HookToml>>,
+    pub(super) failure: Option<FailureToml>,
+    pub(super) instances: Option<InstancesToml>,
+    #[serde(default)]
+    pub(super) grants: GrantsToml,
+    #[serde(default)]
+    pub(super) config: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(super) limits: LimitsToml,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum HookToml {
+    Request,
+    Response,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum FailureToml {
+    Closed,
+    Open,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum InstancesToml {
+    Reuse,
+    Fresh,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct GrantsToml {
+    pub(super) log: Option<EmptyToml>,
+    pub(super) clock: Option<EmptyToml>,
+    pub(super) config: Option<EmptyToml>,
+    pub(super) metrics: Option<EmptyToml>,
+    pub(super) kv: Option<KvToml>,
+    pub(super) crypto: Option<CryptoToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EmptyToml {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct KvToml {
+    pub(super) quota_bytes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CryptoToml {
+    pub(super) keys: BTreeMap<String, KeyUseToml>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum KeyUseToml {
+    Verify,
+    Sign,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LimitsToml {
+    pub(super) max_memory_bytes: Option<u64>,
+    pub(super) call_timeout_ms: Option<u64>,
+    pub(super) fuel: Option<u64>,
+    pub(super) max_concurrency: Option<u64>,
+    pub(super) log_bytes_per_sec: Option<u64>,
+    pub(super) log_burst_bytes: Option<u64>,
+}

@@ -1,0 +1,448 @@
+//! Raw configuration to [`OperatorConfig`], in one fallible step.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::raw::{
+    ConfigToml, FailureToml, GrantsToml, HookToml, InstancesToml, KeyUseToml, LimitsToml, ModeToml,
+    PluginToml, TrustToml,
+};
+use super::{Ceiling, ConfiguredPlugin, ConfiguredSource, Mode, OperatorConfig, apply_ceilings};
+use crate::instance::InstanceMode;
+use crate::intercept::{FailurePolicy, Hooks};
+use crate::policy::{Capability, CryptoGrant, Grants, KeyUse, Limits};
+use crate::verify::{KeyId, PublicKey, TrustPolicy};
+
+/// Why an operator configuration was not accepted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read (or is over
+    /// [`MAX_CONFIG_BYTES`](crate::config::MAX_CONFIG_BYTES)).
+    #[error("cannot read config {}: {reason}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        reason: std::io::Error,
+    },
+    /// Not TOML, or not the expected shape (an unknown field, a wrong type, an
+    /// unknown mode). Line and column are 1-based.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Syntax {
+        /// The file (`<config>` for [`OperatorConfig::from_str`]).
+        path: PathBuf,
+        /// The line of the error.
+        line: usize,
+        /// The column of the error.
+        column: usize,
+        /// The parser's explanation.
+        message: String,
+    },
+    /// A value is well-formed TOML but not a valid setting.
+    #[error("invalid setting `{setting}`: {reason}")]
+    Invalid {
+        /// The setting, as a path (`plugins.rbac.limits.fuel`, `trust.keys`).
+        setting: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Valid, but refused by lockdown mode.
+    #[error("lockdown refuses `{setting}`: {reason}")]
+    Lockdown {
+        /// The offending setting, as a path.
+        setting: String,
+        /// Why lockdown refuses it.
+        reason: &'static str,
+    },
+}
+
+impl ConfigError {
+    /// Whether this is a lockdown refusal (a valid file that lockdown mode forbids),
+    /// rather than a malformed one.
+    pub fn is_lockdown_refusal(&self) -> bool {
+        matches!(self, Self::Lockdown { .. })
+    }
+}
+
+fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.into(),
+        reason: reason.into(),
+    }
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (line, column)
+}
+
+pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorConfig, ConfigError> {
+    let raw: ConfigToml = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((0, 0), |s| line_column(text, s.start));
+        ConfigError::Syntax {
+            path: path.to_owned(),
+            line,
+            column,
+            message: e.message().trim_end().to_owned(),
+        }
+    })?;
+    let ConfigToml {
+        mode,
+        trust,
+        ceilings,
+        plugins,
+    } = raw;
+    let mode = match mode {
+        None | Some(ModeToml::Lockdown) => Mode::Lockdown,
+        Some(ModeToml::Development) => Mode::Development,
+    };
+    let lockdown = mode == Mode::Lockdown;
+    let refuse = |setting: String, reason: &'static str| ConfigError::Lockdown { setting, reason };
+
+    let trust = resolve_trust(trust, lockdown)?;
+
+    let mut forbidden = BTreeSet::new();
+    for name in &ceilings.forbid {
+        let ceiling = match name.as_str() {
+            "log" => Ceiling::Forbid(Capability::Log),
+            "clock" => Ceiling::Forbid(Capability::Clock),
+            "config" => Ceiling::Forbid(Capability::Config),
+            "kv" => Ceiling::Forbid(Capability::Kv),
+            "crypto" => Ceiling::Forbid(Capability::Crypto),
+            "metrics" => Ceiling::Forbid(Capability::Metrics),
+            "crypto-sign" => Ceiling::CryptoSign,
+            other => {
+                return Err(invalid(
+                    "ceilings.forbid",
+                    format!(
+                        "unknown capability {other:?} (expected log, clock, config, kv, crypto, crypto-sign or metrics)"
+                    ),
+                ));
+            }
+        };
+        forbidden.insert(ceiling);
+    }
+
+    let mut names = BTreeSet::new();
+    let mut resolved = Vec::with_capacity(plugins.len());
+    for (index, plugin) in plugins.into_iter().enumerate() {
+        let name = plugin.name.clone();
+        if let Some(reason) = crate::load::name_problem(&name) {
+            return Err(invalid(
+                format!("plugins[{index}].name"),
+                format!("{name:?}: {reason}"),
+            ));
+        }
+        if !names.insert(name.clone()) {
+            return Err(invalid(
+                format!("plugins.{name}.name"),
+                "two plugins have this name",
+            ));
+        }
+        let plugin = resolve_plugin(plugin, base, &forbidden)?;
+        if lockdown {
+            if matches!(plugin.source, ConfiguredSource::Component(_)) {
+                return Err(refuse(
+                    format!("plugins.{name}.component"),
+                    "unsigned components cannot be loaded; sign it into a package (`palisade sign`) and use `package =`",
+                ));
+            }
+            if plugin.failure_policy == FailurePolicy::FailOpen {
+                return Err(refuse(
+                    format!("plugins.{name}.failure = \"open\""),
+                    "a failing plugin must refuse the call, not let it through",
+                ));
+            }
+        }
+        resolved.push(plugin);
+    }
+    Ok(OperatorConfig {
+        mode,
+        trust: Arc::new(trust),
+        ceilings: forbidden,
+        plugins: resolved,
+    })
+}
+
+fn unhex32(text: &str) -> Option<[u8; 32]> {
+    crate::verify::parse_sha256(&text.to_ascii_lowercase())
+}
+
+fn resolve_trust(raw: TrustToml, lockdown: bool) -> Result<TrustPolicy, ConfigError> {
+    let TrustToml {
+        keys,
+        threshold,
+        revoked,
+        min_versions,
+        pins,
+    } = raw;
+    if lockdown && keys.is_empty() {
+        return Err(ConfigError::Lockdown {
+            setting: "trust.keys".into(),
+            reason: "no trusted key, so no package could load; list the publishers' public keys",
+        });
+    }
+    let mut trust = TrustPolicy::new();
+    for (index, key) in keys.iter().enumerate() {
+        let setting = || format!("trust.keys[{index}]");
+        let bytes = unhex32(key).ok_or_else(|| {
+            invalid(
+                setting(),
+                format!("{key:?} is not an ed25519 public key (expected 64 hex digits)"),
+            )
+        })?;
+        let key = PublicKey::from_bytes(&bytes).map_err(|e| invalid(setting(), e.to_string()))?;
+        trust = trust.trust(key);
+    }
+    match threshold {
+        Some(0) if lockdown => {
+            return Err(ConfigError::Lockdown {
+                setting: "trust.threshold = 0".into(),
+                reason: "every package needs at least one signature",
+            });
+        }
+        Some(n) => {
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            if n > keys.len() && !keys.is_empty() {
+                return Err(invalid(
+                    "trust.threshold",
+                    format!(
+                        "{n} signatures needed, but only {} keys are trusted",
+                        keys.len()
+                    ),
+                ));
+            }
+            trust = trust.threshold(n);
+        }
+        None => {}
+    }
+    for (index, id) in revoked.iter().enumerate() {
+        let bytes = unhex32(id).ok_or_else(|| {
+            invalid(
+                format!("trust.revoked[{index}]"),
+                format!("{id:?} is not a key id (expected 64 hex digits)"),
+            )
+        })?;
+        trust = trust.revoke(KeyId::from_bytes(bytes));
+    }
+    for (plugin, version) in &min_versions {
+        trust = trust
+            .min_version(plugin.clone(), version)
+            .map_err(|e| invalid(format!("trust.min_versions.{plugin}"), e.to_string()))?;
+    }
+    for (plugin, digest) in &pins {
+        let bytes = unhex32(digest).ok_or_else(|| {
+            invalid(
+                format!("trust.pins.{plugin}"),
+                format!("{digest:?} is not a sha256 digest (expected 64 hex digits)"),
+            )
+        })?;
+        trust = trust.pin_sha256(plugin.clone(), bytes);
+    }
+    Ok(trust)
+}
+
+fn resolve_plugin(
+    raw: PluginToml,
+    base: &Path,
+    ceilings: &BTreeSet<Ceiling>,
+) -> Result<ConfiguredPlugin, ConfigError> {
+    let PluginToml {
+        name,
+        package,
+        component,
+        hooks,
+        failure,
+        instances,
+        grants,
+        config,
+        limits,
+    } = raw;
+    let source = match (package, component) {
+        (Some(package), None) => ConfiguredSource::Package(base.join(package)),
+        (None, Some(component)) => ConfiguredSource::Component(base.join(component)),
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                format!("plugins.{name}"),
+                "give `package` or `component`, not both",
+            ));
+        }
+        (None, None) => {
+            return Err(invalid(
+                format!("plugins.{name}"),
+                "give `package` (a signed package) or `component` (development only)",
+            ));
+        }
+    };
+    let hooks = match hooks {
+        None => Hooks::default(),
+        Some(list) => {
+            if list.is_empty() {
+                return Err(invalid(
+                    format!("plugins.{name}.hooks"),
+                    "at least one of \"request\", \"response\"",
+                ));
+            }
+            Hooks {
+                request: list.contains(&HookToml::Request),
+                response: list.contains(&HookToml::Response),
+            }
+        }
+    };
+    let failure_policy = match failure {
+        None | Some(FailureToml::Closed) => FailurePolicy::FailClosed,
+        Some(FailureToml::Open) => FailurePolicy::FailOpen,
+    };
+    let instance_mode = match instances {
+        None | Some(InstancesToml::Reuse) => InstanceMode::Reuse,
+        Some(InstancesToml::Fresh) => InstanceMode::FreshPerCall,
+    };
+    let grants = apply_ceilings(resolve_grants(&name, grants)?, ceilings);
+    let limits = resolve_limits(&name, limits)?;
+    Ok(ConfiguredPlugin {
+        name,
+        source,
+        grants,
+        limits,
+        hooks,
+        failure_policy,
+        instance_mode,
+        config,
+    })
+}
+
+fn resolve_grants(plugin: &str, raw: GrantsToml) -> Result<Grants, ConfigError> {
+    let GrantsToml {
+        log,
+        clock,
+        config,
+        metrics,
+        kv,
+        crypto,
+    } = raw;
+    let mut grants = Grants::none();
+    if log.is_some() {
+        grants = grants.log();
+    }
+    if clock.is_some() {
+        grants = grants.clock();
+    }
+    if config.is_some() {
+        grants = grants.config();
+    }
+    if metrics.is_some() {
+        grants = grants.metrics();
+    }
+    if let Some(kv) = kv {
+        let quota = usize::try_from(kv.quota_bytes)
+            .ok()
+            .filter(|q| *q > 0)
+            .ok_or_else(|| {
+                invalid(
+                    format!("plugins.{plugin}.grants.kv.quota_bytes"),
+                    "must be at least 1",
+                )
+            })?;
+        grants = grants.kv(quota);
+    }
+    if let Some(crypto) = crypto {
+        let mut grant = CryptoGrant::default();
+        for (key, usage) in crypto.keys {
+            let usage = match usage {
+                KeyUseToml::Verify => KeyUse::Verify,
+                KeyUseToml::Sign => KeyUse::SignAndVerify,
+            };
+            grant = grant.key(key, usage);
+        }
+        grants = grants.crypto(grant);
+    }
+    Ok(grants)
+}
+
+fn resolve_limits(plugin: &str, raw: LimitsToml) -> Result<Limits, ConfigError> {
+    let LimitsToml {
+        max_memory_bytes,
+        call_timeout_ms,
+        fuel,
+        max_concurrency,
+        log_bytes_per_sec,
+        log_burst_bytes,
+    } = raw;
+    let size = |setting: &str, value: u64| {
+        usize::try_from(value).map_err(|_| {
+            invalid(
+                format!("plugins.{plugin}.limits.{setting}"),
+                format!("{value} is too large"),
+            )
+        })
+    };
+    let mut limits = Limits::default();
+    if let Some(value) = max_memory_bytes {
+        limits.max_memory_bytes = size("max_memory_bytes", value)?;
+    }
+    if let Some(value) = call_timeout_ms {
+        limits.call_timeout = Duration::from_millis(value);
+    }
+    if let Some(value) = fuel {
+        if value == 0 {
+            return Err(invalid(
+                format!("plugins.{plugin}.limits.fuel"),
+                "must be at least 1",
+            ));
+        }
+        limits.fuel = Some(value);
+    }
+    if let Some(value) = max_concurrency {
+        limits.max_concurrency = size("max_concurrency", value)?;
+    }
+    for (setting, value, slot) in [
+        (
+            "log_bytes_per_sec",
+            log_bytes_per_sec,
+            &mut limits.log_bytes_per_sec,
+        ),
+        (
+            "log_burst_bytes",
+            log_burst_bytes,
+            &mut limits.log_burst_bytes,
+        ),
+    ] {
+        if let Some(value) = value {
+            if value == 0 {
+                return Err(invalid(
+                    format!("plugins.{plugin}.limits.{setting}"),
+                    "must be at least 1",
+                ));
+            }
+            *slot = value;
+        }
+    }
+    crate::policy::check_limits(plugin, &limits).map_err(|e| match e {
+        crate::error::PolicyError::LimitOutOfRange {
+            limit, value, max, ..
+        } => invalid(
+            format!("plugins.{plugin}.limits.{limit}"),
+            format!("{value} is outside 1..={max}"),
+        ),
+        other => invalid(format!("plugins.{plugin}.limits"), other.to_string()),
+    })?;
+    Ok(limits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_column;
+
+    #[test]
+    fn line_and_column_are_one_based() {
+        assert_eq!(line_column("a\nbc\n", 0), (1, 1));
+        assert_eq!(line_column("a\nbc\n", 3), (2, 2));
+    }
+}
