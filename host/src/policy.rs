@@ -557,5 +557,7 @@ pub(crate) fn effective_grants(
     Ok(requested.clone())
 }
 
+pub(crate) mod grants_toml;
+
 #[cfg(test)]
 mod tests;

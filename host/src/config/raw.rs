@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::policy::grants_toml::GrantsToml;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConfigToml {
@@ -80,40 +82,6 @@ pub(super) enum FailureToml {
 pub(super) enum InstancesToml {
     Reuse,
     Fresh,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct GrantsToml {
-    pub(super) log: Option<EmptyToml>,
-    pub(super) clock: Option<EmptyToml>,
-    pub(super) config: Option<EmptyToml>,
-    pub(super) metrics: Option<EmptyToml>,
-    pub(super) kv: Option<KvToml>,
-    pub(super) crypto: Option<CryptoToml>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct EmptyToml {}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct KvToml {
-    pub(super) quota_bytes: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct CryptoToml {
-    pub(super) keys: BTreeMap<String, KeyUseToml>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum KeyUseToml {
-    Verify,
-    Sign,
 }
 
 #[derive(Deserialize, Default)]

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{
-    ConfigToml, FailureToml, GrantsToml, HookToml, InstancesToml, KeyUseToml, LimitsToml, ModeToml,
-    PluginToml, TrustToml,
+    ConfigToml, FailureToml, HookToml, InstancesToml, LimitsToml, ModeToml, PluginToml, TrustToml,
 };
 use super::{Ceiling, ConfiguredPlugin, ConfiguredSource, Mode, OperatorConfig, apply_ceilings};
 use crate::instance::InstanceMode;
 use crate::intercept::{FailurePolicy, Hooks};
-use crate::policy::{Capability, CryptoGrant, Grants, KeyUse, Limits};
+use crate::policy::grants_toml::GrantsToml;
+use crate::policy::{Capability, Grants, Limits};
 use crate::verify::{KeyId, PublicKey, TrustPolicy};
 
 /// Why an operator configuration was not accepted.
@@ -319,51 +319,8 @@ fn resolve_plugin(
 }
 
 fn resolve_grants(plugin: &str, raw: GrantsToml) -> Result<Grants, ConfigError> {
-    let GrantsToml {
-        log,
-        clock,
-        config,
-        metrics,
-        kv,
-        crypto,
-    } = raw;
-    let mut grants = Grants::none();
-    if log.is_some() {
-        grants = grants.log();
-    }
-    if clock.is_some() {
-        grants = grants.clock();
-    }
-    if config.is_some() {
-        grants = grants.config();
-    }
-    if metrics.is_some() {
-        grants = grants.metrics();
-    }
-    if let Some(kv) = kv {
-        let quota = usize::try_from(kv.quota_bytes)
-            .ok()
-            .filter(|q| *q > 0)
-            .ok_or_else(|| {
-                invalid(
-                    format!("plugins.{plugin}.grants.kv.quota_bytes"),
-                    "must be at least 1",
-                )
-            })?;
-        grants = grants.kv(quota);
-    }
-    if let Some(crypto) = crypto {
-        let mut grant = CryptoGrant::default();
-        for (key, usage) in crypto.keys {
-            let usage = match usage {
-                KeyUseToml::Verify => KeyUse::Verify,
-                KeyUseToml::Sign => KeyUse::SignAndVerify,
-            };
-            grant = grant.key(key, usage);
-        }
-        grants = grants.crypto(grant);
-    }
-    Ok(grants)
+    raw.resolve()
+        .map_err(|e| invalid(format!("plugins.{plugin}.grants.{}", e.field()), e.reason()))
 }
 
 fn resolve_limits(plugin: &str, raw: LimitsToml) -> Result<Limits, ConfigError> {

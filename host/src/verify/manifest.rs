@@ -1,12 +1,11 @@
 //! The package manifest: TOML in, a validated [`Manifest`] out, in one fallible step.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
 use crate::error::VerifyError;
 use crate::intercept::Hooks;
-use crate::policy::{CryptoGrant, Grants, KeyUse};
+use crate::policy::Grants;
+use crate::policy::grants_toml::{GrantsToml, GrantsTomlError};
 
 /// The one manifest `format` this host reads.
 pub(crate) const MANIFEST_FORMAT: u32 = 1;
@@ -22,7 +21,7 @@ struct ManifestToml {
     component_sha256: String,
     hooks: Vec<HookToml>,
     #[serde(default)]
-    capabilities: CapabilitiesToml,
+    capabilities: GrantsToml,
 }
 
 #[derive(Deserialize, PartialEq, Eq, Clone, Copy)]
@@ -30,40 +29,6 @@ struct ManifestToml {
 enum HookToml {
     Request,
     Response,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct CapabilitiesToml {
-    log: Option<EmptyToml>,
-    clock: Option<EmptyToml>,
-    config: Option<EmptyToml>,
-    metrics: Option<EmptyToml>,
-    kv: Option<KvToml>,
-    crypto: Option<CryptoToml>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EmptyToml {}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KvToml {
-    quota_bytes: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CryptoToml {
-    keys: BTreeMap<String, KeyUseToml>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-enum KeyUseToml {
-    Verify,
-    Sign,
 }
 
 /// A validated manifest: what the publisher signed.
@@ -137,45 +102,9 @@ fn resolve(raw: ManifestToml) -> Result<Manifest, VerifyError> {
             return Err(invalid("hooks", "a hook is listed twice".into()));
         }
     }
-    let CapabilitiesToml {
-        log,
-        clock,
-        config,
-        metrics,
-        kv,
-        crypto,
-    } = capabilities;
-    let mut grants = Grants::none();
-    if log.is_some() {
-        grants = grants.log();
-    }
-    if clock.is_some() {
-        grants = grants.clock();
-    }
-    if config.is_some() {
-        grants = grants.config();
-    }
-    if metrics.is_some() {
-        grants = grants.metrics();
-    }
-    if let Some(kv) = kv {
-        let quota = usize::try_from(kv.quota_bytes)
-            .ok()
-            .filter(|q| *q > 0)
-            .ok_or_else(|| invalid("capabilities.kv.quota_bytes", "must be at least 1".into()))?;
-        grants = grants.kv(quota);
-    }
-    if let Some(crypto) = crypto {
-        let mut grant = CryptoGrant::default();
-        for (key, usage) in crypto.keys {
-            let usage = match usage {
-                KeyUseToml::Verify => KeyUse::Verify,
-                KeyUseToml::Sign => KeyUse::SignAndVerify,
-            };
-            grant = grant.key(key, usage);
-        }
-        grants = grants.crypto(grant);
-    }
+    let grants = capabilities.resolve().map_err(|e| match e {
+        GrantsTomlError::KvQuota => invalid("capabilities.kv.quota_bytes", e.reason().into()),
+    })?;
     Ok(Manifest {
         name,
         version,
