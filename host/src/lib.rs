@@ -79,8 +79,10 @@ mod capability;
 mod compile;
 mod instance;
 mod intercept;
+pub mod layer;
 pub mod load;
 pub mod policy;
+pub mod transport;
 pub mod verify;
 
 pub mod config;

@@ -1,0 +1,235 @@
+//! Stage 8, **layer**: the [`Chain`] around real calls, as tower layers for tonic
+//! and for plain HTTP services (hyper, axum) alike.
+//!
+//! ```text
+//!  network ─▶ transport (mTLS: PeerInfo) ─▶ ServerLayer ─▶ handler
+//!                                           │ strip x-palisade-*
+//!                                           │ on_request (in order)  ─▶ reject / respond here
+//!                                           │ on_response (reverse) on the response headers
+//!  caller ─▶ ClientLayer ─▶ Channel ─▶ PinnedConnector (mTLS, pinned identity) ─▶ network
+//! ```
+//!
+//! [`ServerLayer`] wraps a server's service (tonic's `Server::builder().layer(..)`, or
+//! any `Service<http::Request<B>>`); [`ClientLayer`] wraps a client (a tonic
+//! `Channel`, a hyper-util client). Both run the chain on the request's headers
+//! before the inner service sees the request, and on the response's headers before
+//! the caller sees the response. Metadata is the request's or response's own
+//! `HeaderMap`, changed in place: changes reach the handler (or upstream), and
+//! response changes reach the caller. Bodies pass through frame by frame, never
+//! buffered; plugins never see them.
+//!
+//! # What plugins see
+//!
+//! | | gRPC (`content-type: application/grpc*`) | plain HTTP |
+//! |---|---|---|
+//! | `service` | `pkg.Service` from the path `/pkg.Service/Method` | the authority's host, without port (`orders.internal`) |
+//! | `method` | `Method` | the HTTP method and the path, without query: `GET/orders/42` (so rbac rules read `orders.internal/GET/orders/*`) |
+//! | `authority` | `:authority` (or `Host`) | the same |
+//! | `deadline` | from `grpc-timeout` | from `grpc-timeout`, if sent |
+//! | `peer-identity` | server side: the client's verified identity ([`PeerInfo`](crate::transport::PeerInfo) in the request's extensions, put there by the [`transport`](crate::transport)); client side: the server identity pinned for the channel ([`ClientLayer::server_identity`]) | the same |
+//! | response `status` | `grpc-status` of a trailers-only response; `Ok` for a response that is streaming (its final status comes in trailers, which plugins do not see) | the HTTP status mapped to a code (below) |
+//!
+//! Incoming `x-palisade-*` headers are removed before any plugin runs: on the server
+//! side from requests, on the client side from responses (they come from the
+//! network; the host owns that prefix). The identity therefore cannot be claimed by
+//! a header: it comes from the TLS connection only, and a layer used without the
+//! transport sees no identity at all.
+//!
+//! # Decisions on the wire
+//!
+//! - `Continue`: the call goes on, with the plugins' metadata changes.
+//! - `Reject { code, message }`: gRPC gets a trailers-only response (HTTP 200,
+//!   `content-type: application/grpc`, `grpc-status`, `grpc-message`
+//!   percent-encoded); plain HTTP gets the status below with the message as
+//!   `text/plain`. A response hook's rejection replaces the response (its body is
+//!   dropped unread). A plugin that fails closed rejects with `Unavailable`.
+//! - `Respond(reply)`: the plugin's reply. gRPC: the body as one length-prefixed
+//!   message and `grpc-status` in trailers (trailers-only when the body is empty);
+//!   HTTP: the code's status and the body as is. Reserved or invalid reply headers
+//!   are dropped.
+//!
+//! On the server side, [`ErrorDetail`] decides who reads the messages: by default
+//! only callers with a verified identity; others get the code alone.
+//!
+//! | code | HTTP | | code | HTTP |
+//! |---|---|---|---|---|
+//! | `Ok` | 200 | | `PermissionDenied` | 403 |
+//! | `Cancelled` | 499 | | `ResourceExhausted` | 429 |
+//! | `Unknown`, `Internal`, `DataLoss` | 500 | | `FailedPrecondition`, `OutOfRange` | 400 |
+//! | `InvalidArgument` | 400 | | `Aborted`, `AlreadyExists` | 409 |
+//! | `DeadlineExceeded` | 504 | | `Unimplemented` | 501 |
+//! | `NotFound` | 404 | | `Unavailable` | 503 |
+//! | `Unauthenticated` | 401 | | | |
+//!
+//! Response statuses map back the same way for response hooks (any 1xx–3xx is `Ok`,
+//! other 4xx `FailedPrecondition`, other 5xx `Internal`); a gRPC response with an
+//! HTTP status other than 200 maps as the gRPC spec says (404 → `Unimplemented`,
+//! 503 → `Unavailable`, ...).
+//!
+//! # Streaming
+//!
+//! Hooks run once per call: on the request headers, and on the response headers.
+//! Messages and trailers pass through untouched (the contract has no message-level
+//! hook yet); a streaming RPC that fails after its headers reports that status in
+//! trailers, which response hooks do not see.
+
+mod body;
+mod rescue;
+mod service;
+
+use std::sync::Arc;
+
+pub use self::body::LayerBody;
+pub use self::service::{ClientService, LayerFuture, ServerService};
+use crate::intercept::Chain;
+use crate::transport::PeerIdentity;
+
+/// Who may read the message of a rejection (server side).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorDetail {
+    /// Callers with a verified identity get the message; others only the code (with
+    /// a generic message), so that unauthenticated probes learn nothing about the
+    /// policy. The default.
+    #[default]
+    VerifiedPeers,
+    /// Every caller gets the message.
+    Always,
+}
+
+struct Shared {
+    chain: Chain,
+    detail: ErrorDetail,
+    server_identity: Option<String>,
+}
+
+/// Runs a [`Chain`]'s server hooks around a service: a tower `Layer`.
+///
+/// ```no_run
+/// # use palisade_host::Chain;
+/// # fn demo(chain: Chain) {
+/// use palisade_host::layer::ServerLayer;
+/// let router = tonic::transport::Server::builder().layer(ServerLayer::new(chain));
+/// # let _ = router; }
+/// ```
+#[derive(Clone)]
+pub struct ServerLayer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ServerLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerLayer")
+            .field("chain", &self.shared.chain)
+            .field("detail", &self.shared.detail)
+            .finish()
+    }
+}
+
+impl ServerLayer {
+    /// A layer running `chain`'s hooks, with [`ErrorDetail::VerifiedPeers`].
+    pub fn new(chain: Chain) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                chain,
+                detail: ErrorDetail::default(),
+                server_identity: None,
+            }),
+        }
+    }
+
+    /// Who reads rejection messages.
+    pub fn error_detail(self, detail: ErrorDetail) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                chain: self.shared.chain.clone(),
+                detail,
+                server_identity: None,
+            }),
+        }
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Chain {
+        &self.shared.chain
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ServerLayer {
+    type Service = ServerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ServerService::new(inner, Arc::clone(&self.shared))
+    }
+}
+
+/// Runs a [`Chain`]'s client hooks around a client (a tonic `Channel`, a hyper-util
+/// client): a tower `Layer`. Rejections are answered locally, as the server would
+/// have: the request is never sent.
+///
+/// ```no_run
+/// # use palisade_host::Chain;
+/// # async fn demo(chain: Chain, tls: palisade_host::transport::ClientTls) -> Result<(), Box<dyn std::error::Error>> {
+/// use palisade_host::layer::ClientLayer;
+/// use tower_layer::Layer;
+/// let connector = tls.connector("orders.v1.Orders")?;
+/// let layer = ClientLayer::new(chain).server_identity(connector.identity());
+/// let channel = tonic::transport::Endpoint::from_static("https://10.0.0.7:50051")
+///     .connect_with_connector(connector)
+///     .await?;
+/// let channel = layer.layer(channel); // give this to the generated client's `new`
+/// # let _ = channel; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ClientLayer {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for ClientLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientLayer")
+            .field("chain", &self.shared.chain)
+            .field("server_identity", &self.shared.server_identity)
+            .finish()
+    }
+}
+
+impl ClientLayer {
+    /// A layer running `chain`'s client hooks. Plugins see no peer identity until
+    /// [`server_identity`](Self::server_identity) is set.
+    pub fn new(chain: Chain) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                chain,
+                detail: ErrorDetail::Always,
+                server_identity: None,
+            }),
+        }
+    }
+
+    /// The identity plugins see as the peer: the one the channel's
+    /// [`PinnedConnector`](crate::transport::PinnedConnector) requires of every
+    /// server it reaches, so that no request reaches another.
+    pub fn server_identity(self, identity: &PeerIdentity) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                chain: self.shared.chain.clone(),
+                detail: ErrorDetail::Always,
+                server_identity: Some(identity.as_str().to_owned()),
+            }),
+        }
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Chain {
+        &self.shared.chain
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ClientLayer {
+    type Service = ClientService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ClientService::new(inner, Arc::clone(&self.shared))
+    }
+}

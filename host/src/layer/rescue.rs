@@ -1,0 +1,328 @@
+//! Requests to call facts, and decisions to responses: the one place where a
+//! [`Code`] becomes a gRPC status or an HTTP status, and back.
+
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{CONTENT_TYPE, HOST};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+
+use super::body::LayerBody;
+use crate::intercept::{CallInfo, Code, Reply};
+
+/// gRPC or plain HTTP, by the request's `content-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Grpc,
+    Http,
+}
+
+impl Protocol {
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
+        match headers.get(CONTENT_TYPE) {
+            Some(value) if value.as_bytes().starts_with(b"application/grpc") => Self::Grpc,
+            _ => Self::Http,
+        }
+    }
+}
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+const APPLICATION_GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
+
+/// Removes every `x-palisade-*` header: they are the host's, and never come from
+/// the network.
+pub(crate) fn strip_reserved(headers: &mut HeaderMap) {
+    let reserved = |name: &HeaderName| name.as_str().starts_with(crate::RESERVED_PREFIX);
+    if !headers.keys().any(reserved) {
+        return;
+    }
+    let names: Vec<HeaderName> = headers.keys().filter(|n| reserved(n)).cloned().collect();
+    for name in names {
+        tracing::debug!(header = %name, "dropped a reserved header received from the network");
+        headers.remove(name);
+    }
+}
+
+/// Service, method, authority and deadline of a request (the peer identity is the
+/// caller's to add).
+pub(crate) fn call_info<B>(req: &Request<B>, protocol: Protocol, client: bool) -> CallInfo {
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| req.headers().get(HOST)?.to_str().ok().map(str::to_owned));
+    let path = req.uri().path();
+    let (service, method) = match protocol {
+        Protocol::Grpc => match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
+            Some((service, method)) => (service.to_owned(), method.to_owned()),
+            None => (String::new(), path.to_owned()),
+        },
+        Protocol::Http => {
+            let host = authority.as_deref().map_or("", host_of);
+            (host.to_owned(), format!("{}{path}", req.method()))
+        }
+    };
+    let mut info = if client {
+        CallInfo::client(service, method)
+    } else {
+        CallInfo::server(service, method)
+    };
+    info.authority = authority;
+    info.deadline = req
+        .headers()
+        .get(GRPC_TIMEOUT)
+        .and_then(|v| grpc_timeout(v.as_bytes()))
+        .and_then(|d| Instant::now().checked_add(d));
+    info
+}
+
+/// The host of an authority, without port or IPv6 brackets, lowercased only if needed.
+fn host_of(authority: &str) -> &str {
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
+        _ => authority,
+    };
+    host.trim_start_matches('[').trim_end_matches(']')
+}
+
+/// A `grpc-timeout` value: up to 8 digits and a unit (`H M S m u n`).
+fn grpc_timeout(value: &[u8]) -> Option<Duration> {
+    let (&unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some(match unit {
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// The numeric gRPC code as a [`Code`]; unknown numbers are `Unknown`.
+pub(crate) fn code_from_i32(n: i32) -> Code {
+    match n {
+        0 => Code::Ok,
+        1 => Code::Cancelled,
+        3 => Code::InvalidArgument,
+        4 => Code::DeadlineExceeded,
+        5 => Code::NotFound,
+        6 => Code::AlreadyExists,
+        7 => Code::PermissionDenied,
+        8 => Code::ResourceExhausted,
+        9 => Code::FailedPrecondition,
+        10 => Code::Aborted,
+        11 => Code::OutOfRange,
+        12 => Code::Unimplemented,
+        13 => Code::Internal,
+        14 => Code::Unavailable,
+        15 => Code::DataLoss,
+        16 => Code::Unauthenticated,
+        _ => Code::Unknown,
+    }
+}
+
+/// The HTTP status a plain HTTP caller gets for `code` (the table in the
+/// [`layer`](crate::layer) docs).
+pub(crate) fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::Cancelled => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+        Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange => {
+            StatusCode::BAD_REQUEST
+        }
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The status a response hook sees: a gRPC response's `grpc-status` header when it
+/// is trailers-only, `Ok` while a gRPC response streams, otherwise the HTTP status
+/// mapped back to a code.
+pub(crate) fn response_code(protocol: Protocol, status: StatusCode, headers: &HeaderMap) -> Code {
+    if protocol == Protocol::Grpc {
+        if let Some(value) = headers.get(GRPC_STATUS) {
+            return std::str::from_utf8(value.as_bytes())
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .map_or(Code::Unknown, code_from_i32);
+        }
+        // The gRPC-over-HTTP/2 mapping of HTTP statuses.
+        return match status.as_u16() {
+            200 => Code::Ok,
+            400 => Code::Internal,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 => Code::Unimplemented,
+            429 | 502 | 503 | 504 => Code::Unavailable,
+            _ => Code::Unknown,
+        };
+    }
+    match status.as_u16() {
+        100..=399 => Code::Ok,
+        400 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        409 => Code::Aborted,
+        416 => Code::OutOfRange,
+        429 => Code::ResourceExhausted,
+        499 => Code::Cancelled,
+        501 => Code::Unimplemented,
+        503 => Code::Unavailable,
+        504 => Code::DeadlineExceeded,
+        402 | 405..=408 | 410..=415 | 417..=428 | 430..=498 => Code::FailedPrecondition,
+        _ => Code::Internal,
+    }
+}
+
+/// `grpc-message` encoding: percent-encode everything outside printable ASCII, and `%`.
+const GRPC_MESSAGE_SET: &AsciiSet = &CONTROLS.add(b'%');
+
+fn grpc_headers(code: Code, message: Option<&str>) -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(3);
+    headers.insert(CONTENT_TYPE, APPLICATION_GRPC);
+    headers.insert(GRPC_STATUS, HeaderValue::from(code.as_i32()));
+    if let Some(message) = message.filter(|m| !m.is_empty()) {
+        let encoded = utf8_percent_encode(message, GRPC_MESSAGE_SET).to_string();
+        if let Ok(value) = HeaderValue::try_from(encoded) {
+            headers.insert(GRPC_MESSAGE, value);
+        }
+    }
+    headers
+}
+
+/// A refusal: a trailers-only gRPC response (HTTP 200, `grpc-status`,
+/// percent-encoded `grpc-message`), or an HTTP status with the message as text.
+pub(crate) fn reject<B>(protocol: Protocol, code: Code, message: &str) -> Response<LayerBody<B>> {
+    match protocol {
+        Protocol::Grpc => {
+            let mut response = Response::new(LayerBody::empty());
+            *response.headers_mut() = grpc_headers(code, Some(message));
+            response
+        }
+        Protocol::Http => {
+            let mut response = Response::new(LayerBody::local(
+                Some(Bytes::copy_from_slice(message.as_bytes())),
+                None,
+            ));
+            *response.status_mut() = http_status(code);
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        }
+    }
+}
+
+/// A plugin's direct answer. gRPC: the body is one message (length-prefixed here),
+/// then `grpc-status` in trailers; an empty body makes a trailers-only response.
+/// HTTP: the code's HTTP status and the body as is. Reply headers the host reserves
+/// (`content-type`, `grpc-*`, `x-palisade-*`, ...) or that are not valid HTTP are
+/// dropped and logged.
+pub(crate) fn reply<B>(
+    protocol: Protocol,
+    reply: Reply,
+    plugin: Option<&str>,
+) -> Response<LayerBody<B>> {
+    let Reply {
+        code,
+        headers,
+        body,
+    } = reply;
+    let mut response = match protocol {
+        Protocol::Grpc if body.is_empty() => {
+            let mut response = Response::new(LayerBody::empty());
+            *response.headers_mut() = grpc_headers(code, None);
+            response
+        }
+        Protocol::Grpc => {
+            let mut framed = BytesMut::with_capacity(5 + body.len());
+            framed.put_u8(0);
+            framed.put_u32(u32::try_from(body.len()).unwrap_or(u32::MAX));
+            framed.put_slice(&body);
+            let mut trailers = HeaderMap::with_capacity(1);
+            trailers.insert(GRPC_STATUS, HeaderValue::from(code.as_i32()));
+            let mut response =
+                Response::new(LayerBody::local(Some(framed.freeze()), Some(trailers)));
+            response
+                .headers_mut()
+                .insert(CONTENT_TYPE, APPLICATION_GRPC);
+            response
+        }
+        Protocol::Http => {
+            let mut response = Response::new(LayerBody::local(Some(Bytes::from(body)), None));
+            *response.status_mut() = http_status(code);
+            response
+        }
+    };
+    for (name, value) in headers {
+        let name_ok = HeaderName::try_from(name.as_str())
+            .ok()
+            .filter(|n| !crate::is_reserved(n.as_str()));
+        match (name_ok, HeaderValue::try_from(value)) {
+            (Some(name), Ok(value)) => {
+                response.headers_mut().append(name, value);
+            }
+            _ => {
+                tracing::warn!(plugin, header = %name, "reply header dropped: reserved or invalid")
+            }
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_units() {
+        assert_eq!(grpc_timeout(b"100m"), Some(Duration::from_millis(100)));
+        assert_eq!(grpc_timeout(b"2S"), Some(Duration::from_secs(2)));
+        assert_eq!(grpc_timeout(b"1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(grpc_timeout(b"123456789S"), None);
+        assert_eq!(grpc_timeout(b"m"), None);
+        assert_eq!(grpc_timeout(b"10x"), None);
+    }
+
+    #[test]
+    fn hosts_without_ports() {
+        assert_eq!(host_of("orders.internal:8443"), "orders.internal");
+        assert_eq!(host_of("orders.internal"), "orders.internal");
+        assert_eq!(host_of("[::1]:80"), "::1");
+        assert_eq!(host_of("[::1]"), "::1");
+    }
+
+    #[test]
+    fn grpc_message_is_percent_encoded() {
+        let headers = grpc_headers(Code::PermissionDenied, Some("nope: 100% \u{e9}\n"));
+        assert_eq!(headers[GRPC_STATUS], "7");
+        assert_eq!(headers[GRPC_MESSAGE], "nope: 100%25 %C3%A9%0A");
+    }
+
+    #[test]
+    fn codes_round_trip_through_numbers() {
+        for n in 0..=16 {
+            assert_eq!(code_from_i32(n).as_i32(), n);
+        }
+        assert_eq!(code_from_i32(99), Code::Unknown);
+    }
+}
