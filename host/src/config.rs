@@ -4,7 +4,8 @@
 //! (`deny_unknown_fields` everywhere, so a typo is an error, not a silently ignored
 //! setting), then `resolve` checks every value and applies the mode's rules.
 //! In [`Mode::Lockdown`] unsigned components, fail-open plugins, an empty trust
-//! section and a zero threshold are refused, each naming the offending setting.
+//! section, a zero threshold and `[transport] plaintext = "insecure-allow"` are
+//! refused, each naming the offending setting.
 //! The format is in [`manual`](crate::manual#configuration-and-lockdown).
 
 use std::collections::BTreeSet;
@@ -18,6 +19,7 @@ use crate::instance::InstanceMode;
 use crate::intercept::{Chain, FailurePolicy, Hooks};
 use crate::load::PluginSource;
 use crate::policy::{Capability, Grants, KeyUse, Limits};
+use crate::transport::TransportConfig;
 use crate::verify::TrustPolicy;
 
 mod raw;
@@ -162,6 +164,8 @@ pub struct OperatorConfig {
     pub ceilings: BTreeSet<Ceiling>,
     /// The plugins, in chain order.
     pub plugins: Vec<ConfiguredPlugin>,
+    /// The `[transport]` section: TLS material, pins, and whether plaintext is allowed.
+    pub transport: TransportConfig,
 }
 
 impl OperatorConfig {

@@ -16,6 +16,26 @@ pub(super) struct ConfigToml {
     pub(super) ceilings: CeilingsToml,
     #[serde(default)]
     pub(super) plugins: Vec<PluginToml>,
+    #[serde(default)]
+    pub(super) transport: TransportToml,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TransportToml {
+    pub(super) cert: Option<String>,
+    pub(super) key: Option<String>,
+    pub(super) ca: Option<String>,
+    pub(super) plaintext: Option<PlaintextToml>,
+    #[serde(default)]
+    pub(super) pins: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum PlaintextToml {
+    Refuse,
+    InsecureAllow,
 }
 
 #[derive(Deserialize, Clone, Copy)]

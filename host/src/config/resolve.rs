@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::raw::{
-    ConfigToml, FailureToml, HookToml, InstancesToml, LimitsToml, ModeToml, PluginToml, TrustToml,
+    ConfigToml, FailureToml, HookToml, InstancesToml, LimitsToml, ModeToml, PlaintextToml,
+    PluginToml, TransportToml, TrustToml,
 };
 use super::{Ceiling, ConfiguredPlugin, ConfiguredSource, Mode, OperatorConfig, apply_ceilings};
 use crate::instance::InstanceMode;
 use crate::intercept::{FailurePolicy, Hooks};
 use crate::policy::grants_toml::GrantsToml;
 use crate::policy::{Capability, Grants, Limits};
+use crate::transport::{Pem, TlsMaterial, TransportConfig};
 use crate::verify::{KeyId, PublicKey, TrustPolicy};
 
 /// Why an operator configuration was not accepted.
@@ -98,6 +100,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
         trust,
         ceilings,
         plugins,
+        transport,
     } = raw;
     let mode = match mode {
         None | Some(ModeToml::Lockdown) => Mode::Lockdown,
@@ -107,6 +110,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     let refuse = |setting: String, reason: &'static str| ConfigError::Lockdown { setting, reason };
 
     let trust = resolve_trust(trust, lockdown)?;
+    let transport = resolve_transport(transport, base, lockdown)?;
 
     let mut forbidden = BTreeSet::new();
     for name in &ceilings.forbid {
@@ -168,7 +172,70 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
         trust: Arc::new(trust),
         ceilings: forbidden,
         plugins: resolved,
+        transport,
     })
+}
+
+fn resolve_transport(
+    raw: TransportToml,
+    base: &Path,
+    lockdown: bool,
+) -> Result<TransportConfig, ConfigError> {
+    let TransportToml {
+        cert,
+        key,
+        ca,
+        plaintext,
+        pins,
+    } = raw;
+    let tls = match (cert, key, ca) {
+        (None, None, None) => None,
+        (Some(cert), Some(key), Some(ca)) => Some(TlsMaterial {
+            cert: Pem::File(base.join(cert)),
+            key: Pem::File(base.join(key)),
+            ca: Pem::File(base.join(ca)),
+        }),
+        (cert, key, ca) => {
+            let missing: Vec<&str> = [
+                ("cert", cert.is_none()),
+                ("key", key.is_none()),
+                ("ca", ca.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, missing)| missing.then_some(name))
+            .collect();
+            return Err(invalid(
+                "transport",
+                format!(
+                    "give `cert`, `key` and `ca` together (missing: {})",
+                    missing.join(", ")
+                ),
+            ));
+        }
+    };
+    for (service, identity) in &pins {
+        crate::transport::check_pin(service, identity).map_err(|e| {
+            let reason = match e {
+                crate::transport::TransportError::InvalidPin { reason, .. } => reason.to_owned(),
+                other => other.to_string(),
+            };
+            invalid(format!("transport.pins.{service}"), reason)
+        })?;
+    }
+    let plaintext = plaintext == Some(PlaintextToml::InsecureAllow);
+    if plaintext {
+        if lockdown {
+            return Err(ConfigError::Lockdown {
+                setting: "transport.plaintext = \"insecure-allow\"".into(),
+                reason: "every call must be mutually authenticated over TLS; plaintext carries no verified identity",
+            });
+        }
+        tracing::warn!(
+            "INSECURE: `[transport] plaintext = \"insecure-allow\"`: plaintext connections are \
+             allowed; they carry no verified identity and no confidentiality (refused in lockdown mode)"
+        );
+    }
+    Ok(TransportConfig::new(tls, pins, plaintext))
 }
 
 fn unhex32(text: &str) -> Option<[u8; 32]> {
