@@ -1,4 +1,5 @@
-//! Compiles every guest (the example plugins and the hostile fixtures) for
+//! Compiles every guest (the example plugins, the hostile fixtures and the test
+//! fixtures of `tests/fixtures/`) for
 //! `wasm32-wasip2`, and writes their paths as constants plus a `foreach_hostile!`
 //! macro, so that a fixture without a test is a compile error.
 
@@ -18,6 +19,7 @@ fn main() {
         "plugin-sdk",
         "plugins",
         "tests/hostile",
+        "tests/fixtures",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
@@ -26,6 +28,7 @@ fn main() {
 
     let plugins = crates_in(&root.join("plugins"));
     let hostile = crates_in(&root.join("tests/hostile"));
+    let fixtures = crates_in(&root.join("tests/fixtures"));
     // One directory shared by every build of this crate (test, clippy, demo), so that
     // guests compile once; it is not OUT_DIR, which differs per build configuration.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -39,7 +42,7 @@ fn main() {
         .args(["build", "--release", "--target", TARGET])
         .arg("--target-dir")
         .arg(&target_dir);
-    for (package, _) in plugins.iter().chain(&hostile) {
+    for (package, _) in plugins.iter().chain(&hostile).chain(&fixtures) {
         cmd.args(["-p", package]);
     }
     // The outer build's flags and wrappers (clippy-driver among them) are for the host
@@ -64,7 +67,11 @@ fn main() {
     let out_dir = target_dir.join(TARGET).join("release");
     let mut code = String::new();
     let mut all = Vec::new();
-    for (prefix, list) in [("", &plugins), ("HOSTILE_", &hostile)] {
+    for (prefix, list) in [
+        ("", &plugins),
+        ("HOSTILE_", &hostile),
+        ("FIXTURE_", &fixtures),
+    ] {
         for (package, dir_name) in list {
             let file = out_dir.join(format!("{}.wasm", package.replace('-', "_")));
             if !file.exists() {
@@ -96,6 +103,22 @@ fn main() {
     let dest = PathBuf::from(env("OUT_DIR")).join("guests.rs");
     std::fs::write(&dest, code)
         .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", dest.display())));
+
+    compile_protos(&root);
+}
+
+/// Generates the echo service (`tests/proto/echo.proto`) with the vendored `protoc`,
+/// so that nothing needs to be installed.
+fn compile_protos(root: &Path) {
+    let dir = root.join("tests/proto");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let protoc = protoc_bin_vendored::protoc_bin_path()
+        .unwrap_or_else(|e| fail(&format!("no vendored protoc for this platform: {e}")));
+    let mut config = prost_build::Config::new();
+    config.protoc_executable(protoc);
+    tonic_prost_build::configure()
+        .compile_with_config(config, &[dir.join("echo.proto")], &[dir])
+        .unwrap_or_else(|e| fail(&format!("cannot compile tests/proto/echo.proto: {e}")));
 }
 
 /// `(package name, directory name)` of every crate directly under `dir`.

@@ -160,6 +160,24 @@ async fn panic() {
     serves_next_call(&plugin, "panic").await;
 }
 
+#[tokio::test]
+async fn trap_sometimes() {
+    // The load test in `tower.rs` drives it over real sockets; here, one trap and
+    // the calls around it.
+    let plugin = host()
+        .load(spec("trap-sometimes", HOSTILE_TRAP_SOMETIMES))
+        .await
+        .unwrap();
+    serves_next_call(&plugin, "trap-sometimes").await;
+    let mut metadata = headers(&[("x-trap", "1")]);
+    let err = plugin.on_request(&call(), &mut metadata).await.unwrap_err();
+    assert_eq!(err.trap_kind(), Some(&TrapKind::Unreachable), "{err}");
+    // The trapped hook's metadata changes were rolled back.
+    assert!(metadata.get("x-served-by").is_none());
+    serves_next_call(&plugin, "trap-sometimes").await;
+    assert_eq!(plugin.stats().traps, 1);
+}
+
 fn resident_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status

@@ -10,7 +10,10 @@
 mod chain;
 mod config;
 mod hostile;
+mod layers;
 mod load;
+mod net;
 mod plugins;
 mod support;
+mod transport;
 mod verify;

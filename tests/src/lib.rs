@@ -23,3 +23,6 @@ pub async fn load(
 ) -> palisade_host::Result<Plugin> {
     host.load(spec(name, path).grants(grants)).await
 }
+
+pub mod echo;
+pub mod pki;
