@@ -111,6 +111,7 @@ struct Shared {
 /// use palisade_host::layer::ServerLayer;
 /// let router = tonic::transport::Server::builder().layer(ServerLayer::new(chain));
 /// # let _ = router; }
+/// # let _ = demo;
 /// ```
 #[derive(Clone)]
 pub struct ServerLayer {
@@ -179,6 +180,7 @@ impl<S> tower_layer::Layer<S> for ServerLayer {
 ///     .await?;
 /// let channel = layer.layer(channel); // give this to the generated client's `new`
 /// # let _ = channel; Ok(()) }
+/// # let _ = demo;
 /// ```
 #[derive(Clone)]
 pub struct ClientLayer {

@@ -13,6 +13,9 @@
 //!                        trust       before                host      trapped ones    order,
 //!                        policy)     compiling)            interfaces) discarded)    response in
 //!                                                                                     reverse)
+//!
+//!   network ──▶ transport (mTLS, TLS 1.3: verified peer identity, pinned server identity)
+//!           ──▶ layer (ServerLayer / ClientLayer: the Chain around tonic and HTTP calls)
 //! ```
 //!
 //! Each stage is one module, in that order, and each hands the next a value only
@@ -66,8 +69,16 @@
 //!   [`manual`](crate::manual#package-format).
 //!
 //! - The operator's configuration file ([`OperatorConfig`]) in `lockdown` mode
-//!   refuses unsigned components, fail-open plugins and an empty trust policy, and
-//!   its `[ceilings]` take capabilities away from every plugin. The format is in
+//!   refuses unsigned components, fail-open plugins, an empty trust policy and
+//!   plaintext transport, and its `[ceilings]` take capabilities away from every
+//!   plugin.
+//!
+//! - Calls are served and made over mutual TLS 1.3 ([`transport`]): client
+//!   certificates are required, the identity plugins see is the verified
+//!   certificate's SAN, and a client refuses a server that does not present the
+//!   identity pinned for the service it calls. [`layer::ServerLayer`] and
+//!   [`layer::ClientLayer`] put the chain around tonic and plain HTTP services; see
+//!   [`manual`](crate::manual#transport-and-lockdown). The format is in
 //!   [`manual`](crate::manual#configuration-and-lockdown).
 
 #![deny(missing_docs)]

@@ -5,16 +5,16 @@
 //!
 //! Palisade starts from two threat lists for go-micro / micro deployments (registry
 //! poisoning, broker tampering, plaintext transport, missing authentication and
-//! authorization, malicious interceptors and plugins). This crate answers the last
-//! one today; the others need the transport and signing stages that come next.
+//! authorization, malicious interceptors and plugins). The status column says how
+//! far each is answered.
 //!
 //! | threat | answer | status |
 //! |---|---|---|
 //! | A malicious or compromised interceptor reads secrets, calls out, rewrites traffic | Plugins are WebAssembly components. Their imports are checked against the operator's grants before compilation ([`classify_import`](crate::policy::classify_import)); `wasi:filesystem`, `wasi:sockets` and `wasi:http` cannot be granted; environment and arguments are empty; keys stay in the host | done |
 //! | A plugin takes the service down (loops, memory, stack, log floods, panics) | Per-call deadline (epoch), optional fuel, memory/table/instance limits, concurrency limit, capped and rate-limited log, trapped instances discarded, backoff after repeated traps, fail closed by default | done |
-//! | A plugin forges the caller's identity | The verified identity is a read-only fact of the call (`call.peer-identity`); `x-palisade-*`, pseudo-headers and transport headers cannot be written | done (mTLS termination to come) |
+//! | A plugin forges the caller's identity | The verified identity is a read-only fact of the call (`call.peer-identity`); `x-palisade-*`, pseudo-headers and transport headers cannot be written; the identity comes from the client certificate rustls verified ([`transport`](crate::transport)), and incoming `x-palisade-*` headers are dropped by the [`layer`](crate::layer) before any plugin runs | done |
 //! | Missing authentication / authorization | Example plugins `hmac-auth` (host-held keys) and `rbac` (default deny) | examples done |
-//! | Registry poisoning, plaintext transport | mTLS by default with per-service identity pinning | not yet |
+//! | Registry poisoning, plaintext transport | TLS 1.3 with client certificates required; the client pins the server identity per service, so an address that presents another identity (even with a certificate from the same CA) is refused in the handshake; plaintext only through a named opt-in that lockdown refuses ([below](#transport-and-lockdown)) | done (library; `palisade serve` to come) |
 //! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n trusted ed25519 keys, revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | done: packages, and [lockdown](#configuration-and-lockdown) refusing plain components |
 //!
 //! # Defaults, and why
@@ -168,6 +168,14 @@
 //! max_concurrency = 16
 //! log_bytes_per_sec = 65536
 //! log_burst_bytes = 262144
+//!
+//! [transport]                       # optional; see "Transport and lockdown"
+//! cert = "certs/orders.pem"         # this service's chain, leaf first
+//! key = "certs/orders.key"          # its private key
+//! ca = "certs/ca.pem"               # the CA peers must chain to
+//! # plaintext = "insecure-allow"    # development only; the default is "refuse"
+//! [transport.pins]                  # service -> the identity its server must present
+//! "orders.v1.Orders" = "spiffe://prod/orders"
 //! ```
 //!
 //! Resolution is one step from TOML to a validated value; every error is a
@@ -180,9 +188,11 @@
 //!   an ed25519 point, an unknown name in `forbid`, a plugin with both or neither of
 //!   `package` and `component`, duplicate plugin names, a threshold above the number
 //!   of keys, limits of 0 or above the host maxima (1 GiB of memory, 60 s per call,
-//!   1024 concurrent instances).
+//!   1024 concurrent instances), `[transport]` with only some of `cert`, `key` and
+//!   `ca`, a pin that is empty, has spaces or a wildcard.
 //! - `Lockdown` (in lockdown mode only), naming the offending setting: an unsigned
-//!   `component`, `failure = "open"`, a `[trust]` with no `keys`, `threshold = 0`.
+//!   `component`, `failure = "open"`, a `[trust]` with no `keys`, `threshold = 0`,
+//!   `[transport] plaintext = "insecure-allow"`.
 //!
 //! **Ceilings** are applied to every plugin's grants before it is loaded: a forbidden
 //! capability is removed, so a package whose manifest requests it is refused with
@@ -192,3 +202,49 @@
 //!
 //! In **development** mode unsigned components load, each with a `WARN`-level log
 //! line naming it, and fail-open plugins are allowed.
+//!
+//! # Transport and lockdown
+//!
+//! [`transport`](crate::transport) terminates and originates mutual TLS for the
+//! [`layer`](crate::layer)s. The rules, and why:
+//!
+//! - **TLS 1.3 only, one provider.** Every configuration is built with rustls' `ring`
+//!   provider named explicitly and TLS 1.3 as the only version, whatever features
+//!   other crates in the program enable: no downgrade to 1.2's weaker handshakes, and
+//!   no dependence on the process-default provider (ambiguous as soon as two are
+//!   compiled in).
+//! - **Client certificates are required** and must chain to the configured CA
+//!   (webpki, with the `clientAuth` usage). There is no option to make them optional:
+//!   a service that answers anonymous callers is a plaintext service with extra steps.
+//!   Handshakes run in their own tasks, at most 10 s each and 1024 at once, so slow
+//!   or failing clients cannot stall the accept loop; every refusal is logged and
+//!   counted ([`HandshakeStats`](crate::transport::HandshakeStats)).
+//! - **The identity** is the first URI SAN of the verified leaf (a SPIFFE ID), or
+//!   else its first DNS SAN. It reaches plugins as `call.peer-identity` through a
+//!   request extension ([`PeerInfo`](crate::transport::PeerInfo)) that only the
+//!   transport creates; `x-palisade-*` request headers from the network are dropped
+//!   by the server layer, so no header can claim an identity. A verified certificate
+//!   without such a SAN makes an anonymous caller (logged).
+//! - **Pins, per service.** The client verifies the server's chain to the CA (with
+//!   `serverAuth`) and then requires the identity pinned for the service it is
+//!   calling among the certificate's URI and DNS SANs; the host name in the address
+//!   is used for TCP and SNI only. A registry that hands out a wrong address cannot
+//!   redirect calls to another service, even one with a valid certificate from the
+//!   same CA: the handshake fails with
+//!   [`TransportError::IdentityMismatch`](crate::transport::TransportError::IdentityMismatch)
+//!   before any request is sent. A service without a pin gets no connector
+//!   ([`TransportError::NoPin`](crate::transport::TransportError::NoPin)). Because
+//!   every connection of a pinned channel has proven the pinned identity, the client
+//!   layer gives plugins that identity as the peer.
+//! - **Plaintext** exists only through
+//!   [`InsecurePlaintext`](crate::transport::InsecurePlaintext), a value every
+//!   plaintext listener and connector takes, logged at `WARN` when made. From an
+//!   operator config it comes only from
+//!   [`TransportConfig::insecure_plaintext`](crate::transport::TransportConfig::insecure_plaintext),
+//!   which succeeds only when the file says `[transport] plaintext = "insecure-allow"`;
+//!   lockdown refuses that setting, naming it, and development mode allows it with a
+//!   warning. A plaintext client calling a TLS server fails the handshake.
+//! - **Error detail.** A rejection's message goes to callers with a verified
+//!   identity; others get the status code and "refused by policy"
+//!   ([`ErrorDetail`](crate::layer::ErrorDetail)), so that unauthenticated probes do
+//!   not learn the policy.

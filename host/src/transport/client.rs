@@ -111,6 +111,7 @@ impl ClientTls {
     ///     .connect_with_connector(connector)
     ///     .await?;
     /// # let _ = channel; Ok(()) }
+    /// # let _ = demo;
     /// ```
     pub fn connector(&self, service: &str) -> Result<PinnedConnector, TransportError> {
         let identity = self
