@@ -77,7 +77,7 @@ mod body;
 mod rescue;
 mod service;
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 pub use self::body::LayerBody;
 pub use self::service::{ClientService, LayerFuture, ServerService};
@@ -97,8 +97,42 @@ pub enum ErrorDetail {
     Always,
 }
 
+/// A chain that can be replaced while calls run, for reloading a configuration: each
+/// call takes the chain current when it starts and keeps it to its end (request and
+/// response hooks alike), so in-flight calls finish on the old set. Cheap to clone;
+/// clones share. Give one to [`ServerLayer::shared`] or [`ClientLayer::shared`].
+#[derive(Clone, Default)]
+pub struct SharedChain(Arc<RwLock<Arc<Chain>>>);
+
+impl SharedChain {
+    /// Starts with `chain`.
+    pub fn new(chain: Chain) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(chain))))
+    }
+
+    /// The chain new calls get.
+    pub fn current(&self) -> Arc<Chain> {
+        // No writer can panic while holding the lock (it only assigns), so a
+        // poisoned lock still holds a whole chain.
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Makes `chain` the one new calls get, returning the previous one (calls
+    /// already running keep it until they end).
+    pub fn replace(&self, chain: Chain) -> Arc<Chain> {
+        let mut slot = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *slot, Arc::new(chain))
+    }
+}
+
+impl std::fmt::Debug for SharedChain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedChain").field(&self.current()).finish()
+    }
+}
+
 struct Shared {
-    chain: Chain,
+    chain: SharedChain,
     detail: ErrorDetail,
     server_identity: Option<String>,
 }
@@ -130,6 +164,11 @@ impl std::fmt::Debug for ServerLayer {
 impl ServerLayer {
     /// A layer running `chain`'s hooks, with [`ErrorDetail::VerifiedPeers`].
     pub fn new(chain: Chain) -> Self {
+        Self::shared(SharedChain::new(chain))
+    }
+
+    /// A layer running whatever chain `chain` holds when each call starts.
+    pub fn shared(chain: SharedChain) -> Self {
         Self {
             shared: Arc::new(Shared {
                 chain,
@@ -150,8 +189,8 @@ impl ServerLayer {
         }
     }
 
-    /// The chain.
-    pub fn chain(&self) -> &Chain {
+    /// The chain, replaceable while calls run.
+    pub fn chain(&self) -> &SharedChain {
         &self.shared.chain
     }
 }
@@ -200,6 +239,11 @@ impl ClientLayer {
     /// A layer running `chain`'s client hooks. Plugins see no peer identity until
     /// [`server_identity`](Self::server_identity) is set.
     pub fn new(chain: Chain) -> Self {
+        Self::shared(SharedChain::new(chain))
+    }
+
+    /// A layer running whatever chain `chain` holds when each call starts.
+    pub fn shared(chain: SharedChain) -> Self {
         Self {
             shared: Arc::new(Shared {
                 chain,
@@ -222,8 +266,8 @@ impl ClientLayer {
         }
     }
 
-    /// The chain.
-    pub fn chain(&self) -> &Chain {
+    /// The chain, replaceable while calls run.
+    pub fn chain(&self) -> &SharedChain {
         &self.shared.chain
     }
 }

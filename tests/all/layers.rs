@@ -295,6 +295,64 @@ async fn streaming_calls_run_hooks_on_headers_and_pass_messages_through() {
     assert_eq!(messages, ["tick 0", "tick 1", "tick 2"]);
 }
 
+#[tokio::test]
+async fn a_shared_chain_is_replaced_between_calls() {
+    use palisade_host::layer::SharedChain;
+    let chain = SharedChain::new(Chain::new([add_header().await]));
+    let server =
+        crate::net::grpc_server(&material(SERVER_ID), ServerLayer::shared(chain.clone())).await;
+    let mut client = client_with(server.addr, vec![]).await;
+    let reply = client
+        .say(request("hello", &[]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(has(&reply.headers, "x-tenant=blue"), "{:?}", reply.headers);
+
+    // A reload: the next call runs the new chain, on the same connection.
+    let old = chain.replace(Chain::new([rbac("").await]));
+    assert_eq!(old.plugins()[0].name(), "add-header");
+    let status = client.say(request("hello", &[])).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(server.echo.calls(), 1);
+}
+
+#[tokio::test]
+async fn callers_without_a_verified_identity_get_the_code_only() {
+    use palisade_host::layer::ErrorDetail;
+    use palisade_host::transport::{Incoming, InsecurePlaintext, InsecurePlaintextConnector};
+    use palisade_tests::echo::EchoClient;
+
+    let opt_in = InsecurePlaintext::insecure_allow();
+    for (detail, expected) in [
+        (None, "refused by policy"),
+        (
+            Some(ErrorDetail::Always),
+            "rbac: anonymous may not call echo.v1.Echo/Say",
+        ),
+    ] {
+        let mut layer = ServerLayer::new(Chain::new([rbac("").await]));
+        if let Some(detail) = detail {
+            layer = layer.error_detail(detail);
+        }
+        let server = crate::net::serve(
+            Incoming::insecure_plaintext(listener().await, opt_in),
+            layer,
+        );
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", server.addr))
+            .unwrap()
+            .connect_with_connector(InsecurePlaintextConnector::new(opt_in))
+            .await
+            .unwrap();
+        let status = EchoClient::new(channel)
+            .say(request("hello", &[]))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied);
+        assert_eq!(status.message(), expected);
+    }
+}
+
 /// A plain HTTP handler: answers with the headers it saw, one per line.
 async fn http_handler(
     request: http::Request<hyper::body::Incoming>,

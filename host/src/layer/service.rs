@@ -133,8 +133,10 @@ where
         || shared.detail == ErrorDetail::Always
         || info.peer_identity.is_some();
     let call = Arc::new(info);
+    // The chain current now serves this call to its end, even if it is replaced.
+    let chain = shared.chain.current();
 
-    let verdict = shared.chain.on_request(&call, req.headers_mut()).await;
+    let verdict = chain.on_request(&call, req.headers_mut()).await;
     if let Some(response) = settle(verdict, protocol, detail, &call) {
         return Ok(response);
     }
@@ -144,10 +146,7 @@ where
         rescue::strip_reserved(&mut parts.headers);
     }
     let status = rescue::response_code(protocol, parts.status, &parts.headers);
-    let verdict = shared
-        .chain
-        .on_response(&call, status, &mut parts.headers)
-        .await;
+    let verdict = chain.on_response(&call, status, &mut parts.headers).await;
     if let Some(response) = settle(verdict, protocol, detail, &call) {
         // The inner body is dropped unread: for a stream, that cancels it.
         return Ok(response);
