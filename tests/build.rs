@@ -1,7 +1,7 @@
 //! Compiles every guest (the example plugins, the hostile fixtures and the test
-//! fixtures of `tests/fixtures/`) for
-//! `wasm32-wasip2`, and writes their paths as constants plus a `foreach_hostile!`
-//! macro, so that a fixture without a test is a compile error.
+//! plugins of `tests/fixtures/`) for `wasm32-wasip2`, and writes their paths as
+//! constants plus a `foreach_hostile!` macro, so that a fixture without a test is a
+//! compile error. Also generates the echo gRPC service of `tests/proto/`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
