@@ -27,7 +27,7 @@
 //! | `authority` | `:authority` (or `Host`) | the same |
 //! | `deadline` | from `grpc-timeout` | from `grpc-timeout`, if sent |
 //! | `peer-identity` | server side: the client's verified identity ([`PeerInfo`](crate::transport::PeerInfo) in the request's extensions, put there by the [`transport`](crate::transport)); client side: the server identity pinned for the channel ([`ClientLayer::server_identity`]) | the same |
-//! | response `status` | `grpc-status` of a trailers-only response; `Ok` for a response that is streaming (its final status comes in trailers, which plugins do not see) | the HTTP status mapped to a code (below) |
+//! | response `status` | `grpc-status` of a trailers-only response; for a response with messages, `Ok` on its headers, or its final `grpc-status` on its trailers with [`ResponseHooks::FinalStatus`] | the HTTP status mapped to a code (below) |
 //!
 //! Incoming `x-palisade-*` headers are removed before any plugin runs: on the server
 //! side from requests, on the client side from responses (they come from the
@@ -68,10 +68,10 @@
 //!
 //! # Streaming
 //!
-//! Hooks run once per call: on the request headers, and on the response headers.
-//! Messages and trailers pass through untouched (the contract has no message-level
-//! hook yet); a streaming RPC that fails after its headers reports that status in
-//! trailers, which response hooks do not see.
+//! Hooks run once per call in each direction: on the request headers, and on the
+//! response headers or, with [`ResponseHooks::FinalStatus`], on the trailers of a
+//! gRPC response with messages (where its final status is). Messages pass through
+//! untouched: the contract has no message-level hook yet.
 
 mod body;
 mod rescue;
@@ -83,6 +83,27 @@ pub use self::body::LayerBody;
 pub use self::service::{ClientService, LayerFuture, ServerService};
 use crate::intercept::Chain;
 use crate::transport::PeerIdentity;
+
+/// When response hooks run on a gRPC response that streams (one with messages, whose
+/// status comes in its trailers). Either way they run once per call; trailers-only
+/// gRPC responses and plain HTTP responses have their status in their headers and
+/// are hooked there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseHooks {
+    /// On the response headers, before any message is sent: changes go into the
+    /// headers, a rejection replaces the whole response, and the status the hooks see
+    /// is `Ok` (the call has not failed so far). The default.
+    #[default]
+    Headers,
+    /// On the trailers, when the final status is known: the hooks see that status
+    /// and the trailers as metadata; changes go into the trailers (tonic's unary
+    /// clients merge them into the response metadata), and a rejection or a reply
+    /// replaces the trailers' `grpc-status` (messages already sent stay sent). A
+    /// response that ends without trailers is not hooked. Costs one allocation per
+    /// streamed call.
+    FinalStatus,
+}
 
 /// Who may read the message of a rejection (server side).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -131,10 +152,30 @@ impl std::fmt::Debug for SharedChain {
     }
 }
 
+#[derive(Clone)]
 struct Shared {
     chain: SharedChain,
     detail: ErrorDetail,
+    response_hooks: ResponseHooks,
     server_identity: Option<String>,
+}
+
+impl Shared {
+    fn new(chain: SharedChain, detail: ErrorDetail) -> Arc<Self> {
+        Arc::new(Self {
+            chain,
+            detail,
+            response_hooks: ResponseHooks::default(),
+            server_identity: None,
+        })
+    }
+
+    /// A copy of `self` changed by `change`.
+    fn with(self: &Arc<Self>, change: impl FnOnce(&mut Self)) -> Arc<Self> {
+        let mut shared = Self::clone(self);
+        change(&mut shared);
+        Arc::new(shared)
+    }
 }
 
 /// Runs a [`Chain`]'s server hooks around a service: a tower `Layer`.
@@ -157,6 +198,7 @@ impl std::fmt::Debug for ServerLayer {
         f.debug_struct("ServerLayer")
             .field("chain", &self.shared.chain)
             .field("detail", &self.shared.detail)
+            .field("response_hooks", &self.shared.response_hooks)
             .finish()
     }
 }
@@ -170,22 +212,21 @@ impl ServerLayer {
     /// A layer running whatever chain `chain` holds when each call starts.
     pub fn shared(chain: SharedChain) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                chain,
-                detail: ErrorDetail::default(),
-                server_identity: None,
-            }),
+            shared: Shared::new(chain, ErrorDetail::default()),
         }
     }
 
     /// Who reads rejection messages.
     pub fn error_detail(self, detail: ErrorDetail) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                chain: self.shared.chain.clone(),
-                detail,
-                server_identity: None,
-            }),
+            shared: self.shared.with(|s| s.detail = detail),
+        }
+    }
+
+    /// When response hooks run on streamed gRPC responses.
+    pub fn response_hooks(self, when: ResponseHooks) -> Self {
+        Self {
+            shared: self.shared.with(|s| s.response_hooks = when),
         }
     }
 
@@ -231,6 +272,7 @@ impl std::fmt::Debug for ClientLayer {
         f.debug_struct("ClientLayer")
             .field("chain", &self.shared.chain)
             .field("server_identity", &self.shared.server_identity)
+            .field("response_hooks", &self.shared.response_hooks)
             .finish()
     }
 }
@@ -245,11 +287,14 @@ impl ClientLayer {
     /// A layer running whatever chain `chain` holds when each call starts.
     pub fn shared(chain: SharedChain) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                chain,
-                detail: ErrorDetail::Always,
-                server_identity: None,
-            }),
+            shared: Shared::new(chain, ErrorDetail::Always),
+        }
+    }
+
+    /// When response hooks run on streamed gRPC responses.
+    pub fn response_hooks(self, when: ResponseHooks) -> Self {
+        Self {
+            shared: self.shared.with(|s| s.response_hooks = when),
         }
     }
 
@@ -258,11 +303,9 @@ impl ClientLayer {
     /// server it reaches, so that no request reaches another.
     pub fn server_identity(self, identity: &PeerIdentity) -> Self {
         Self {
-            shared: Arc::new(Shared {
-                chain: self.shared.chain.clone(),
-                detail: ErrorDetail::Always,
-                server_identity: Some(identity.as_str().to_owned()),
-            }),
+            shared: self
+                .shared
+                .with(|s| s.server_identity = Some(identity.as_str().to_owned())),
         }
     }
 

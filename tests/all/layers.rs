@@ -353,6 +353,55 @@ async fn callers_without_a_verified_identity_get_the_code_only() {
     }
 }
 
+#[tokio::test]
+async fn response_hooks_on_trailers_see_the_final_status() {
+    use palisade_host::layer::ResponseHooks;
+    let layer =
+        |plugins| ServerLayer::new(Chain::new(plugins)).response_hooks(ResponseHooks::FinalStatus);
+    let server =
+        crate::net::grpc_server(&material(SERVER_ID), layer(vec![scripted(&[]).await])).await;
+    let mut client = client_with(server.addr, vec![]).await;
+
+    // Unary: the hooks ran on the trailers, which tonic merges into the metadata.
+    let response = client.say(request("hello", &[])).await.unwrap();
+    assert_eq!(response.metadata().get("x-seen-status").unwrap(), "Ok");
+    assert_eq!(response.into_inner().message, "hello");
+
+    // A stream that fails after two messages: the hooks saw the failure.
+    let mut stream = client
+        .stream(tonic::Request::new(StreamRequest {
+            message: "fail:5".to_owned(),
+            count: 2,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stream.message().await.unwrap().is_some());
+    assert!(stream.message().await.unwrap().is_some());
+    let status = stream.message().await.unwrap_err();
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(status.metadata().get("x-seen-status").unwrap(), "NotFound");
+
+    // Trailers-only responses are hooked on their headers, as always.
+    let status = client.say(request("fail:7", &[])).await.unwrap_err();
+    assert_eq!(
+        status.metadata().get("x-seen-status").unwrap(),
+        "PermissionDenied"
+    );
+
+    // A rejection on the trailers replaces the status of a call that was answered.
+    let server = crate::net::grpc_server(
+        &material(SERVER_ID),
+        layer(vec![scripted(&[("reject_responses", "yes")]).await]),
+    )
+    .await;
+    let mut client = client_with(server.addr, vec![]).await;
+    let status = client.say(request("hello", &[])).await.unwrap_err();
+    assert_eq!(status.code(), Code::Aborted);
+    assert_eq!(status.message(), "scripted: response rejected");
+    assert_eq!(server.echo.calls(), 1);
+}
+
 /// A plain HTTP handler: answers with the headers it saw, one per line.
 async fn http_handler(
     request: http::Request<hyper::body::Incoming>,

@@ -94,12 +94,21 @@ impl Echo for EchoService {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let first = reply(request.get_ref().message.clone(), &request);
         let count = request.get_ref().count;
-        let replies = (0..count).map(move |i| {
-            Ok(EchoReply {
-                message: format!("{} {i}", first.message),
-                ..first.clone()
-            })
+        // `fail:<n>` fails with code n after the replies, in the trailers.
+        let failure = first.message.strip_prefix("fail:").map(|code| {
+            Status::new(
+                tonic::Code::from_i32(code.parse().unwrap_or(2)),
+                "failed mid-stream",
+            )
         });
+        let replies = (0..count)
+            .map(move |i| {
+                Ok(EchoReply {
+                    message: format!("{} {i}", first.message),
+                    ..first.clone()
+                })
+            })
+            .chain(failure.map(Err));
         Ok(Response::new(Box::pin(tokio_stream::iter(replies))))
     }
 }

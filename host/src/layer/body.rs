@@ -1,12 +1,18 @@
-//! The response body of a layered service: the inner one, untouched, or one the
-//! layer made for a rejection or a plugin's reply.
+//! The response body of a layered service: the inner one, untouched (or with the
+//! response hooks run on its trailers), or one the layer made for a rejection or a
+//! plugin's reply.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
+
+use super::service::TrailerHook;
+
+type TrailerFuture = Pin<Box<dyn Future<Output = HeaderMap> + Send>>;
 
 pin_project_lite::pin_project! {
     /// The body of a response that passed through a [`ServerLayer`](super::ServerLayer)
@@ -24,6 +30,7 @@ pin_project_lite::pin_project! {
     enum Kind<B> {
         Inner { #[pin] body: B },
         Local { data: Option<Bytes>, trailers: Option<HeaderMap> },
+        Hooked { #[pin] body: B, hook: Option<TrailerHook>, running: Option<TrailerFuture> },
     }
 }
 
@@ -31,6 +38,17 @@ impl<B> LayerBody<B> {
     pub(crate) fn inner(body: B) -> Self {
         Self {
             kind: Kind::Inner { body },
+        }
+    }
+
+    /// The inner body, with `hook` run on its trailers (which it replaces).
+    pub(crate) fn hooked(body: B, hook: TrailerHook) -> Self {
+        Self {
+            kind: Kind::Hooked {
+                body,
+                hook: Some(hook),
+                running: None,
+            },
         }
     }
 
@@ -54,6 +72,7 @@ impl<B> std::fmt::Debug for LayerBody<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.kind {
             Kind::Inner { .. } => f.write_str("LayerBody::Inner"),
+            Kind::Hooked { .. } => f.write_str("LayerBody::Hooked"),
             Kind::Local { data, trailers } => f
                 .debug_struct("LayerBody::Local")
                 .field("data_len", &data.as_ref().map_or(0, Bytes::len))
@@ -76,6 +95,28 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         match self.project().kind.project() {
             KindProj::Inner { body } => body.poll_frame(cx),
+            KindProj::Hooked {
+                mut body,
+                hook,
+                running,
+            } => loop {
+                if let Some(future) = running {
+                    let trailers = std::task::ready!(future.as_mut().poll(cx));
+                    *running = None;
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
+                let frame = std::task::ready!(body.as_mut().poll_frame(cx));
+                match (frame, hook.take()) {
+                    (Some(Ok(frame)), Some(run)) if frame.is_trailers() => {
+                        let trailers = frame.into_trailers().unwrap_or_default();
+                        *running = Some(Box::pin(run.run(trailers)));
+                    }
+                    (frame, run) => {
+                        *hook = run;
+                        return Poll::Ready(frame);
+                    }
+                }
+            },
             KindProj::Local { data, trailers } => Poll::Ready(
                 data.take()
                     .map(Frame::data)
@@ -88,13 +129,14 @@ where
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Inner { body } => body.is_end_stream(),
+            Kind::Hooked { body, running, .. } => running.is_none() && body.is_end_stream(),
             Kind::Local { data, trailers } => data.is_none() && trailers.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Inner { body } => body.size_hint(),
+            Kind::Inner { body } | Kind::Hooked { body, .. } => body.size_hint(),
             Kind::Local { data, .. } => {
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }

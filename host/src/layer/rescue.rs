@@ -198,14 +198,25 @@ const GRPC_MESSAGE_SET: &AsciiSet = &CONTROLS.add(b'%');
 fn grpc_headers(code: Code, message: Option<&str>) -> HeaderMap {
     let mut headers = HeaderMap::with_capacity(3);
     headers.insert(CONTENT_TYPE, APPLICATION_GRPC);
+    set_status(&mut headers, code, message);
+    headers
+}
+
+/// Sets `grpc-status`, and `grpc-message` (percent-encoded) or removes it.
+pub(crate) fn set_status(headers: &mut HeaderMap, code: Code, message: Option<&str>) {
     headers.insert(GRPC_STATUS, HeaderValue::from(code.as_i32()));
+    headers.remove(GRPC_MESSAGE);
     if let Some(message) = message.filter(|m| !m.is_empty()) {
         let encoded = utf8_percent_encode(message, GRPC_MESSAGE_SET).to_string();
         if let Ok(value) = HeaderValue::try_from(encoded) {
             headers.insert(GRPC_MESSAGE, value);
         }
     }
-    headers
+}
+
+/// Whether a gRPC response carries its status in its headers (no messages follow).
+pub(crate) fn is_trailers_only(headers: &HeaderMap) -> bool {
+    headers.contains_key(GRPC_STATUS)
 }
 
 /// A refusal: a trailers-only gRPC response (HTTP 200, `grpc-status`,

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 
 use super::body::LayerBody;
 use super::rescue::{self, Protocol};
-use super::{ErrorDetail, Shared};
-use crate::intercept::{Decision, Verdict};
+use super::{ErrorDetail, ResponseHooks, Shared};
+use crate::intercept::{CallInfo, Chain, Decision, Verdict};
 use crate::transport::PeerInfo;
 
 /// The future of a layered call: the request hooks, the inner call, the response
@@ -145,6 +145,18 @@ where
     if side == Side::Client {
         rescue::strip_reserved(&mut parts.headers);
     }
+    if shared.response_hooks == ResponseHooks::FinalStatus
+        && protocol == Protocol::Grpc
+        && !rescue::is_trailers_only(&parts.headers)
+    {
+        // The status comes in the trailers: the hooks run there.
+        let hook = TrailerHook {
+            chain,
+            call,
+            detail,
+        };
+        return Ok(Response::from_parts(parts, LayerBody::hooked(body, hook)));
+    }
     let status = rescue::response_code(protocol, parts.status, &parts.headers);
     let verdict = chain.on_response(&call, status, &mut parts.headers).await;
     if let Some(response) = settle(verdict, protocol, detail, &call) {
@@ -152,6 +164,47 @@ where
         return Ok(response);
     }
     Ok(Response::from_parts(parts, LayerBody::inner(body)))
+}
+
+/// The response hooks of one call, waiting for its trailers
+/// ([`ResponseHooks::FinalStatus`]).
+pub(crate) struct TrailerHook {
+    chain: Arc<Chain>,
+    call: Arc<CallInfo>,
+    detail: bool,
+}
+
+impl TrailerHook {
+    /// Runs the hooks on `trailers` with their `grpc-status`; a rejection or a reply
+    /// replaces that status (the messages already sent stay sent).
+    pub(crate) async fn run(self, mut trailers: HeaderMap) -> HeaderMap {
+        let status = rescue::response_code(Protocol::Grpc, http::StatusCode::OK, &trailers);
+        let verdict = self
+            .chain
+            .on_response(&self.call, status, &mut trailers)
+            .await;
+        let plugin = verdict.decided_by.as_deref();
+        let (code, message) = match verdict.decision {
+            Decision::Continue => return trailers,
+            Decision::Reject { code, message } => {
+                let message = if self.detail {
+                    message
+                } else {
+                    WITHHELD.to_owned()
+                };
+                (code, Some(message))
+            }
+            Decision::Respond(reply) => {
+                tracing::warn!(
+                    plugin,
+                    "a reply on trailers cannot replace messages already sent; only its status is used"
+                );
+                (reply.code, None)
+            }
+        };
+        rescue::set_status(&mut trailers, code, message.as_deref());
+        trailers
+    }
 }
 
 /// The response a verdict makes, unless the call goes on.
