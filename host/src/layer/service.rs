@@ -154,6 +154,7 @@ where
             chain,
             call,
             detail,
+            from_network: side == Side::Client,
         };
         return Ok(Response::from_parts(parts, LayerBody::hooked(body, hook)));
     }
@@ -172,12 +173,17 @@ pub(crate) struct TrailerHook {
     chain: Arc<Chain>,
     call: Arc<CallInfo>,
     detail: bool,
+    /// Client side: the trailers come from the network, and lose `x-palisade-*`.
+    from_network: bool,
 }
 
 impl TrailerHook {
     /// Runs the hooks on `trailers` with their `grpc-status`; a rejection or a reply
     /// replaces that status (the messages already sent stay sent).
     pub(crate) async fn run(self, mut trailers: HeaderMap) -> HeaderMap {
+        if self.from_network {
+            rescue::strip_reserved(&mut trailers);
+        }
         let status = rescue::response_code(Protocol::Grpc, http::StatusCode::OK, &trailers);
         let verdict = self
             .chain
