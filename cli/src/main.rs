@@ -46,6 +46,19 @@ enum Command {
     /// their grants (after the ceilings). Exit 1 if lockdown refuses it, 2 if it is
     /// malformed. Plugins are not read or compiled.
     CheckConfig(CheckConfigArgs),
+    /// Run the chain as a sidecar proxy in front of an upstream (gRPC and HTTP), per
+    /// the config's `[serve]` and `[transport]` sections. SIGHUP reloads the config
+    /// (verified in full before it replaces the running chain); SIGTERM or ctrl-c
+    /// stops accepting and lets in-flight calls finish. Logs go to stderr (RUST_LOG
+    /// filters them; default `info`).
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The operator configuration file (TOML) with a `[serve]` section.
+    #[arg(long, value_name = "CONFIG")]
+    config: PathBuf,
 }
 
 #[derive(Args)]
@@ -142,6 +155,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify(&args),
         Command::Inspect(args) => inspect(&args),
         Command::CheckConfig(args) => check_config(&args),
+        Command::Serve(args) => serve(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -609,4 +623,53 @@ fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
     }
     emit(&o);
     Ok(())
+}
+
+fn serve(args: &ServeArgs) -> Result<(), Failure> {
+    use palisade_cli::serve::{Serve, ServeError};
+    use tracing_subscriber::EnvFilter;
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(async {
+        let serve = match Serve::start(&args.config).await {
+            Ok(serve) => serve,
+            Err(error) => {
+                let refused = matches!(&error, ServeError::Config { source, .. } if source.is_lockdown_refusal());
+                let error = anyhow::Error::new(error);
+                return Err(if refused {
+                    Failure::Refused(error)
+                } else {
+                    Failure::Broken(error)
+                });
+            }
+        };
+        let addr = serve.local_addr().context("the listener has no address")?;
+        tracing::info!(%addr, "palisade serve: accepting calls");
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let reloader = serve.reloader();
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading");
+                // The reloader logs the outcome and keeps the old chain on failure.
+                let _ = reloader.reload().await;
+            }
+        });
+        let shutdown = async move {
+            tokio::select! {
+                _ = terminate.recv() => tracing::info!("SIGTERM"),
+                _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+            }
+        };
+        serve
+            .run(shutdown)
+            .await
+            .map_err(|e| Failure::Broken(anyhow::Error::new(e)))
+    })
 }

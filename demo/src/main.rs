@@ -1,24 +1,50 @@
-//! Palisade demo: loads the example plugins (built from `plugins/`) into one chain,
-//! sends sample calls through it and prints each decision; then shows what happens
-//! to a plugin that asks for the file system and to one that never returns.
+//! Palisade demo, from a fresh clone: makes a development CA and certificates, a
+//! publisher key with which it signs the example plugins, and a lockdown operator
+//! config; starts a tonic orders service behind the plugin chain over mutual TLS on
+//! loopback; then calls it as two clients and prints each outcome with its gRPC
+//! status. Finally it shows a plaintext attempt refused twice (at the TLS port, and
+//! at config check) and what happens to two hostile plugins.
 //!
 //! Run it with `scripts/demo.sh` (or `cargo run -p palisade-demo`).
 
+mod orders;
+
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use hmac::{Hmac, Mac};
+use palisade_host::layer::ServerLayer;
+use palisade_host::transport::{ClientTls, TlsMaterial};
 use palisade_host::{
-    CallInfo, Chain, CryptoGrant, Decision, FailurePolicy, Grants, Host, HostConfig, KeyRing,
-    KeyUse, Limits, PluginSource, PluginSpec, Verdict,
+    CallInfo, Chain, Decision, FailurePolicy, Grants, Host, HostConfig, KeyRing, Limits,
+    OperatorConfig, PluginSource, PluginSpec, SigningKey, Verdict,
 };
 use palisade_tests::guests;
+use palisade_tests::packages::sign_example;
+use palisade_tests::pki::TestCa;
 use sha2::Sha256;
+use tonic::transport::{Channel, Endpoint, Server};
+
+use crate::orders::{DeleteOrderRequest, GetOrderRequest, OrderStore, OrdersClient, OrdersServer};
 
 /// The demo's HMAC secret. It lives in the host's key ring; plugins only name it.
 const DEMO_SECRET: &[u8] = b"demo secret: plugins never see these bytes";
+
+const SERVICE: &str = "orders.v1.Orders";
+const SERVER_ID: &str = "spiffe://demo/orders";
+const FRONTEND: &str = "spiffe://demo/frontend";
+const ADMIN: &str = "spiffe://demo/admin";
+
+/// The example plugins, in chain order: authentication, then authorization, then
+/// rate limiting (a call refused earlier spends no tokens), then a header.
+const PLUGINS: [(&str, &str); 4] = [
+    ("hmac-auth", guests::HMAC_AUTH),
+    ("rbac", guests::RBAC),
+    ("rate-limit", guests::RATE_LIMIT),
+    ("add-header", guests::ADD_HEADER),
+];
 
 fn main() -> ExitCode {
     match tokio::runtime::Runtime::new()
@@ -33,121 +59,306 @@ fn main() -> ExitCode {
     }
 }
 
-fn spec(name: &str, path: &str) -> PluginSpec {
-    PluginSpec::new(name, PluginSource::File(path.into()))
+/// A directory for the demo's files, removed at the end.
+struct WorkDir(PathBuf);
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The operator config: lockdown, the publisher's key, mTLS, the four plugins.
+fn config_text(publisher: &str, transport_extra: &str) -> String {
+    format!(
+        r#"mode = "lockdown"
+
+[trust]
+keys = ["{publisher}"]
+
+[transport]
+cert = "orders.pem"
+key = "orders.key"
+ca = "ca.pem"
+{transport_extra}
+[[plugins]]
+name = "hmac-auth"
+package = "hmac-auth.pkg"
+grants = {{ config = {{}}, clock = {{}}, crypto = {{ keys = {{ "hmac-auth" = "verify" }} }} }}
+
+[[plugins]]
+name = "rbac"
+package = "rbac.pkg"
+grants = {{ config = {{}}, log = {{}} }}
+config = {{ rules = "allow {FRONTEND} {SERVICE}/Get*\nallow {ADMIN} {SERVICE}/*" }}
+
+[[plugins]]
+name = "rate-limit"
+package = "rate-limit.pkg"
+grants = {{ kv = {{ quota_bytes = 16384 }}, clock = {{}}, config = {{}} }}
+config = {{ capacity = "2", refill_per_sec = "0.5" }}
+
+[[plugins]]
+name = "add-header"
+package = "add-header.pkg"
+grants = {{ config = {{}} }}
+config = {{ name = "x-checked-by", value = "palisade" }}
+"#
+    )
 }
 
 async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter("palisade=warn")
+        .with_env_filter("palisade=error")
         .with_target(false)
         .with_writer(std::io::stderr)
         .init();
+
+    // 1. A development CA with certificates for the service and two callers.
+    let dir = WorkDir(std::env::temp_dir().join(format!("palisade-demo-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    std::fs::create_dir_all(&dir.0).context("cannot create the demo directory")?;
+    let ca = TestCa::new("palisade demo CA")?;
+    let server = ca.issue(SERVER_ID)?;
+    write(&dir.0, "ca.pem", ca.cert_pem())?;
+    write(&dir.0, "orders.pem", &server.cert_pem)?;
+    write(&dir.0, "orders.key", &server.key_pem)?;
+    println!("==> development CA and certificates ({SERVER_ID}, {FRONTEND}, {ADMIN})");
+
+    // 2. A publisher key (random, not a development key) signs the example plugins.
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    let publisher = SigningKey::from_bytes(&seed);
+    seed.fill(0);
+    for (name, component) in PLUGINS {
+        let package = sign_example(name, component, &publisher)
+            .map_err(|e| anyhow::anyhow!("cannot sign {name}: {e}"))?;
+        write(&dir.0, &format!("{name}.pkg"), package)?;
+    }
+    println!(
+        "==> signed {} plugins with publisher key {}",
+        PLUGINS.len(),
+        publisher.key_id()
+    );
+
+    // 3. A lockdown config trusting that key; every package is verified at load.
+    let publisher_hex = hex(&publisher.public_key().to_bytes());
+    write(&dir.0, "palisade.toml", config_text(&publisher_hex, ""))?;
+    let config = OperatorConfig::from_file(dir.0.join("palisade.toml"))?;
     let mut keys = KeyRing::new();
     keys.add_hmac_key("hmac-auth", DEMO_SECRET)?;
     let host = Host::with_keys(HostConfig::default(), keys)?;
+    let chain = host.load_config(&config).await?;
+    println!(
+        "==> lockdown config: {} packages verified and loaded",
+        chain.plugins().len()
+    );
 
-    // Authentication first, then authorization, then rate limiting: a call refused
-    // by an earlier plugin spends no rate-limit tokens.
-    let hmac_auth = host
-        .load(
-            spec("hmac-auth", guests::HMAC_AUTH).grants(
-                Grants::none()
-                    .config()
-                    .clock()
-                    .crypto(CryptoGrant::default().key("hmac-auth", KeyUse::Verify)),
-            ),
-        )
-        .await?;
-    let rbac = host
-        .load(
-            spec("rbac", guests::RBAC)
-                .grants(Grants::none().config().log())
-                .config([(
-                    "rules",
-                    "allow spiffe://demo/frontend orders.v1.Orders/Get*\n\
-                     allow spiffe://demo/admin orders.v1.Orders/*",
-                )]),
-        )
-        .await?;
-    let rate_limit = host
-        .load(
-            spec("rate-limit", guests::RATE_LIMIT)
-                .grants(Grants::none().kv(16 << 10).clock().config())
-                .config([("capacity", "2"), ("refill_per_sec", "0.5")]),
-        )
-        .await?;
-    let add_header = host
-        .load(
-            spec("add-header", guests::ADD_HEADER)
-                .grants(Grants::none().config())
-                .config([("name", "x-checked-by"), ("value", "palisade")]),
-        )
-        .await?;
-    let chain = Chain::new([hmac_auth, rbac, rate_limit, add_header]);
+    // 4. The orders service behind the chain, over mTLS on loopback.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let incoming = config.transport.server_tls()?.incoming(listener);
+    let handshakes = incoming.stats();
+    tokio::spawn(
+        Server::builder()
+            .layer(ServerLayer::new(chain))
+            .add_service(OrdersServer::new(OrderStore))
+            .serve_with_incoming(incoming),
+    );
+    println!("==> {SERVICE} on {addr} (mTLS, client certificates required)\n");
+
     println!("chain: hmac-auth -> rbac -> rate-limit -> add-header\n");
-
+    let frontend = client(&ca.material(FRONTEND)?, addr).await?;
+    let admin = client(&ca.material(ADMIN)?, addr).await?;
     let calls = [
         (
             "frontend reads an order",
-            "spiffe://demo/frontend",
+            FRONTEND,
+            &frontend,
             "GetOrder",
             Signature::Good,
         ),
         (
             "frontend tries to delete",
-            "spiffe://demo/frontend",
+            FRONTEND,
+            &frontend,
             "DeleteOrder",
             Signature::Good,
         ),
         (
             "admin deletes (1st call)",
-            "spiffe://demo/admin",
+            ADMIN,
+            &admin,
             "DeleteOrder",
             Signature::Good,
         ),
         (
             "admin deletes (2nd call)",
-            "spiffe://demo/admin",
+            ADMIN,
+            &admin,
             "DeleteOrder",
             Signature::Good,
         ),
         (
             "admin deletes (3rd call)",
-            "spiffe://demo/admin",
+            ADMIN,
+            &admin,
             "DeleteOrder",
             Signature::Good,
         ),
         (
             "forged signature",
-            "spiffe://demo/admin",
+            ADMIN,
+            &admin,
             "GetOrder",
             Signature::Forged,
         ),
         (
             "no signature",
-            "spiffe://demo/frontend",
+            FRONTEND,
+            &frontend,
             "GetOrder",
             Signature::Missing,
         ),
     ];
-    for (label, identity, method, signature) in calls {
-        let call =
-            Arc::new(CallInfo::server("orders.v1.Orders", method).with_peer_identity(identity));
-        let mut metadata = signed_metadata(&call, signature)?;
-        let verdict = chain.on_request(&call, &mut metadata).await;
-        let added = metadata
-            .get("x-checked-by")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| format!(" (x-checked-by: {v})"))
-            .unwrap_or_default();
-        println!(
-            "{label:<28} {identity:<24} {method:<12} => {}{added}",
-            describe(&verdict)
-        );
+    for (label, identity, client, method, signature) in calls {
+        let outcome = call(client.clone(), method, signature).await?;
+        println!("{label:<26} {identity:<24} {method:<12} => {outcome}");
+    }
+
+    println!("\nplaintext:");
+    let refused_before = handshakes.refused();
+    let outcome = match plaintext_call(addr).await {
+        Ok(()) => anyhow::bail!("a plaintext call reached the service"),
+        Err(error) => error,
+    };
+    let seen = handshakes.refused() > refused_before;
+    println!(
+        "  plaintext call to the TLS port     => {outcome}{}",
+        if seen {
+            " (server: TLS handshake refused)"
+        } else {
+            ""
+        }
+    );
+    let insecure = config_text(&publisher_hex, "plaintext = \"insecure-allow\"\n");
+    match OperatorConfig::from_str(&insecure, &dir.0) {
+        Ok(_) => anyhow::bail!("lockdown accepted plaintext"),
+        Err(error) => {
+            println!("  lockdown config allowing plaintext => refused at config check: {error}")
+        }
     }
 
     println!("\nhostile plugins:");
+    hostile(&host).await?;
+    Ok(())
+}
+
+async fn client(
+    material: &TlsMaterial,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<OrdersClient<Channel>> {
+    let connector = ClientTls::new(material)?
+        .pin(SERVICE, SERVER_ID)?
+        .connector(SERVICE)?;
+    let channel = Endpoint::from_shared(format!("https://{addr}"))?
+        .connect_with_connector(connector)
+        .await?;
+    Ok(OrdersClient::new(channel))
+}
+
+#[derive(Clone, Copy)]
+enum Signature {
+    Good,
+    Forged,
+    Missing,
+}
+
+/// `x-timestamp` and `x-signature` as hmac-auth expects them.
+fn sign<T>(
+    request: &mut tonic::Request<T>,
+    method: &str,
+    signature: Signature,
+) -> anyhow::Result<()> {
+    let timestamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)?
+        .as_millis()
+        .to_string();
+    let secret: &[u8] = match signature {
+        Signature::Forged => b"a guess",
+        _ => DEMO_SECRET,
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret)?;
+    mac.update(format!("{SERVICE}/{method}\n{timestamp}").as_bytes());
+    let tag = hex(&mac.finalize().into_bytes());
+    let metadata = request.metadata_mut();
+    metadata.insert("x-timestamp", timestamp.parse()?);
+    if !matches!(signature, Signature::Missing) {
+        metadata.insert("x-signature", tag.parse()?);
+    }
+    Ok(())
+}
+
+/// One call, described with its gRPC status.
+async fn call(
+    mut client: OrdersClient<Channel>,
+    method: &str,
+    signature: Signature,
+) -> anyhow::Result<String> {
+    let status = |status: tonic::Status| format!("{:?}: {}", status.code(), status.message());
+    Ok(match method {
+        "GetOrder" => {
+            let mut request = tonic::Request::new(GetOrderRequest { id: 42 });
+            sign(&mut request, method, signature)?;
+            match client.get_order(request).await {
+                Ok(reply) => {
+                    let order = reply.into_inner();
+                    format!(
+                        "Ok: order {} {:?} (handler saw x-checked-by: {})",
+                        order.id, order.item, order.checked_by
+                    )
+                }
+                Err(e) => status(e),
+            }
+        }
+        _ => {
+            let mut request = tonic::Request::new(DeleteOrderRequest { id: 42 });
+            sign(&mut request, method, signature)?;
+            match client.delete_order(request).await {
+                Ok(_) => "Ok: deleted".to_owned(),
+                Err(e) => status(e),
+            }
+        }
+    })
+}
+
+/// A call over a plaintext HTTP/2 connection to the TLS port: what it ends with.
+async fn plaintext_call(addr: std::net::SocketAddr) -> Result<(), String> {
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect_lazy();
+    let mut client = OrdersClient::new(channel);
+    match client.get_order(GetOrderRequest { id: 42 }).await {
+        Ok(_) => Ok(()),
+        Err(status) => Err(format!("{:?}: no TLS handshake, no call", status.code())),
+    }
+}
+
+fn spec(name: &str, path: &str) -> PluginSpec {
+    PluginSpec::new(name, PluginSource::File(path.into()))
+}
+
+async fn hostile(host: &Host) -> anyhow::Result<()> {
     match host
         .load(spec("read-file", guests::HOSTILE_READ_FILE).grants(Grants::none().log().clock()))
         .await
@@ -166,44 +377,12 @@ async fn run() -> anyhow::Result<()> {
         )
         .await?;
     let chain = Chain::new([looping]);
-    let call = Arc::new(CallInfo::server("orders.v1.Orders", "GetOrder"));
+    let call = std::sync::Arc::new(CallInfo::server(SERVICE, "GetOrder"));
     let mut metadata = http::HeaderMap::new();
     metadata.insert("x-attack", http::HeaderValue::from_static("1"));
     let verdict = chain.on_request(&call, &mut metadata).await;
     println!("  loop-forever  {}", describe(&verdict));
     Ok(())
-}
-
-#[derive(Clone, Copy)]
-enum Signature {
-    Good,
-    Forged,
-    Missing,
-}
-
-fn signed_metadata(call: &CallInfo, signature: Signature) -> anyhow::Result<http::HeaderMap> {
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)?
-        .as_millis()
-        .to_string();
-    let secret: &[u8] = match signature {
-        Signature::Forged => b"a guess",
-        _ => DEMO_SECRET,
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret)?;
-    mac.update(format!("{}/{}\n{timestamp}", call.service, call.method).as_bytes());
-    let tag: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let mut metadata = http::HeaderMap::new();
-    metadata.insert("x-timestamp", timestamp.parse()?);
-    if !matches!(signature, Signature::Missing) {
-        metadata.insert("x-signature", tag.parse()?);
-    }
-    Ok(metadata)
 }
 
 fn describe(verdict: &Verdict) -> String {

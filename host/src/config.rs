@@ -24,8 +24,10 @@ use crate::verify::TrustPolicy;
 
 mod raw;
 mod resolve;
+mod serve;
 
 pub use resolve::ConfigError;
+pub use serve::{DEFAULT_SHUTDOWN_GRACE, ReloadPolicy, ServeConfig};
 
 /// The largest configuration file the host reads.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
@@ -166,6 +168,8 @@ pub struct OperatorConfig {
     pub plugins: Vec<ConfiguredPlugin>,
     /// The `[transport]` section: TLS material, pins, and whether plaintext is allowed.
     pub transport: TransportConfig,
+    /// The `[serve]` section, for `palisade serve` (the sidecar proxy), if present.
+    pub serve: Option<ServeConfig>,
 }
 
 impl OperatorConfig {

@@ -25,4 +25,5 @@ pub async fn load(
 }
 
 pub mod echo;
+pub mod packages;
 pub mod pki;

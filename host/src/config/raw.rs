@@ -18,6 +18,7 @@ pub(super) struct ConfigToml {
     pub(super) plugins: Vec<PluginToml>,
     #[serde(default)]
     pub(super) transport: TransportToml,
+    pub(super) serve: Option<super::serve::ServeToml>,
 }
 
 #[derive(Deserialize, Default)]

@@ -69,7 +69,7 @@ impl ConfigError {
     }
 }
 
-fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.into(),
         reason: reason.into(),
@@ -101,6 +101,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
         ceilings,
         plugins,
         transport,
+        serve,
     } = raw;
     let mode = match mode {
         None | Some(ModeToml::Lockdown) => Mode::Lockdown,
@@ -111,6 +112,9 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
 
     let trust = resolve_trust(trust, lockdown)?;
     let transport = resolve_transport(transport, base, lockdown)?;
+    let serve = serve
+        .map(|serve| super::serve::resolve(serve, mode, &transport))
+        .transpose()?;
 
     let mut forbidden = BTreeSet::new();
     for name in &ceilings.forbid {
@@ -173,6 +177,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
         ceilings: forbidden,
         plugins: resolved,
         transport,
+        serve,
     })
 }
 

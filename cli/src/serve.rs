@@ -1,0 +1,384 @@
+//! `palisade serve`: the plugin chain as a sidecar proxy in front of an upstream that
+//! knows nothing of Palisade (gRPC over HTTP/2, plain HTTP/1.1 and HTTP/2).
+//!
+//! ```text
+//!  client ─mTLS─▶ listen ─▶ ServerLayer(SharedChain) ─▶ proxy ─plaintext, loopback─▶ upstream
+//!                                                                  metrics ─▶ GET /metrics
+//! ```
+//!
+//! - Calls are accepted over the `[transport]` mTLS (client certificates required);
+//!   the chain runs on them through a [`ServerLayer`] holding a [`SharedChain`]; the
+//!   proxy forwards what the chain lets through, headers, streamed bodies and
+//!   trailers untouched, with the verified caller in `x-palisade-peer-identity`
+//!   (the layer drops that header from the network first, so the upstream can trust
+//!   it). gRPC goes to the upstream over HTTP/2, everything else over HTTP/1.1.
+//! - [`Serve::run`] stops accepting when its shutdown future completes and lets
+//!   in-flight calls finish for at most `[serve] shutdown_grace_ms`.
+//! - [`Reloader::reload`] (what `SIGHUP` calls) re-reads the file, verifies and loads
+//!   every plugin into a new chain, and only then swaps it in: in-flight calls finish
+//!   on the old chain, and a reload that fails at any step keeps the old one. Lockdown
+//!   refuses reloads unless the file says `reload = "verified"`.
+//! - `GET /metrics` on `[serve] metrics` exposes per-plugin counters in the
+//!   Prometheus text format, read from [`Plugin::stats`](palisade_host::Plugin::stats)
+//!   at scrape time.
+
+mod metrics;
+mod proxy;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use palisade_host::config::{ReloadPolicy, ServeConfig};
+use palisade_host::layer::{ServerLayer, SharedChain};
+use palisade_host::transport::{Incoming, TransportError, serve_http};
+use palisade_host::{ConfigError, Host, HostConfig, Mode, OperatorConfig};
+use tokio::net::TcpListener;
+use tokio::sync::{Mutex, watch};
+use tower_layer::Layer as _;
+
+/// Why `palisade serve` could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration file was refused.
+    #[error("{}: {source}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: ConfigError,
+    },
+    /// The file has no `[serve]` section.
+    #[error("{}: no `[serve]` section (give at least `listen` and `upstream`)", path.display())]
+    NoServeSection {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The host could not start, or a plugin could not be loaded.
+    #[error(transparent)]
+    Host(#[from] palisade_host::Error),
+    /// The TLS material could not be used.
+    #[error("transport: {0}")]
+    Transport(#[from] TransportError),
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Which listener (`serve.listen`, `serve.metrics`).
+        what: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a reload was refused or failed. The old chain keeps serving in every case.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReloadError {
+    /// Reloading is off (`[serve] reload = "off"`, the default in lockdown mode).
+    #[error(
+        "reload is off in this configuration ({mode} mode); set `[serve] reload = \"verified\"` to allow it"
+    )]
+    Disabled {
+        /// The running configuration's mode.
+        mode: Mode,
+    },
+    /// The new file was refused.
+    #[error("{}: {source}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: ConfigError,
+    },
+    /// The new file changes something a reload cannot change.
+    #[error(
+        "`{setting}` changed; a reload replaces the plugins and the trust policy only: restart to change it"
+    )]
+    NeedsRestart {
+        /// The setting.
+        setting: &'static str,
+    },
+    /// A plugin of the new file failed verification or loading.
+    #[error("the new chain did not load: {0}")]
+    Load(#[source] palisade_host::Error),
+}
+
+impl ReloadError {
+    /// The outcome's name in logs and metrics: `refused` (not allowed) or `failed`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::Disabled { .. } => "refused",
+            _ => "failed",
+        }
+    }
+}
+
+/// Counters of what the proxy did, besides the plugins' own.
+#[derive(Debug, Default)]
+struct Counters {
+    reloads_ok: AtomicU64,
+    reloads_failed: AtomicU64,
+    reloads_refused: AtomicU64,
+    upstream_errors: AtomicU64,
+}
+
+/// What the running proxy, its reloader and its metrics share.
+#[derive(Debug)]
+struct State {
+    path: PathBuf,
+    host: Host,
+    chain: SharedChain,
+    /// The configuration in force; the lock also keeps reloads one at a time.
+    config: Mutex<OperatorConfig>,
+    counters: Counters,
+}
+
+/// A started proxy: its sockets are bound and its chain is loaded.
+#[derive(Debug)]
+pub struct Serve {
+    state: Arc<State>,
+    serve: ServeConfig,
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    incoming_tls: bool,
+}
+
+fn read_config(path: &Path) -> Result<OperatorConfig, ConfigError> {
+    OperatorConfig::from_file(path)
+}
+
+impl Serve {
+    /// Reads the configuration at `path`, loads (verifies, compiles, instantiates)
+    /// every plugin, and binds the listeners. Nothing is served until [`run`](Self::run).
+    pub async fn start(path: impl Into<PathBuf>) -> Result<Self, ServeError> {
+        let path = path.into();
+        let config = read_config(&path).map_err(|source| ServeError::Config {
+            path: path.clone(),
+            source,
+        })?;
+        let serve = config
+            .serve
+            .clone()
+            .ok_or_else(|| ServeError::NoServeSection { path: path.clone() })?;
+        // Refuse unusable TLS material before any plugin is compiled.
+        let incoming_tls = config.transport.tls.is_some();
+        if incoming_tls {
+            config.transport.server_tls()?;
+        }
+        let host = Host::new(HostConfig::default())?;
+        let chain = host.load_config(&config).await?;
+        let names = plugin_names(&chain);
+        let listener =
+            TcpListener::bind(serve.listen)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    addr: serve.listen,
+                    what: "serve.listen",
+                    source,
+                })?;
+        let metrics = match serve.metrics {
+            Some(addr) => {
+                Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .map_err(|source| ServeError::Bind {
+                            addr,
+                            what: "serve.metrics",
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        tracing::info!(
+            config = %path.display(),
+            mode = %config.mode,
+            plugins = ?names,
+            listen = %serve.listen,
+            upstream = %serve.upstream,
+            reload = ?serve.reload,
+            "palisade serve: chain loaded"
+        );
+        Ok(Self {
+            state: Arc::new(State {
+                path,
+                host,
+                chain: SharedChain::new(chain),
+                config: Mutex::new(config),
+                counters: Counters::default(),
+            }),
+            serve,
+            listener,
+            metrics,
+            incoming_tls,
+        })
+    }
+
+    /// Where calls are accepted (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Where `GET /metrics` is served, if configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The chain new calls get (replaced by reloads).
+    pub fn chain(&self) -> SharedChain {
+        self.state.chain.clone()
+    }
+
+    /// What `SIGHUP` calls.
+    pub fn reloader(&self) -> Reloader {
+        Reloader(Arc::clone(&self.state))
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting, lets in-flight calls
+    /// finish (at most `[serve] shutdown_grace_ms`) and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServeError> {
+        let Self {
+            state,
+            serve,
+            listener,
+            metrics,
+            incoming_tls,
+        } = self;
+        let incoming = {
+            let config = state.config.lock().await;
+            if incoming_tls {
+                config.transport.server_tls()?.incoming(listener)
+            } else {
+                Incoming::insecure_plaintext(listener, config.transport.insecure_plaintext()?)
+            }
+        };
+        let (stop, stopped) = watch::channel(false);
+        let metrics_task = metrics.map(|listener| {
+            tokio::spawn(metrics::serve(
+                listener,
+                Arc::clone(&state),
+                wait_for(stopped.clone()),
+            ))
+        });
+        let proxy = proxy::Proxy::new(&serve.upstream, Arc::clone(&state));
+        let service = ServerLayer::shared(state.chain.clone()).layer(proxy);
+        let mut server = tokio::spawn(serve_http(incoming, service, wait_for(stopped)));
+
+        tokio::select! {
+            () = shutdown => {}
+            // serve_http returns only after a stop; a panic in it ends serving.
+            result = &mut server => {
+                if let Err(error) = result {
+                    tracing::error!(%error, "the server task failed");
+                }
+            }
+        }
+        tracing::info!(grace = ?serve.shutdown_grace, "shutting down: no new calls; waiting for in-flight calls");
+        let _ = stop.send(true);
+        if !server.is_finished() {
+            match tokio::time::timeout(serve.shutdown_grace, &mut server).await {
+                Ok(_) => tracing::info!("in-flight calls finished"),
+                Err(_) => {
+                    tracing::warn!(grace = ?serve.shutdown_grace, "calls still running after the grace period; closing them");
+                    server.abort();
+                }
+            }
+        }
+        if let Some(task) = metrics_task {
+            let _ = task.await;
+        }
+        Ok(())
+    }
+}
+
+/// Completes when `stop` says so (or its sender is gone).
+async fn wait_for(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+fn plugin_names(chain: &palisade_host::Chain) -> Vec<String> {
+    chain
+        .plugins()
+        .iter()
+        .map(|p| p.name().to_owned())
+        .collect()
+}
+
+/// Reloads a running proxy's configuration. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Reloader(Arc<State>);
+
+impl Reloader {
+    /// Re-reads the configuration file and, if reloading is allowed and the new file
+    /// changes nothing that needs a restart, verifies and loads every plugin into a
+    /// new chain, then makes it the one new calls get. Returns the new chain's plugin
+    /// names. On any error the old chain keeps serving; the error says why (and is
+    /// logged and counted).
+    pub async fn reload(&self) -> Result<Vec<String>, ReloadError> {
+        let state = &self.0;
+        let result = self.try_reload().await;
+        let counters = &state.counters;
+        match &result {
+            Ok(plugins) => {
+                counters.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(config = %state.path.display(), ?plugins, outcome = "ok", "reload: new chain in place");
+            }
+            Err(error) => {
+                let counter = match error {
+                    ReloadError::Disabled { .. } => &counters.reloads_refused,
+                    _ => &counters.reloads_failed,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(config = %state.path.display(), outcome = error.outcome(), error = %error, "reload: kept the old chain");
+            }
+        }
+        result
+    }
+
+    async fn try_reload(&self) -> Result<Vec<String>, ReloadError> {
+        let state = &self.0;
+        // One reload at a time; calls go on meanwhile.
+        let mut current = state.config.lock().await;
+        let allowed = current
+            .serve
+            .as_ref()
+            .is_some_and(|s| s.reload == ReloadPolicy::Verified);
+        if !allowed {
+            return Err(ReloadError::Disabled { mode: current.mode });
+        }
+        let new = read_config(&state.path).map_err(|source| ReloadError::Config {
+            path: state.path.clone(),
+            source,
+        })?;
+        if new.mode != current.mode {
+            return Err(ReloadError::NeedsRestart { setting: "mode" });
+        }
+        if new.serve != current.serve {
+            return Err(ReloadError::NeedsRestart { setting: "serve" });
+        }
+        if new.transport != current.transport {
+            return Err(ReloadError::NeedsRestart {
+                setting: "transport",
+            });
+        }
+        // The whole pipeline for every plugin: read, verify, check, compile,
+        // instantiate. Nothing is swapped in before all of it succeeded.
+        let chain = state
+            .host
+            .load_config(&new)
+            .await
+            .map_err(ReloadError::Load)?;
+        let names = plugin_names(&chain);
+        state.chain.replace(chain);
+        *current = new;
+        Ok(names)
+    }
+}

@@ -1,0 +1,570 @@
+//! `palisade serve` in-process, in front of a plain tonic echo service on loopback
+//! that knows nothing of Palisade: real signed packages, real mTLS on the proxy's
+//! side, real sockets on both.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test, with its message"
+)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use palisade_cli::serve::{ReloadError, Serve};
+use palisade_host::transport::{ClientTls, Incoming, InsecurePlaintext, TlsMaterial};
+use palisade_host::{Error, Mode, SigningKey, VerifyError};
+use palisade_tests::echo::{EchoClient, EchoRequest, EchoService, StreamRequest};
+use palisade_tests::guests::{ADD_HEADER, RBAC};
+use palisade_tests::packages::sign_example;
+use palisade_tests::pki::TestCa;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tonic::Code;
+use tonic::transport::{Channel, Endpoint, Server};
+
+const SERVICE: &str = "echo.v1.Echo";
+const PROXY_ID: &str = "spiffe://test/proxy";
+const CLIENT_ID: &str = "spiffe://test/frontend";
+
+/// A fresh directory for one test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(test: &str) -> TempDir {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "palisade-serve-{}-{test}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+/// The plain echo service the proxy protects: no TLS, no layer.
+struct Upstream {
+    addr: SocketAddr,
+    echo: EchoService,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn upstream() -> Upstream {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let incoming = Incoming::insecure_plaintext(listener, InsecurePlaintext::insecure_allow());
+    let echo = EchoService::default();
+    let service = echo.server();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        Server::builder()
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    Upstream {
+        addr,
+        echo,
+        _stop: stop,
+    }
+}
+
+/// Everything a proxy needs on disk: CA and certificates, a publisher key and the
+/// packages it signed, and the config file.
+struct Setup {
+    dir: TempDir,
+    ca: TestCa,
+    key: SigningKey,
+    upstream: Upstream,
+}
+
+/// What the config says, beyond the fixed parts.
+struct Options<'a> {
+    reload: Option<&'a str>,
+    rules: &'a str,
+    tenant: &'a str,
+}
+
+impl Default for Options<'_> {
+    fn default() -> Self {
+        Self {
+            reload: Some("verified"),
+            rules: "allow spiffe://test/frontend echo.v1.Echo/Say",
+            tenant: "blue",
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Setup {
+    async fn new(test: &str) -> Self {
+        let dir = temp_dir(test);
+        let ca = TestCa::new("serve test CA").unwrap();
+        let issued = ca.issue(PROXY_ID).unwrap();
+        std::fs::write(dir.0.join("ca.pem"), ca.cert_pem()).unwrap();
+        std::fs::write(dir.0.join("proxy.pem"), issued.cert_pem).unwrap();
+        std::fs::write(dir.0.join("proxy.key"), issued.key_pem).unwrap();
+        let key = SigningKey::from_bytes(&[42; 32]);
+        for (plugin, component) in [("rbac", RBAC), ("add-header", ADD_HEADER)] {
+            let package = sign_example(plugin, component, &key).unwrap();
+            std::fs::write(dir.0.join(format!("{plugin}.pkg")), package).unwrap();
+        }
+        Self {
+            dir,
+            ca,
+            key,
+            upstream: upstream().await,
+        }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.0.join("palisade.toml")
+    }
+
+    fn write_config(&self, options: &Options<'_>) -> PathBuf {
+        let reload = options
+            .reload
+            .map(|r| format!("reload = \"{r}\"\n"))
+            .unwrap_or_default();
+        let text = format!(
+            r#"mode = "lockdown"
+
+[trust]
+keys = ["{key}"]
+
+[transport]
+cert = "proxy.pem"
+key = "proxy.key"
+ca = "ca.pem"
+
+[serve]
+listen = "127.0.0.1:0"
+upstream = "http://{upstream}"
+metrics = "127.0.0.1:0"
+{reload}
+[[plugins]]
+name = "rbac"
+package = "rbac.pkg"
+grants = {{ config = {{}}, log = {{}} }}
+config = {{ rules = "{rules}" }}
+
+[[plugins]]
+name = "add-header"
+package = "add-header.pkg"
+grants = {{ config = {{}} }}
+config = {{ name = "x-tenant", value = "{tenant}" }}
+"#,
+            key = hex(&self.key.public_key().to_bytes()),
+            upstream = self.upstream.addr,
+            rules = options.rules,
+            tenant = options.tenant,
+        );
+        std::fs::write(self.path(), text).unwrap();
+        self.path()
+    }
+
+    fn client_material(&self) -> TlsMaterial {
+        self.ca.material(CLIENT_ID).unwrap()
+    }
+}
+
+/// A started proxy, serving until dropped.
+struct Running {
+    addr: SocketAddr,
+    metrics: SocketAddr,
+    reloader: palisade_cli::serve::Reloader,
+    chain: palisade_host::layer::SharedChain,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.unwrap();
+    }
+}
+
+async fn start(path: &Path) -> Running {
+    let serve = Serve::start(path).await.unwrap();
+    let addr = serve.local_addr().unwrap();
+    let metrics = serve.metrics_addr().unwrap();
+    let reloader = serve.reloader();
+    let chain = serve.chain();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        serve
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+    });
+    Running {
+        addr,
+        metrics,
+        reloader,
+        chain,
+        stop: Some(stop),
+        task,
+    }
+}
+
+async fn client(material: &TlsMaterial, addr: SocketAddr) -> EchoClient<Channel> {
+    let connector = ClientTls::new(material)
+        .unwrap()
+        .pin(SERVICE, PROXY_ID)
+        .unwrap()
+        .connector(SERVICE)
+        .unwrap();
+    let channel = Endpoint::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .connect_with_connector(connector)
+        .await
+        .unwrap();
+    EchoClient::new(channel)
+}
+
+fn say(message: &str) -> EchoRequest {
+    EchoRequest {
+        message: message.to_owned(),
+    }
+}
+
+/// The value of `x-tenant` as the upstream saw it.
+fn tenant(headers: &[String]) -> Option<&str> {
+    headers.iter().find_map(|h| h.strip_prefix("x-tenant="))
+}
+
+#[tokio::test]
+async fn serve_forwards_an_allowed_call_with_plugin_metadata_and_the_verified_caller() {
+    let setup = Setup::new("allowed").await;
+    let proxy = start(&setup.write_config(&Options::default())).await;
+    let mut client = client(&setup.client_material(), proxy.addr).await;
+    let mut request = tonic::Request::new(say("hello"));
+    // A caller cannot claim an identity: the layer drops this before anything runs.
+    request.metadata_mut().insert(
+        "x-palisade-peer-identity",
+        "spiffe://test/admin".parse().unwrap(),
+    );
+    let response = client.say(request).await.unwrap();
+    let handled_by = response.metadata().get("x-handled-by").cloned();
+    let reply = response.into_inner();
+    assert_eq!(reply.message, "hello");
+    assert_eq!(tenant(&reply.headers), Some("blue"), "{:?}", reply.headers);
+    assert!(
+        reply
+            .headers
+            .contains(&format!("x-palisade-peer-identity={CLIENT_ID}")),
+        "{:?}",
+        reply.headers
+    );
+    // The upstream's own response metadata comes back.
+    assert_eq!(handled_by.unwrap(), "echo");
+    assert_eq!(setup.upstream.echo.calls(), 1);
+
+    // A failing upstream status passes through as it is.
+    let status = client.say(say("fail:9")).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn serve_denied_call_never_reaches_the_upstream() {
+    let setup = Setup::new("denied").await;
+    let proxy = start(&setup.write_config(&Options::default())).await;
+    let mut client = client(&setup.client_material(), proxy.addr).await;
+    let status = client
+        .stream(StreamRequest {
+            message: "hi".into(),
+            count: 2,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(status.message().contains("rbac"), "{status:?}");
+    assert_eq!(setup.upstream.echo.calls(), 0);
+
+    // A caller from another CA is refused at the handshake: no call at all.
+    let other = TestCa::new("another CA").unwrap();
+    let material = TlsMaterial {
+        ca: setup.client_material().ca,
+        ..other.material(CLIENT_ID).unwrap()
+    };
+    let connector = ClientTls::new(&material)
+        .unwrap()
+        .pin(SERVICE, PROXY_ID)
+        .unwrap()
+        .connector(SERVICE)
+        .unwrap();
+    let refused = async {
+        let channel = Endpoint::from_shared(format!("https://{}", proxy.addr))
+            .unwrap()
+            .connect_with_connector(connector)
+            .await?;
+        EchoClient::new(channel)
+            .say(say("hello"))
+            .await
+            .map_err(|s| Box::new(s) as Box<dyn std::error::Error + Send + Sync>)
+            .map(|_| ())
+            .map_err(Into::into)
+    };
+    let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = refused.await;
+    assert!(result.is_err());
+    assert_eq!(setup.upstream.echo.calls(), 0);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn serve_lockdown_refuses_reload_unless_the_config_allows_it() {
+    let setup = Setup::new("reload-off").await;
+    let path = setup.write_config(&Options {
+        reload: None,
+        ..Options::default()
+    });
+    let proxy = start(&path).await;
+    let before = proxy.chain.current();
+    // Even a valid new file is not read.
+    setup.write_config(&Options {
+        reload: None,
+        tenant: "green",
+        ..Options::default()
+    });
+    match proxy.reloader.reload().await {
+        Err(ReloadError::Disabled { mode }) => assert_eq!(mode, Mode::Lockdown),
+        other => panic!("not refused: {other:?}"),
+    }
+    assert!(Arc::ptr_eq(&before, &proxy.chain.current()));
+    let mut client = client(&setup.client_material(), proxy.addr).await;
+    let reply = client.say(say("hello")).await.unwrap().into_inner();
+    assert_eq!(tenant(&reply.headers), Some("blue"));
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn serve_failed_reload_keeps_the_old_chain() {
+    let setup = Setup::new("reload-failed").await;
+    let proxy = start(&setup.write_config(&Options::default())).await;
+    let before = proxy.chain.current();
+
+    // A package re-signed by a key the config does not trust, under a new file that
+    // would change the tenant: nothing of it may be swapped in.
+    let stranger = SigningKey::from_bytes(&[7; 32]);
+    std::fs::write(
+        setup.dir.0.join("add-header.pkg"),
+        sign_example("add-header", ADD_HEADER, &stranger).unwrap(),
+    )
+    .unwrap();
+    setup.write_config(&Options {
+        tenant: "green",
+        ..Options::default()
+    });
+    match proxy.reloader.reload().await {
+        Err(ReloadError::Load(Error::Verify { plugin, reason })) => {
+            assert_eq!(plugin, "add-header");
+            assert!(
+                matches!(reason, VerifyError::ThresholdNotMet { .. }),
+                "{reason:?}"
+            );
+        }
+        other => panic!("not refused by verification: {other:?}"),
+    }
+    // A tampered component (one byte flipped after signing) fails too.
+    let mut package = sign_example("add-header", ADD_HEADER, &setup.key).unwrap();
+    let last = package.len() - 100;
+    package[last] ^= 0x01;
+    std::fs::write(setup.dir.0.join("add-header.pkg"), package).unwrap();
+    assert!(matches!(
+        proxy.reloader.reload().await,
+        Err(ReloadError::Load(Error::Verify { .. }))
+    ));
+    assert!(Arc::ptr_eq(&before, &proxy.chain.current()));
+    let mut client = client(&setup.client_material(), proxy.addr).await;
+    let reply = client.say(say("hello")).await.unwrap().into_inner();
+    assert_eq!(tenant(&reply.headers), Some("blue"));
+
+    // Once the package is good again, the same reload goes through.
+    std::fs::write(
+        setup.dir.0.join("add-header.pkg"),
+        sign_example("add-header", ADD_HEADER, &setup.key).unwrap(),
+    )
+    .unwrap();
+    let plugins = proxy.reloader.reload().await.unwrap();
+    assert_eq!(plugins, ["rbac", "add-header"]);
+    let reply = client.say(say("hello")).await.unwrap().into_inner();
+    assert_eq!(tenant(&reply.headers), Some("green"));
+
+    let metrics = scrape(proxy.metrics).await;
+    assert_eq!(
+        sample(&metrics, "palisade_reloads_total{outcome=\"failed\"}"),
+        2
+    );
+    assert_eq!(
+        sample(&metrics, "palisade_reloads_total{outcome=\"ok\"}"),
+        1
+    );
+    proxy.stop().await;
+}
+
+/// Concurrent clients call without pause while the chain is reloaded: every call
+/// gets OK, each saw one chain or the other whole, and every call started after the
+/// reload returned sees the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serve_reload_under_load_loses_no_call() {
+    const CLIENTS: usize = 16;
+    const CALLS_AFTER: usize = 20;
+    let setup = Setup::new("reload-load").await;
+    let proxy = start(&setup.write_config(&Options::default())).await;
+    let reloaded = Arc::new(AtomicBool::new(false));
+    let material = setup.client_material();
+    let mut tasks = Vec::new();
+    for _ in 0..CLIENTS {
+        let mut client = client(&material, proxy.addr).await;
+        let reloaded = Arc::clone(&reloaded);
+        tasks.push(tokio::spawn(async move {
+            let (mut blue, mut green, mut after) = (0usize, 0usize, 0usize);
+            // Until the reload is done, then CALLS_AFTER more.
+            while after < CALLS_AFTER {
+                let started_after = reloaded.load(Ordering::Acquire);
+                let reply = client.say(say("load")).await;
+                let reply = match reply {
+                    Ok(reply) => reply.into_inner(),
+                    Err(status) => panic!("a call failed during the reload: {status:?}"),
+                };
+                match tenant(&reply.headers) {
+                    Some("blue") => {
+                        assert!(!started_after, "a call after the reload saw the old chain");
+                        blue += 1;
+                    }
+                    Some("green") => green += 1,
+                    other => panic!("neither chain: {other:?}"),
+                }
+                if started_after {
+                    after += 1;
+                }
+            }
+            (blue, green)
+        }));
+    }
+    // Let every client get calls going on the old chain first.
+    while setup.upstream.echo.calls() < (CLIENTS * 5) as u64 {
+        tokio::task::yield_now().await;
+    }
+    setup.write_config(&Options {
+        tenant: "green",
+        ..Options::default()
+    });
+    proxy.reloader.reload().await.unwrap();
+    reloaded.store(true, Ordering::Release);
+    let (mut blue, mut green) = (0, 0);
+    for task in tasks {
+        let (b, g) = task.await.unwrap();
+        blue += b;
+        green += g;
+    }
+    assert!(blue >= CLIENTS * 5 - CLIENTS, "blue {blue}");
+    assert!(green >= CLIENTS * CALLS_AFTER, "green {green}");
+    // Every call answered reached the upstream exactly once.
+    assert_eq!(setup.upstream.echo.calls(), (blue + green) as u64);
+    proxy.stop().await;
+}
+
+/// `GET /metrics`, as text.
+async fn scrape(addr: SocketAddr) -> String {
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nhost: metrics\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    body.to_owned()
+}
+
+/// The value of the sample named `series` (name and labels, as exposed).
+fn sample(text: &str, series: &str) -> u64 {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse::<f64>().ok())?
+        })
+        .map(|v| v as u64)
+        .unwrap_or_else(|| panic!("no sample {series} in:\n{text}"))
+}
+
+#[tokio::test]
+async fn serve_metrics_count_the_plugins_calls() {
+    let setup = Setup::new("metrics").await;
+    let proxy = start(&setup.write_config(&Options::default())).await;
+    let before = scrape(proxy.metrics).await;
+    assert_eq!(
+        sample(&before, "palisade_plugin_calls_total{plugin=\"rbac\"}"),
+        0
+    );
+    assert_eq!(sample(&before, "palisade_chain_plugins"), 2);
+
+    let mut client = client(&setup.client_material(), proxy.addr).await;
+    for _ in 0..3 {
+        client.say(say("hello")).await.unwrap();
+    }
+    let denied = client
+        .stream(StreamRequest {
+            message: "hi".into(),
+            count: 1,
+        })
+        .await;
+    assert!(denied.is_err());
+
+    let after = scrape(proxy.metrics).await;
+    // rbac ran on all four requests; add-header on the three it let through, on
+    // both request and response.
+    assert_eq!(
+        sample(&after, "palisade_plugin_calls_total{plugin=\"rbac\"}"),
+        4
+    );
+    assert_eq!(
+        sample(&after, "palisade_plugin_calls_total{plugin=\"add-header\"}"),
+        6
+    );
+    assert_eq!(
+        sample(&after, "palisade_plugin_traps_total{plugin=\"rbac\"}"),
+        0
+    );
+    assert_eq!(sample(&after, "palisade_upstream_errors_total"), 0);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn serve_shutdown_stops_accepting() {
+    let setup = Setup::new("shutdown").await;
+    let proxy = start(&setup.write_config(&Options::default())).await;
+    let addr = proxy.addr;
+    let mut client = client(&setup.client_material(), addr).await;
+    client.say(say("hello")).await.unwrap();
+    proxy.stop().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
