@@ -162,12 +162,16 @@ name = "rbac"
 package = "rbac.pkg"
 grants = {{ config = {{}}, log = {{}} }}
 config = {{ rules = "{rules}" }}
+# The machine running the tests may be loaded (and compiling the new chain during a
+# reload): the deadline is not what these tests are about.
+limits = {{ call_timeout_ms = 10000 }}
 
 [[plugins]]
 name = "add-header"
 package = "add-header.pkg"
 grants = {{ config = {{}} }}
 config = {{ name = "x-tenant", value = "{tenant}" }}
+limits = {{ call_timeout_ms = 10000 }}
 "#,
             key = hex(&self.key.public_key().to_bytes()),
             upstream = self.upstream.addr,
@@ -463,10 +467,15 @@ async fn serve_reload_under_load_loses_no_call() {
             (blue, green)
         }));
     }
-    // Let every client get calls going on the old chain first.
-    while setup.upstream.echo.calls() < (CLIENTS * 5) as u64 {
-        tokio::task::yield_now().await;
+    // Let the clients get calls going on the old chain first (a liveness bound, not
+    // a timing assertion).
+    for _ in 0..100_000 {
+        if setup.upstream.echo.calls() >= (CLIENTS * 5) as u64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
+    assert!(setup.upstream.echo.calls() >= (CLIENTS * 5) as u64);
     setup.write_config(&Options {
         tenant: "green",
         ..Options::default()
@@ -479,7 +488,7 @@ async fn serve_reload_under_load_loses_no_call() {
         blue += b;
         green += g;
     }
-    assert!(blue >= CLIENTS * 5 - CLIENTS, "blue {blue}");
+    assert!(blue >= CLIENTS * 5, "blue {blue}");
     assert!(green >= CLIENTS * CALLS_AFTER, "green {green}");
     // Every call answered reached the upstream exactly once.
     assert_eq!(setup.upstream.echo.calls(), (blue + green) as u64);

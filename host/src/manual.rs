@@ -176,6 +176,14 @@
 //! # plaintext = "insecure-allow"    # development only; the default is "refuse"
 //! [transport.pins]                  # service -> the identity its server must present
 //! "orders.v1.Orders" = "spiffe://prod/orders"
+//!
+//! [serve]                           # optional; for `palisade serve` (see "The sidecar proxy")
+//! listen = "0.0.0.0:8443"           # mTLS per [transport]
+//! upstream = "http://127.0.0.1:50051"   # plaintext, so a loopback address
+//! # upstream_plaintext = "insecure-allow"  # another host (development only)
+//! metrics = "127.0.0.1:9464"        # optional: GET /metrics
+//! reload = "verified"               # or "off"; the default is "off" in lockdown
+//! shutdown_grace_ms = 10000         # in-flight calls' time after SIGTERM
 //! ```
 //!
 //! Resolution is one step from TOML to a validated value; every error is a
@@ -189,10 +197,14 @@
 //!   `package` and `component`, duplicate plugin names, a threshold above the number
 //!   of keys, limits of 0 or above the host maxima (1 GiB of memory, 60 s per call,
 //!   1024 concurrent instances), `[transport]` with only some of `cert`, `key` and
-//!   `ca`, a pin that is empty, has spaces or a wildcard.
+//!   `ca`, a pin that is empty, has spaces or a wildcard; in `[serve]`, an address
+//!   that is not `IP:PORT`, an upstream that is not `http://HOST[:PORT]`, a
+//!   non-loopback upstream without `upstream_plaintext = "insecure-allow"`, a
+//!   `[serve]` without `[transport]` TLS material (or plaintext allowed).
 //! - `Lockdown` (in lockdown mode only), naming the offending setting: an unsigned
 //!   `component`, `failure = "open"`, a `[trust]` with no `keys`, `threshold = 0`,
-//!   `[transport] plaintext = "insecure-allow"`.
+//!   `[transport] plaintext = "insecure-allow"`, a non-loopback `[serve] upstream`
+//!   (with or without `upstream_plaintext = "insecure-allow"`).
 //!
 //! **Ceilings** are applied to every plugin's grants before it is loaded: a forbidden
 //! capability is removed, so a package whose manifest requests it is refused with
@@ -248,3 +260,38 @@
 //!   identity; others get the status code and "refused by policy"
 //!   ([`ErrorDetail`](crate::layer::ErrorDetail)), so that unauthenticated probes do
 //!   not learn the policy.
+//!
+//! # The sidecar proxy
+//!
+//! `palisade serve --config FILE` runs the chain in front of an upstream that knows
+//! nothing of Palisade (a service in any language), from the file's `[serve]`
+//! section. Calls are accepted over the `[transport]` mTLS (client certificates
+//! required) and the chain runs on them through a
+//! [`ServerLayer`](crate::layer::ServerLayer); what it lets through is forwarded with
+//! its headers, streamed body and trailers, gRPC over HTTP/2 and everything else over
+//! HTTP/1.1. The upstream receives the verified caller in `x-palisade-peer-identity`,
+//! which it can trust: the layer drops every `x-palisade-*` header that came from the
+//! network and plugins cannot write them. The upstream is reached in plaintext, which
+//! is why it must be on loopback (another host only with
+//! `upstream_plaintext = "insecure-allow"`, refused in lockdown). An unreachable
+//! upstream makes `UNAVAILABLE` (gRPC) or 502.
+//!
+//! - **Shutdown** (`SIGTERM`, ctrl-c): accepting stops at once; in-flight calls get
+//!   `shutdown_grace_ms` (10 s by default) to finish, then their connections close.
+//! - **Reload** (`SIGHUP`), only with `reload = "verified"` (lockdown's default is
+//!   `"off"`, and a refused reload is logged and counted): the file is read and
+//!   resolved again, and every plugin of it goes through the whole pipeline (read,
+//!   verify, policy, compile, instantiate) into a new chain; only when all of that has
+//!   succeeded does the new chain replace the old one
+//!   ([`SharedChain`](crate::layer::SharedChain)). Calls in flight finish on the chain
+//!   they started with; a reload that fails at any step keeps the old chain and logs
+//!   why. A reload changes plugins and trust only: a file whose `mode`, `[serve]` or
+//!   `[transport]` differs is refused (restart for those).
+//! - **Metrics**: `GET /metrics` on `[serve] metrics`, Prometheus text format 0.0.4,
+//!   read from [`Plugin::stats`](crate::Plugin::stats) at scrape time (the call path
+//!   only bumps the plugins' atomics): per plugin of the current chain
+//!   `palisade_plugin_{calls,traps,timeouts,failures}_total{plugin}`, and
+//!   `palisade_chain_plugins`, `palisade_reloads_total{outcome}`,
+//!   `palisade_upstream_errors_total`. A reload starts the new plugins' counters at
+//!   zero (Prometheus reads that as a counter reset). The endpoint is plaintext and
+//!   read-only; bind it to loopback or a scrape-only network.
