@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo, from a bare clone: installs the wasm32-wasip2 target if missing, builds
-# the example plugins, and runs a chain of them over sample calls.
+# the example plugins, signs them with a fresh publisher key, and runs a tonic service
+# behind them over mTLS under a lockdown config, calling it as two clients.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
