@@ -577,3 +577,51 @@ async fn serve_shutdown_stops_accepting() {
     proxy.stop().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// The real binary: SIGHUP reloads (refused here: lockdown without `reload`), SIGTERM
+/// shuts down cleanly with exit status 0.
+#[tokio::test]
+async fn serve_binary_handles_sighup_and_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let setup = Setup::new("binary").await;
+    let path = setup.write_config(&Options {
+        reload: None,
+        ..Options::default()
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let wait_for = |needle: &str| {
+        received
+            .iter()
+            .find(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("the log ended before {needle:?}"))
+    };
+    wait_for("accepting calls");
+    let signal = |name: &str| {
+        let status = Command::new("kill").args([name, &pid]).status().unwrap();
+        assert!(status.success());
+    };
+    signal("-HUP");
+    let line = wait_for("reload:");
+    assert!(line.contains("refused") && line.contains("kept the old chain"), "{line}");
+    signal("-TERM");
+    wait_for("shutting down");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
