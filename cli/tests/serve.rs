@@ -328,7 +328,6 @@ async fn serve_denied_call_never_reaches_the_upstream() {
             .await
             .map_err(|s| Box::new(s) as Box<dyn std::error::Error + Send + Sync>)
             .map(|_| ())
-            .map_err(Into::into)
     };
     let result: Result<(), Box<dyn std::error::Error + Send + Sync>> = refused.await;
     assert!(result.is_err());
@@ -619,7 +618,10 @@ async fn serve_binary_handles_sighup_and_sigterm() {
     };
     signal("-HUP");
     let line = wait_for("reload:");
-    assert!(line.contains("refused") && line.contains("kept the old chain"), "{line}");
+    assert!(
+        line.contains("refused") && line.contains("kept the old chain"),
+        "{line}"
+    );
     signal("-TERM");
     wait_for("shutting down");
     let status = child.wait().unwrap();
