@@ -137,6 +137,10 @@ impl Setup {
     }
 
     fn write_config(&self, options: &Options<'_>) -> PathBuf {
+        self.write_config_to(options, self.upstream.addr)
+    }
+
+    fn write_config_to(&self, options: &Options<'_>, upstream: SocketAddr) -> PathBuf {
         let reload = options
             .reload
             .map(|r| format!("reload = \"{r}\"\n"))
@@ -174,7 +178,7 @@ config = {{ name = "x-tenant", value = "{tenant}" }}
 limits = {{ call_timeout_ms = 10000 }}
 "#,
             key = hex(&self.key.public_key().to_bytes()),
-            upstream = self.upstream.addr,
+            upstream = upstream,
             rules = options.rules,
             tenant = options.tenant,
         );
@@ -626,4 +630,152 @@ async fn serve_binary_handles_sighup_and_sigterm() {
     wait_for("shutting down");
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// A plain HTTP/1.1 upstream (hyper), counting its hits and answering with the
+/// `x-` headers and the path it saw.
+async fn http_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+    use http_body_util::Full;
+    use hyper_util::rt::TokioIo;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&hits);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let counter = Arc::clone(&counter);
+            let service =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    let mut seen: Vec<String> = req
+                        .headers()
+                        .iter()
+                        .filter(|(name, _)| name.as_str().starts_with("x-"))
+                        .map(|(name, value)| format!("{name}={}", value.to_str().unwrap_or("?")))
+                        .collect();
+                    seen.sort();
+                    seen.push(format!("path={} version={:?}", req.uri(), req.version()));
+                    async move {
+                        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                            bytes::Bytes::from(seen.join("\n")),
+                        )))
+                    }
+                });
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service),
+            );
+        }
+    });
+    (addr, hits)
+}
+
+#[tokio::test]
+async fn serve_proxies_plain_http_to_an_http1_upstream() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let setup = Setup::new("http").await;
+    let (upstream, hits) = http_upstream().await;
+    let path = setup.write_config_to(
+        &Options {
+            rules: "allow spiffe://test/frontend localhost/GET/orders/*",
+            ..Options::default()
+        },
+        upstream,
+    );
+    let proxy = start(&path).await;
+    let connector = ClientTls::new(&setup.client_material())
+        .unwrap()
+        .pin("orders.internal", PROXY_ID)
+        .unwrap()
+        .connector("orders.internal")
+        .unwrap();
+    let client: Client<_, Full<bytes::Bytes>> =
+        Client::builder(TokioExecutor::new()).build(connector);
+    let port = proxy.addr.port();
+    let get = |path: &str| {
+        let request = http::Request::get(format!("https://localhost:{port}{path}"))
+            .body(Full::default())
+            .unwrap();
+        client.request(request)
+    };
+
+    let response = get("/orders/42?verbose=1").await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::OK);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("x-tenant=blue"), "{body}");
+    assert!(
+        body.contains(&format!("x-palisade-peer-identity={CLIENT_ID}")),
+        "{body}"
+    );
+    assert!(
+        body.contains("path=/orders/42?verbose=1 version=HTTP/1.1"),
+        "{body}"
+    );
+    assert_eq!(hits.load(Ordering::Relaxed), 1);
+
+    // Denied: 403 from the proxy, nothing reaches the upstream.
+    let response = get("/admin").await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::FORBIDDEN);
+    assert_eq!(hits.load(Ordering::Relaxed), 1);
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn serve_streams_replies_and_passes_the_final_status_in_trailers() {
+    let setup = Setup::new("stream").await;
+    let proxy = start(&setup.write_config(&Options {
+        rules: "allow spiffe://test/frontend echo.v1.Echo/*",
+        ..Options::default()
+    }))
+    .await;
+    let mut client = client(&setup.client_material(), proxy.addr).await;
+    let mut stream = client
+        .stream(StreamRequest {
+            message: "fail:9".into(),
+            count: 3,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut replies = Vec::new();
+    let status = loop {
+        match stream.message().await {
+            Ok(Some(reply)) => replies.push(reply.message),
+            Ok(None) => panic!("the stream ended without its failure"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(replies, ["fail:9 0", "fail:9 1", "fail:9 2"]);
+    // The upstream's status, from its trailers, through the proxy.
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(status.message(), "failed mid-stream");
+
+    proxy.stop().await;
+}
+
+#[tokio::test]
+async fn serve_unreachable_upstream_is_unavailable() {
+    let setup = Setup::new("unreachable").await;
+    // A loopback port with nothing listening.
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = start(&setup.write_config_to(&Options::default(), dead)).await;
+    let mut client = client(&setup.client_material(), proxy.addr).await;
+    let status = client.say(say("hello")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(status.message(), "upstream unavailable");
+    let metrics = scrape(proxy.metrics).await;
+    assert_eq!(sample(&metrics, "palisade_upstream_errors_total"), 1);
+    proxy.stop().await;
 }
