@@ -12,5 +12,6 @@ mod config;
 mod hostile;
 mod load;
 mod plugins;
+mod sigstore;
 mod support;
 mod verify;
