@@ -206,6 +206,12 @@
 //! Palisade then requires its result to report the certificate and the log as
 //! verified and to have read the same issuer and subject as step 2.
 //!
+//! The tests make their own CA, log and bundles and tamper with each part in turn
+//! (`tests/all/sigstore.rs`); a real cosign v3 bundle from the public instance
+//! (with SCT, RFC 3161 timestamp, signed entry timestamp and inclusion proof) also
+//! verifies, offline, against the public trusted root that `sigstore-trust-root`
+//! embeds.
+//!
 //! **Not checked**: revocation (Fulcio certificates are short-lived; there is no
 //! CRL or OCSP), anything online (no Rekor lookup: a bundle without an inclusion
 //! proof is refused rather than completed; no TUF update of the trust root: the

@@ -763,3 +763,24 @@ fn sigstore_bundle_without_inclusion_proof_is_refused() {
         "{failure}"
     );
 }
+
+/// A trust root that lists a CT log makes the SCT mandatory: the minted
+/// certificates carry none, so they are refused in that check.
+#[test]
+fn sigstore_sct_is_required_when_the_root_lists_ct_logs() {
+    let mut world = world();
+    let package = signed(&mut world, &Signer::new(ISSUER, SUBJECT));
+    let ct_log = Rekor::new();
+    let with_ct = edit(&trusted_root(&[&world.fulcio], &[&world.rekor]), |root| {
+        let ct = edit(&trusted_root(&[&world.fulcio], &[&ct_log]), |_| {});
+        let ct: serde_json::Value = serde_json::from_str(&ct).unwrap();
+        root["ctlogs"] = json!([ct["tlogs"][0]]);
+    });
+    let root = SigstoreTrustRoot::from_json(with_ct.as_bytes()).unwrap();
+    assert!(root.checks_sct());
+    let trust = TrustPolicy::new()
+        .sigstore_trust_root(root)
+        .trust_identity(identity(ISSUER, SUBJECT));
+    let failure = check_failed(refused(&package, &trust));
+    assert!(matches!(failure, SigstoreFailure::Sct(_)), "{failure}");
+}

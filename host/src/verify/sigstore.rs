@@ -559,6 +559,32 @@ fn check_shape(value: &Value, shape: &Shape, path: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    /// A real bundle by cosign v3 against the public instance (with an SCT, an RFC
+    /// 3161 timestamp, a signed entry timestamp and an inclusion proof) verifies
+    /// against the public instance's trusted root as sigstore-trust-root embeds it,
+    /// over its real artifact, through the same path as a package's bundle.
+    #[test]
+    fn real_cosign_bundle_verifies_offline() {
+        let root = SigstoreTrustRoot::from_json(
+            sigstore_verify::trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT.as_bytes(),
+        )
+        .unwrap();
+        assert!(root.checks_sct());
+        let json = include_bytes!("../../../tests/fixtures/sigstore/cosign-v3-blob.sigstore.json");
+        let parsed = parse_bundle(0, json).unwrap();
+        let signer = verify_bundle(&root, b"test content for cosign\n", &parsed, 0).unwrap();
+        assert_eq!(signer.identity.issuer, "https://github.com/login/oauth");
+        assert_eq!(signer.log_index, Some(738_312_748));
+        assert_eq!(signer.integrated_time, Some(1_764_787_003));
+        match verify_bundle(&root, b"test content for cosign?", &parsed, 0) {
+            Err(VerifyError::InvalidBundle {
+                failure: SigstoreFailure::OtherArtifact(_),
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn strict_json_refuses_duplicate_keys() {
         assert!(strict_json(r#"{"a": 1, "b": {"c": 2}}"#).is_ok());
