@@ -784,3 +784,33 @@ fn sigstore_sct_is_required_when_the_root_lists_ct_logs() {
     let failure = check_failed(refused(&package, &trust));
     assert!(matches!(failure, SigstoreFailure::Sct(_)), "{failure}");
 }
+
+#[test]
+fn sigstore_certificate_identity_is_read_strictly() {
+    let mut world = world();
+    let trust = trusting(&world, [identity(ISSUER, SUBJECT)]);
+    for (form, expected) in [
+        (IssuerExtension::Disagreeing, "issuer extensions disagree"),
+        (IssuerExtension::None, "no OIDC issuer"),
+    ] {
+        let mut signer = Signer::new(ISSUER, SUBJECT);
+        signer.issuer_extension = form;
+        let (_, manifest) = parts();
+        let json = bundle(
+            &world.fulcio,
+            &mut world.rekor,
+            &signer,
+            manifest.as_bytes(),
+        );
+        let error = refused(&splice(unsigned(), &json), &trust);
+        assert!(
+            matches!(&error, VerifyError::BundleMalformed { reason, .. } if reason.contains(expected)),
+            "{form:?}: {error}"
+        );
+        // `add_bundle` refuses it up front as well.
+        assert!(matches!(
+            add_bundle(&unsigned(), json.as_bytes()),
+            Err(VerifyError::BundleMalformed { .. })
+        ));
+    }
+}

@@ -71,6 +71,11 @@ pub enum IssuerExtension {
     V1,
     /// Both, as Fulcio wrote for a while.
     Both,
+    /// Both, naming different issuers (`.1.1` says `https://other.test`): a
+    /// certificate no Fulcio would issue.
+    Disagreeing,
+    /// Neither: not a Fulcio certificate.
+    None,
 }
 
 /// Who signs, and when: the certificate's identity and validity, and when the log
@@ -219,6 +224,14 @@ pub fn leaf(ca: &Fulcio, signer: &Signer) -> (Vec<u8>, KeyPair) {
         IssuerExtension::V1 => vec![v1],
         IssuerExtension::V2 => vec![v2],
         IssuerExtension::Both => vec![v1, v2],
+        IssuerExtension::Disagreeing => vec![
+            CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 57264, 1, 1],
+                b"https://other.test".to_vec(),
+            ),
+            v2,
+        ],
+        IssuerExtension::None => Vec::new(),
     };
     let cert = params.signed_by(&key, &ca.ca).expect("a leaf certificate");
     (cert.der().to_vec(), key)
