@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use palisade_host::{
-    Capability, ConfiguredSource, FailurePolicy, Grants, ImportClass, KeyUse, OperatorConfig,
-    PublicKey, SigningKey, TrustPolicy, VerifyError, classify_import, component_imports,
-    inspect_package, verify_package,
+    BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Identity, ImportClass,
+    KeyUse, OperatorConfig, PublicKey, SigningKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy,
+    VerifyError, classify_import, component_imports, inspect_package, verify_package,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -36,8 +36,10 @@ enum Command {
     /// Generate an ed25519 publisher key pair: NAME.key (secret, mode 0600) and NAME.pub.
     Keygen(KeygenArgs),
     /// Sign a component with its manifest into a package, or add a signature to one.
+    /// With --bundle, attach a sigstore bundle made elsewhere (e.g. by
+    /// `cosign sign-blob --bundle` over the manifest file) instead of signing.
     Sign(SignArgs),
-    /// Verify a package against trusted public keys.
+    /// Verify a package against trusted public keys and/or sigstore identities.
     Verify(VerifyArgs),
     /// Show a package's manifest, signatures and the component's actual imports,
     /// without checking any signature. Also works on a bare `.wasm` component.
@@ -64,11 +66,18 @@ struct KeygenArgs {
 
 #[derive(Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["manifest", "add"])))]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "bundle"])))]
 struct SignArgs {
     /// The secret key (from `palisade keygen`); refused if group- or world-readable.
     #[arg(long, value_name = "NAME.key")]
-    key: PathBuf,
-    /// The manifest (TOML); `component_sha256` is filled in from the component.
+    key: Option<PathBuf>,
+    /// A sigstore bundle (JSON) over the manifest file's exact bytes, to attach
+    /// instead of signing with a key.
+    #[arg(long, value_name = "BUNDLE.json")]
+    bundle: Option<PathBuf>,
+    /// The manifest (TOML). With --key, `component_sha256` is filled in from the
+    /// component; with --bundle, the file is packaged byte for byte and must already
+    /// carry it (the bundle signs those bytes).
     #[arg(long, value_name = "MANIFEST.toml", requires = "component")]
     manifest: Option<PathBuf>,
     /// Add a signature to this existing package instead.
@@ -83,11 +92,20 @@ struct SignArgs {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("trusted").required(true).multiple(true).args(["trust", "identity"])))]
 struct VerifyArgs {
     /// A trusted public key file (NAME.pub); repeat for several.
-    #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+    #[arg(long = "trust", value_name = "KEY.pub")]
     trust: Vec<PathBuf>,
-    /// Signatures from this many distinct trusted keys are needed.
+    /// A sigstore trust root (Sigstore's trusted_root.json: Fulcio CAs, Rekor keys)
+    /// to verify bundles against, offline.
+    #[arg(long, value_name = "trusted_root.json", requires = "identity")]
+    trust_root: Option<PathBuf>,
+    /// A trusted sigstore signer: OIDC issuer, `=`, subject (e-mail or URI; a
+    /// trailing `*` after `/` or `@` matches a prefix). Repeat for several.
+    #[arg(long, value_name = "ISSUER=SUBJECT", requires = "trust_root")]
+    identity: Vec<String>,
+    /// Signatures from this many distinct trusted keys and identities are needed.
     #[arg(long, default_value_t = 1, value_name = "N")]
     threshold: usize,
     /// The plugin name the manifest must carry (default: accept the manifest's).
@@ -286,8 +304,14 @@ fn load_public_key(path: &Path) -> anyhow::Result<PublicKey> {
 }
 
 fn sign(args: &SignArgs) -> Result<(), Failure> {
+    if let Some(bundle) = &args.bundle {
+        return attach_bundle(args, bundle);
+    }
+    let Some(key) = &args.key else {
+        return Err(anyhow!("give --key or --bundle").into());
+    };
     let mut o = String::new();
-    let key = load_signing_key(&args.key)?;
+    let key = load_signing_key(key)?;
     let package = match (&args.manifest, &args.component, &args.add) {
         (Some(manifest), Some(component), None) => {
             let component_bytes = read_file(component, false)?;
@@ -322,6 +346,71 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `sign --bundle`: packages the manifest byte for byte with the bundle, or adds the
+/// bundle to an existing package.
+fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
+    let mut o = String::new();
+    let bundle = read_file(bundle_path, false)?;
+    let package = match (&args.manifest, &args.component, &args.add) {
+        (Some(manifest), Some(component), None) => {
+            let component_bytes = read_file(component, false)?;
+            let manifest_bytes = read_file(manifest, false)?;
+            let has_digest = std::str::from_utf8(&manifest_bytes)
+                .ok()
+                .and_then(|text| text.parse::<toml::Table>().ok())
+                .is_some_and(|table| table.contains_key("component_sha256"));
+            if !has_digest {
+                return Err(anyhow!(
+                    "{} has no `component_sha256`; with --bundle the manifest is packaged as \
+                     signed, so add `component_sha256 = \"{}\"` and sign that file",
+                    manifest.display(),
+                    hex(&Sha256::digest(&component_bytes))
+                )
+                .into());
+            }
+            palisade_host::package_with_bundle(&manifest_bytes, &component_bytes, &bundle)
+                .with_context(|| format!("cannot package {}", manifest.display()))?
+        }
+        (None, None, Some(package)) => {
+            let bytes = read_file(package, false)?;
+            palisade_host::add_bundle(&bytes, &bundle)
+                .with_context(|| format!("cannot add a bundle to {}", package.display()))?
+        }
+        _ => {
+            return Err(
+                anyhow!("use either --manifest MANIFEST COMPONENT, or --add PACKAGE").into(),
+            );
+        }
+    };
+    let info = inspect_package(&package).context("the new package does not read back")?;
+    write_file(&args.out, &package)?;
+    match info.info.identities.last() {
+        Some(signer) => say!(
+            o,
+            "{} carries a sigstore bundle by {} (not verified here)",
+            args.out.display(),
+            signer_text(signer)
+        ),
+        None => say!(o, "{} written", args.out.display()),
+    }
+    emit(&o);
+    Ok(())
+}
+
+/// `SUBJECT (issuer ISSUER), log index N`.
+fn signer_text(signer: &BundleSigner) -> String {
+    signer.to_string()
+}
+
+/// Parses `--identity ISSUER=SUBJECT`.
+fn parse_identity(text: &str) -> anyhow::Result<Identity> {
+    let (issuer, subject) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--identity {text:?}: expected ISSUER=SUBJECT"))?;
+    let subject = SubjectPattern::parse(subject).with_context(|| format!("--identity {text:?}"))?;
+    Identity::new(issuer, subject).with_context(|| format!("--identity {text:?}"))
+}
+
 /// Whether a verification error is a refusal (exit 1) rather than malformed input.
 fn is_refusal(error: &VerifyError) -> bool {
     matches!(
@@ -333,6 +422,7 @@ fn is_refusal(error: &VerifyError) -> bool {
             | VerifyError::NameMismatch { .. }
             | VerifyError::RolledBack { .. }
             | VerifyError::DigestPinMismatch { .. }
+            | VerifyError::InvalidBundle { .. }
     )
 }
 
@@ -341,6 +431,14 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     let mut trust = TrustPolicy::new().threshold(args.threshold);
     for path in &args.trust {
         trust = trust.trust(load_public_key(path)?);
+    }
+    if let Some(path) = &args.trust_root {
+        let root = SigstoreTrustRoot::from_json(&read_file(path, false)?)
+            .with_context(|| format!("{}", path.display()))?;
+        trust = trust.sigstore_trust_root(root);
+    }
+    for identity in &args.identity {
+        trust = trust.trust_identity(parse_identity(identity)?);
     }
     let bytes = read_file(&args.package, false)?;
     match verify_package(&bytes, args.name.as_deref(), &trust) {
@@ -351,6 +449,9 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
             say!(o, "sha256:      {}", hex(&info.component_sha256));
             for signer in &info.signers {
                 say!(o, "signed by:   {signer}");
+            }
+            for signer in &info.identities {
+                say!(o, "signed by:   {} (sigstore)", signer_text(signer));
             }
             emit(&o);
             Ok(())
@@ -475,6 +576,26 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
             .as_ref()
             .map(|i| i.signers.iter().map(ToString::to_string).collect())
             .unwrap_or_default();
+        let bundles: Vec<Value> = info
+            .as_ref()
+            .map(|i| {
+                i.identities
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "issuer": s.identity.issuer,
+                            "subject": s.identity.subject,
+                            "log_index": s.log_index,
+                        })
+                    })
+                    .chain(
+                        i.unreadable_bundles
+                            .iter()
+                            .map(|reason| json!({ "unreadable": reason })),
+                    )
+                    .collect()
+            })
+            .unwrap_or_default();
         let imports: Vec<Value> = classified
             .iter()
             .map(|(import, (class, capability, flagged))| {
@@ -490,6 +611,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
             "kind": if is_package { "package" } else { "component" },
             "manifest": manifest,
             "signatures": signatures,
+            "sigstore_bundles": bundles,
             "component_sha256": sha256,
             "imports": imports,
             "unrequested": unrequested,
@@ -534,11 +656,24 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                     caps.join(", ")
                 }
             );
-            if info.signers.is_empty() {
+            if info.signers.is_empty()
+                && info.identities.is_empty()
+                && info.unreadable_bundles.is_empty()
+            {
                 say!(o, "signatures:  (none)");
             }
             for signer in &info.signers {
                 say!(o, "signature:   {signer} (not checked)");
+            }
+            for signer in &info.identities {
+                say!(
+                    o,
+                    "bundle:      {} (sigstore, not checked)",
+                    signer_text(signer)
+                );
+            }
+            for reason in &info.unreadable_bundles {
+                say!(o, "bundle:      unreadable: {reason}");
             }
             let declared = hex(&info.component_sha256);
             if declared != sha256 {

@@ -114,8 +114,8 @@ pub use crate::config::{
     Ceiling, ConfigError, ConfiguredPlugin, ConfiguredSource, Mode, OperatorConfig, apply_ceilings,
 };
 pub use crate::error::{
-    CallError, CompileError, Error, HostError, LinkError, LoadError, PolicyError, Result, TrapKind,
-    VerifyError,
+    CallError, CompileError, Error, HostError, LinkError, LoadError, PolicyError, Result,
+    SigstoreFailure, TrapKind, VerifyError,
 };
 pub use crate::host::{Host, PluginSpec};
 pub use crate::instance::InstanceMode;
@@ -129,6 +129,7 @@ pub use crate::policy::{
     LogGrant, MetricsGrant, classify_import, component_imports,
 };
 pub use crate::verify::{
-    KeyId, PackageInfo, PublicKey, SigningKey, TrustPolicy, UnverifiedPackage, add_signature,
-    inspect_package, sign_package, verify_package,
+    BundleSigner, Identity, IdentityPolicy, KeyId, PackageInfo, PublicKey, SignerIdentity,
+    SigningKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy, UnverifiedPackage, add_bundle,
+    add_signature, inspect_package, package_with_bundle, sign_package, verify_package,
 };

@@ -14,6 +14,7 @@ mod layers;
 mod load;
 mod net;
 mod plugins;
+mod sigstore;
 mod support;
 mod transport;
 mod verify;

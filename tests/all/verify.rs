@@ -2,7 +2,7 @@
 //! `add-header` component. Every refusal asserts its specific error variant.
 
 use palisade_host::load::MAX_COMPONENT_BYTES;
-use palisade_host::verify::MAX_PACKAGE_BYTES;
+use palisade_host::verify::{KIND_SIGSTORE_BUNDLE, MAX_PACKAGE_BYTES};
 use palisade_host::{
     Capability, Error, Grants, LoadError, PluginSource, PluginSpec, PolicyError, SigningKey,
     TrustPolicy, VerifyError, add_signature, sign_package,
@@ -160,6 +160,9 @@ async fn flipped_bytes_anywhere_are_refused() {
                 matches!(err, VerifyError::UnsupportedFormatVersion { .. })
             } else if at >= component_start + 5 && at < signature_start {
                 matches!(err, VerifyError::ComponentDigestMismatch { .. })
+            } else if at == signature_start + 5 && 1 ^ mask == KIND_SIGSTORE_BUNDLE {
+                // A sigstore bundle: without a trust root, an untrusted signature.
+                matches!(err, VerifyError::ThresholdNotMet { untrusted: 1, .. })
             } else if at == signature_start + 5 {
                 matches!(err, VerifyError::UnknownAlgorithm { .. })
             } else if at > signature_start + 5 && at < signature_start + 5 + 1 + 32 {

@@ -4,6 +4,8 @@
 
 use palisade_host::{Grants, Host, Plugin, PluginSource, PluginSpec};
 
+pub mod sigstore;
+
 /// Paths of the compiled guest components.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

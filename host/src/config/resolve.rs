@@ -15,7 +15,10 @@ use crate::intercept::{FailurePolicy, Hooks};
 use crate::policy::grants_toml::GrantsToml;
 use crate::policy::{Capability, Grants, Limits};
 use crate::transport::{Pem, TlsMaterial, TransportConfig};
-use crate::verify::{KeyId, PublicKey, TrustPolicy};
+use crate::verify::{
+    Identity, KeyId, MAX_TRUST_ROOT_BYTES, PublicKey, SigstoreTrustRoot, SubjectPattern,
+    TrustPolicy,
+};
 
 /// Why an operator configuration was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +112,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     let lockdown = mode == Mode::Lockdown;
     let refuse = |setting: String, reason: &'static str| ConfigError::Lockdown { setting, reason };
 
-    let trust = resolve_trust(trust, lockdown)?;
+    let trust = resolve_trust(trust, lockdown, base)?;
     let transport = resolve_transport(transport, base, lockdown)?;
 
     let mut forbidden = BTreeSet::new();
@@ -242,21 +245,59 @@ fn unhex32(text: &str) -> Option<[u8; 32]> {
     crate::verify::parse_sha256(&text.to_ascii_lowercase())
 }
 
-fn resolve_trust(raw: TrustToml, lockdown: bool) -> Result<TrustPolicy, ConfigError> {
+fn resolve_trust(raw: TrustToml, lockdown: bool, base: &Path) -> Result<TrustPolicy, ConfigError> {
     let TrustToml {
         keys,
         threshold,
         revoked,
         min_versions,
         pins,
+        sigstore_trust_root,
+        identity,
     } = raw;
-    if lockdown && keys.is_empty() {
+    let mut identities = Vec::with_capacity(identity.len());
+    for (index, raw) in identity.into_iter().enumerate() {
+        let subject = SubjectPattern::parse(&raw.subject)
+            .map_err(|e| invalid(format!("trust.identity[{index}].subject"), e.to_string()))?;
+        let identity = Identity::new(raw.issuer, subject)
+            .map_err(|e| invalid(format!("trust.identity[{index}].issuer"), e.to_string()))?;
+        identities.push(identity);
+    }
+    if !identities.is_empty() && sigstore_trust_root.is_none() {
+        return Err(invalid(
+            "trust.identity",
+            "trusted identities need `trust.sigstore_trust_root` (a trusted_root.json) to verify their bundles against",
+        ));
+    }
+    if lockdown && sigstore_trust_root.is_some() && identities.is_empty() {
+        return Err(ConfigError::Lockdown {
+            setting: "trust.sigstore_trust_root".into(),
+            reason: "a trust root with no [[trust.identity]] trusts no signer; name the identities whose bundles count",
+        });
+    }
+    if lockdown && keys.is_empty() && identities.is_empty() {
         return Err(ConfigError::Lockdown {
             setting: "trust.keys".into(),
-            reason: "no trusted key, so no package could load; list the publishers' public keys",
+            reason: "no trusted key or identity, so no package could load; list the publishers' public keys or [[trust.identity]]",
         });
     }
     let mut trust = TrustPolicy::new();
+    if let Some(file) = &sigstore_trust_root {
+        let path = base.join(file);
+        let bytes = crate::load::read_config(&path, MAX_TRUST_ROOT_BYTES).map_err(|e| {
+            invalid(
+                "trust.sigstore_trust_root",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?;
+        let root = SigstoreTrustRoot::from_json(&bytes)
+            .map_err(|e| invalid("trust.sigstore_trust_root", e.to_string()))?;
+        trust = trust.sigstore_trust_root(root);
+    }
+    let trusted = keys.len() + identities.len();
+    for identity in identities {
+        trust = trust.trust_identity(identity);
+    }
     for (index, key) in keys.iter().enumerate() {
         let setting = || format!("trust.keys[{index}]");
         let bytes = unhex32(key).ok_or_else(|| {
@@ -277,12 +318,11 @@ fn resolve_trust(raw: TrustToml, lockdown: bool) -> Result<TrustPolicy, ConfigEr
         }
         Some(n) => {
             let n = usize::try_from(n).unwrap_or(usize::MAX);
-            if n > keys.len() && !keys.is_empty() {
+            if n > trusted && trusted > 0 {
                 return Err(invalid(
                     "trust.threshold",
                     format!(
-                        "{n} signatures needed, but only {} keys are trusted",
-                        keys.len()
+                        "{n} signatures needed, but only {trusted} keys and identities are trusted"
                     ),
                 ));
             }
