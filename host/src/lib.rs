@@ -83,11 +83,14 @@ pub mod load;
 pub mod policy;
 pub mod verify;
 
+// Around the pipeline.
+pub mod audit;
 pub mod config;
 mod error;
 mod host;
 pub mod manual;
 
+pub use crate::audit::{AuditError, AuditEvent, AuditSink, OnAuditFailure};
 pub use crate::capability::crypto::{KeyRing, MAX_CRYPTO_INPUT_BYTES};
 pub use crate::capability::kv::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use crate::capability::log::MAX_LOG_MESSAGE_BYTES;
@@ -116,6 +119,6 @@ pub use crate::policy::{
     LogGrant, MetricsGrant, classify_import, component_imports,
 };
 pub use crate::verify::{
-    KeyId, PackageInfo, PublicKey, SigningKey, TrustPolicy, UnverifiedPackage, add_signature,
-    inspect_package, sign_package, verify_package,
+    KeyId, KeyKind, KeyTextError, PackageInfo, PublicKey, SigningKey, TrustPolicy,
+    UnverifiedPackage, add_signature, inspect_package, sign_package, verify_package,
 };

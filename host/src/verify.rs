@@ -26,7 +26,7 @@ pub use envelope::{
     MAX_SIGNATURES, SIGNATURE_SECTION_BYTES,
 };
 pub(crate) use keys::hex;
-pub use keys::{KeyId, PublicKey, SigningKey};
+pub use keys::{DEVELOPMENT_KEY_PREFIX, KeyId, KeyKind, KeyTextError, PublicKey, SigningKey};
 pub(crate) use manifest::{Manifest, parse_sha256};
 
 /// What a signature signs, before the manifest's SHA-256.
@@ -37,6 +37,7 @@ pub const SIGNATURE_CONTEXT: &[u8] = b"palisade-package-v1\0";
 #[derive(Debug, Clone)]
 pub struct TrustPolicy {
     keys: BTreeMap<KeyId, PublicKey>,
+    development: BTreeSet<KeyId>,
     threshold: usize,
     thresholds: BTreeMap<String, usize>,
     revoked: BTreeSet<KeyId>,
@@ -55,6 +56,7 @@ impl TrustPolicy {
     pub fn new() -> Self {
         Self {
             keys: BTreeMap::new(),
+            development: BTreeSet::new(),
             threshold: 1,
             thresholds: BTreeMap::new(),
             revoked: BTreeSet::new(),
@@ -67,6 +69,22 @@ impl TrustPolicy {
     pub fn trust(mut self, key: PublicKey) -> Self {
         self.keys.insert(key.key_id(), key);
         self
+    }
+
+    /// Trusts signatures made by `key`, a *development* key (`palisade keygen --dev`):
+    /// they count like any other, and every package they sign is logged at `WARN` and
+    /// audited with the key in `development_signers`. An operator config in lockdown
+    /// refuses to trust one; this API leaves that choice to the embedder.
+    pub fn trust_development(mut self, key: PublicKey) -> Self {
+        let id = key.key_id();
+        self.keys.insert(id, key);
+        self.development.insert(id);
+        self
+    }
+
+    /// Whether `key_id` was trusted with [`trust_development`](Self::trust_development).
+    pub fn is_development(&self, key_id: &KeyId) -> bool {
+        self.development.contains(key_id)
     }
 
     /// Signatures from this many distinct trusted keys are needed (default 1).
@@ -125,12 +143,13 @@ impl Verified {
     }
 
     /// The distinct trusted keys whose signatures verified.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "part of the stage's output; read by tests")
-    )]
     pub(crate) fn signers(&self) -> &[KeyId] {
         &self.signers
+    }
+
+    /// The component's SHA-256 (equal to the manifest's).
+    pub(crate) fn component_sha256(&self) -> [u8; 32] {
+        self.component.sha256
     }
 
     /// The component, as the next stage takes it.

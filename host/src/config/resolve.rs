@@ -13,7 +13,7 @@ use crate::instance::InstanceMode;
 use crate::intercept::{FailurePolicy, Hooks};
 use crate::policy::grants_toml::GrantsToml;
 use crate::policy::{Capability, Grants, Limits};
-use crate::verify::{KeyId, PublicKey, TrustPolicy};
+use crate::verify::{DEVELOPMENT_KEY_PREFIX, KeyId, KeyKind, KeyTextError, PublicKey, TrustPolicy};
 
 /// Why an operator configuration was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +95,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     })?;
     let ConfigToml {
         mode,
+        audit_log,
         trust,
         ceilings,
         plugins,
@@ -107,6 +108,13 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     let refuse = |setting: String, reason: &'static str| ConfigError::Lockdown { setting, reason };
 
     let trust = resolve_trust(trust, lockdown)?;
+    let audit_log = match audit_log {
+        Some(path) if path.is_empty() => {
+            return Err(invalid("audit_log", "an empty path"));
+        }
+        Some(path) => Some(base.join(path)),
+        None => None,
+    };
 
     let mut forbidden = BTreeSet::new();
     for name in &ceilings.forbid {
@@ -165,6 +173,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     }
     Ok(OperatorConfig {
         mode,
+        audit_log,
         trust: Arc::new(trust),
         ceilings: forbidden,
         plugins: resolved,
@@ -190,16 +199,42 @@ fn resolve_trust(raw: TrustToml, lockdown: bool) -> Result<TrustPolicy, ConfigEr
         });
     }
     let mut trust = TrustPolicy::new();
-    for (index, key) in keys.iter().enumerate() {
+    for (index, text) in keys.iter().enumerate() {
         let setting = || format!("trust.keys[{index}]");
-        let bytes = unhex32(key).ok_or_else(|| {
-            invalid(
+        // One entry is one line: a `#` or a second line here is not a key.
+        let parsed = match text.lines().count() {
+            1 if !text.trim_start().starts_with('#') => PublicKey::parse_text(text),
+            _ => Err(KeyTextError::Missing),
+        };
+        let (key, kind) = parsed.map_err(|e| match e {
+            KeyTextError::NotAKey { key_id } => invalid(
                 setting(),
-                format!("{key:?} is not an ed25519 public key (expected 64 hex digits)"),
-            )
+                format!("key {key_id} is not a valid ed25519 public key"),
+            ),
+            _ => invalid(
+                setting(),
+                format!(
+                    "{text:?} is not an ed25519 public key (expected 64 hex digits, optionally after `{DEVELOPMENT_KEY_PREFIX}`)"
+                ),
+            ),
         })?;
-        let key = PublicKey::from_bytes(&bytes).map_err(|e| invalid(setting(), e.to_string()))?;
-        trust = trust.trust(key);
+        trust = match kind {
+            KeyKind::Development if lockdown => {
+                return Err(ConfigError::Lockdown {
+                    setting: format!("{} (development key {})", setting(), key.key_id()),
+                    reason: "a development key's secret sits in a build directory; trust a release key (`palisade keygen` without --dev), or use mode = \"development\"",
+                });
+            }
+            KeyKind::Development => {
+                tracing::warn!(
+                    setting = %setting(),
+                    key_id = %key.key_id(),
+                    "trusting a DEVELOPMENT key (development mode; lockdown refuses it)"
+                );
+                trust.trust_development(key)
+            }
+            _ => trust.trust(key),
+        };
     }
     match threshold {
         Some(0) if lockdown => {
