@@ -7,10 +7,13 @@
     reason = "test code: a failed unwrap is a failed test, with its message"
 )]
 
+mod audit;
 mod chain;
 mod config;
+mod examples;
 mod hostile;
 mod load;
 mod plugins;
 mod support;
+mod tamper;
 mod verify;
