@@ -662,7 +662,8 @@ fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
 /// warnings) are printed to stderr by the host's `tracing` events.
 fn load_config(config: &OperatorConfig) -> Result<(), Failure> {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter("palisade=warn")
+        // Refusals are this command's own error message (and the audit log's lines).
+        .with_env_filter("palisade=warn,palisade::audit=off")
         .with_writer(std::io::stderr)
         .try_init();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;

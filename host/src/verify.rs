@@ -159,12 +159,14 @@ impl Verified {
 }
 
 /// Verifies the package in `loaded` against `trust`. On success the component inside
-/// goes on to the policy stage; every refusal is logged at `warn`.
+/// goes on to the policy stage. The host audits the outcome (`verified` or `refused`).
 pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, VerifyError> {
     let plugin = loaded.name.clone();
     match check(&loaded, trust) {
         Ok((manifest, signers, sha256, component)) => {
-            tracing::info!(
+            // The audit event (`verified`, with the effective grants) follows in
+            // the host; this is the stage's own trace.
+            tracing::debug!(
                 plugin = %plugin,
                 version = %manifest.version,
                 description = %manifest.description,
@@ -184,7 +186,7 @@ pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, Ve
             })
         }
         Err(error) => {
-            tracing::warn!(plugin = %plugin, %error, "package refused");
+            tracing::debug!(plugin = %plugin, %error, "package refused");
             Err(error)
         }
     }
