@@ -146,6 +146,8 @@ fn dev_key(dir: &Path) -> DevKey {
         .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", dir.display())));
     let secret_path = dir.join("examples.key");
     let public_path = dir.join("examples.pub");
+    // A deleted key is made again, and the examples signed with the new one.
+    println!("cargo:rerun-if-changed={}", secret_path.display());
     if !secret_path.exists() {
         let mut seed = [0u8; 32];
         getrandom::getrandom(&mut seed)
