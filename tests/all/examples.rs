@@ -164,14 +164,34 @@ fn example_paths() -> Vec<(&'static str, &'static Path)> {
 
 #[tokio::test]
 async fn development_mode_loads_the_dev_signed_examples() {
-    let (_, dev_line) = dev_key();
-    let text = chain_config("development", &format!("{dev_line:?}"), &example_paths());
-    let config = OperatorConfig::from_str(&text, ".").unwrap();
-    assert!(config.trust.is_development(&dev_key().0.key_id()));
+    let (dev, dev_line) = dev_key();
+    let dir = temp_dir("development");
+    let text = chain_config("development", &format!("{dev_line:?}"), &example_paths()).replacen(
+        "\n",
+        "\naudit_log = \"audit.jsonl\"\n",
+        1,
+    );
+    let config = OperatorConfig::from_str(&text, &dir).unwrap();
+    assert!(config.trust.is_development(&dev.key_id()));
     let chain = host().load_config(&config).await.unwrap();
     let (decision, metadata) = frontend_call(&chain, "GetOrder").await;
     assert_eq!(decision, Decision::Continue);
     assert_eq!(metadata["x-checked-by"], "palisade");
+    // Each verification names the development key as such.
+    let audit =
+        String::from_utf8(component_bytes(dir.join("audit.jsonl").to_str().unwrap())).unwrap();
+    let verified: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| event["event"] == "verified")
+        .collect();
+    assert_eq!(verified.len(), 4, "{audit}");
+    for event in verified {
+        let id = dev.key_id().to_string();
+        assert_eq!(event["signers"], serde_json::json!([id]));
+        assert_eq!(event["development_signers"], serde_json::json!([id]));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
