@@ -16,9 +16,10 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use palisade_host::{
-    BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Identity, ImportClass,
-    KeyUse, OperatorConfig, PublicKey, SigningKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy,
-    VerifyError, classify_import, component_imports, inspect_package, verify_package,
+    BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Host, HostConfig, Identity,
+    ImportClass, KeyKind, KeyUse, LoadError, OperatorConfig, PublicKey, SigningKey,
+    SigstoreTrustRoot, SubjectPattern, TrustPolicy, VerifyError, classify_import,
+    component_imports, inspect_package, verify_package,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -34,6 +35,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Generate an ed25519 publisher key pair: NAME.key (secret, mode 0600) and NAME.pub.
+    /// With --dev, a development key: NAME.pub is marked `dev:`, and a lockdown
+    /// config refuses to trust it.
     Keygen(KeygenArgs),
     /// Sign a component with its manifest into a package, or add a signature to one.
     /// With --bundle, attach a sigstore bundle made elsewhere (e.g. by
@@ -46,7 +49,7 @@ enum Command {
     Inspect(InspectArgs),
     /// Check an operator configuration file: print its mode and its plugins with
     /// their grants (after the ceilings). Exit 1 if lockdown refuses it, 2 if it is
-    /// malformed. Plugins are not read or compiled.
+    /// malformed. Plugins are not read or compiled unless --load is given.
     CheckConfig(CheckConfigArgs),
 }
 
@@ -55,6 +58,12 @@ struct CheckConfigArgs {
     /// The configuration file (TOML).
     #[arg(value_name = "CONFIG")]
     config: PathBuf,
+    /// Also load every plugin as a host would (verify its package, check its imports
+    /// against its grants, compile, instantiate), writing the config's audit log;
+    /// exit 1 if one is refused. No host-held crypto keys exist here, so a plugin
+    /// granted a `crypto` key is refused (`unknown_key`).
+    #[arg(long)]
+    load: bool,
 }
 
 #[derive(Args)]
@@ -62,6 +71,11 @@ struct KeygenArgs {
     /// Path prefix of the key pair: writes NAME.key and NAME.pub (never overwrites).
     #[arg(long, value_name = "NAME")]
     out: PathBuf,
+    /// A development key, for examples and local builds: its public key is written
+    /// as `dev:<hex>`, which lockdown refuses to trust and development mode trusts
+    /// with a warning.
+    #[arg(long)]
+    dev: bool,
 }
 
 #[derive(Args)]
@@ -201,6 +215,18 @@ fn read_file(path: &Path, private: bool) -> anyhow::Result<Vec<u8>> {
             );
         }
     }
+    // A regular file's size is known before reading: refuse an oversized one without
+    // reading it. `take` still bounds what a pipe or a growing file can make us hold.
+    let size = file
+        .metadata()
+        .with_context(|| format!("cannot stat {}", path.display()))?
+        .len();
+    if size > MAX_INPUT_BYTES {
+        bail!(
+            "{} is {size} bytes, larger than {MAX_INPUT_BYTES} bytes",
+            path.display()
+        );
+    }
     let mut bytes = Vec::new();
     file.take(MAX_INPUT_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -267,11 +293,16 @@ fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     let public = key.public_key();
     create_new(&key_path, 0o600, format!("{}\n", hex(&seed)).as_bytes())?;
     seed.fill(0);
-    create_new(
-        &pub_path,
-        0o644,
-        format!("{}\n", hex(&public.to_bytes())).as_bytes(),
-    )?;
+    let public_text = if args.dev {
+        format!(
+            "# palisade DEVELOPMENT key {}: lockdown refuses to trust it\n{}\n",
+            key.key_id(),
+            public.to_text(KeyKind::Development)
+        )
+    } else {
+        format!("{}\n", public.to_text(KeyKind::Release))
+    };
+    create_new(&pub_path, 0o644, public_text.as_bytes())?;
     say!(o, "{}", key.key_id());
     emit(&o);
     Ok(())
@@ -292,15 +323,11 @@ fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(key)
 }
 
-fn load_public_key(path: &Path) -> anyhow::Result<PublicKey> {
+/// A `.pub` file: the key and whether it is marked as a development key.
+fn load_public_key(path: &Path) -> anyhow::Result<(PublicKey, KeyKind)> {
     let text = read_file(path, false)?;
-    let bytes = unhex32(&text).ok_or_else(|| {
-        anyhow!(
-            "{} is not a public key (expected 64 hex digits)",
-            path.display()
-        )
-    })?;
-    PublicKey::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
+    let text = String::from_utf8(text).map_err(|_| anyhow!("{} is not UTF-8", path.display()))?;
+    PublicKey::parse_text(&text).with_context(|| format!("{} is not a public key", path.display()))
 }
 
 fn sign(args: &SignArgs) -> Result<(), Failure> {
@@ -430,7 +457,17 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     let mut o = String::new();
     let mut trust = TrustPolicy::new().threshold(args.threshold);
     for path in &args.trust {
-        trust = trust.trust(load_public_key(path)?);
+        trust = match load_public_key(path)? {
+            (key, KeyKind::Development) => {
+                eprintln!(
+                    "palisade: warning: {} is a DEVELOPMENT key ({}); a lockdown config refuses to trust it",
+                    path.display(),
+                    key.key_id()
+                );
+                trust.trust_development(key)
+            }
+            (key, _) => trust.trust(key),
+        };
     }
     if let Some(path) = &args.trust_root {
         let root = SigstoreTrustRoot::from_json(&read_file(path, false)?)
@@ -448,7 +485,12 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
             say!(o, "version:     {}", info.version);
             say!(o, "sha256:      {}", hex(&info.component_sha256));
             for signer in &info.signers {
-                say!(o, "signed by:   {signer}");
+                let mark = if trust.is_development(signer) {
+                    " (DEVELOPMENT key)"
+                } else {
+                    ""
+                };
+                say!(o, "signed by:   {signer}{mark}");
             }
             for signer in &info.identities {
                 say!(o, "signed by:   {} (sigstore)", signer_text(signer));
@@ -717,6 +759,9 @@ fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
     let mut o = String::new();
     say!(o, "config:      {}", args.config.display());
     say!(o, "mode:        {}", config.mode);
+    if let Some(path) = &config.audit_log {
+        say!(o, "audit log:   {}", path.display());
+    }
     if !config.ceilings.is_empty() {
         let names: Vec<_> = config.ceilings.iter().map(|c| c.name()).collect();
         say!(o, "forbidden:   {}", names.join(", "));
@@ -743,5 +788,36 @@ fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
         say!(o, "   grants:  {}", capabilities_json(&plugin.grants));
     }
     emit(&o);
+    if args.load {
+        load_config(&config)?;
+    }
     Ok(())
+}
+
+/// Loads every plugin of `config` on a fresh host; refusals (and development-key
+/// warnings) are printed to stderr by the host's `tracing` events.
+fn load_config(config: &OperatorConfig) -> Result<(), Failure> {
+    let _ = tracing_subscriber::fmt()
+        // Refusals are this command's own error message (and the audit log's lines).
+        .with_env_filter("palisade=warn,palisade::audit=off")
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    let host = Host::new(HostConfig::default()).context("cannot create the host")?;
+    match runtime.block_on(host.load_config(config)) {
+        Ok(_chain) => {
+            let names: Vec<&str> = config.plugins.iter().map(|p| p.name.as_str()).collect();
+            emit(&format!("loaded:      {}\n", names.join(" -> ")));
+            Ok(())
+        }
+        Err(error) => {
+            let broken = matches!(error, palisade_host::Error::Load(LoadError::Io { .. }));
+            let error = anyhow::Error::new(error).context("loading the plugins");
+            Err(if broken {
+                Failure::Broken(error)
+            } else {
+                Failure::Refused(error)
+            })
+        }
+    }
 }

@@ -263,6 +263,100 @@ fn check_config_exit_codes() {
     expect(&dir, &["check-config", "missing.toml"], 2);
 }
 
+#[test]
+fn dev_key_is_marked_and_verifies_with_a_warning() {
+    let dir = temp_dir("dev");
+    let manifest = manifest();
+    expect(&dir, &["keygen", "--dev", "--out", "dev"], 0);
+    let public = std::fs::read_to_string(dir.join("dev.pub")).unwrap();
+    let key_line = public.lines().find(|l| !l.starts_with('#')).unwrap();
+    assert!(key_line.starts_with("dev:"), "{public}");
+    assert!(public.contains("DEVELOPMENT"), "{public}");
+    expect(
+        &dir,
+        &[
+            "sign",
+            "--key",
+            "dev.key",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            ADD_HEADER,
+            "--out",
+            "dev.pkg",
+        ],
+        0,
+    );
+    let out = expect(&dir, &["verify", "--trust", "dev.pub", "dev.pkg"], 0);
+    assert!(
+        text(&out.stderr).contains("DEVELOPMENT key"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("(DEVELOPMENT key)"));
+    // A lockdown config refuses to trust it, naming the setting.
+    std::fs::write(
+        dir.join("lockdown.toml"),
+        format!("mode = \"lockdown\"\n[trust]\nkeys = [\"{key_line}\"]\n"),
+    )
+    .unwrap();
+    let out = expect(&dir, &["check-config", "lockdown.toml"], 1);
+    assert!(
+        text(&out.stderr).contains("trust.keys[0] (development key"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_config_load_loads_or_refuses_and_audits() {
+    let dir = temp_dir("load");
+    signed_package(&dir);
+    let key = std::fs::read_to_string(dir.join("a.pub")).unwrap();
+    let config = format!(
+        "mode = \"lockdown\"\naudit_log = \"audit.jsonl\"\n[trust]\nkeys = [\"{}\"]\n\
+         [[plugins]]\nname = \"add-header\"\npackage = \"add-header.pkg\"\n\
+         [plugins.grants]\nconfig = {{}}\n",
+        key.trim()
+    );
+    std::fs::write(dir.join("palisade.toml"), config).unwrap();
+    let out = expect(&dir, &["check-config", "--load", "palisade.toml"], 0);
+    assert!(text(&out.stdout).contains("loaded:      add-header"));
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test corrupts the package it made"
+    )]
+    let mut package = std::fs::read(dir.join("add-header.pkg")).unwrap();
+    let at = package.len() / 2;
+    package[at] ^= 1;
+    std::fs::write(dir.join("add-header.pkg"), package).unwrap();
+    let out = expect(&dir, &["check-config", "--load", "palisade.toml"], 1);
+    assert!(
+        text(&out.stderr).contains("component sha256"),
+        "{}",
+        text(&out.stderr)
+    );
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    let events: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
+        .collect();
+    assert_eq!(events, [r#""verified""#, r#""loaded""#, r#""refused""#]);
+}
+
+#[test]
+fn oversized_input_is_refused_before_reading() {
+    let dir = temp_dir("huge");
+    expect(&dir, &["keygen", "--out", "a"], 0);
+    let file = std::fs::File::create(dir.join("huge.pkg")).unwrap();
+    file.set_len(100 << 20).unwrap();
+    let out = expect(&dir, &["verify", "--trust", "a.pub", "huge.pkg"], 2);
+    assert!(
+        text(&out.stderr).contains("104857600 bytes, larger than"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// Keyless signing: a bundle minted by the test's own CA and log (nothing reaches
 /// the network) is attached with `sign --bundle`, shown by `inspect`, and checked by
 /// `verify --trust-root --identity`.

@@ -1,6 +1,7 @@
-//! Palisade demo: loads the example plugins (built from `plugins/`) into one chain,
-//! sends sample calls through it and prints each decision; then shows what happens
-//! to a plugin that asks for the file system and to one that never returns.
+//! Palisade demo: loads the example plugins (built from `plugins/` and signed by the
+//! build with a development key) into one chain, sends sample calls through it and
+//! prints each decision; then shows what happens to a plugin that asks for the file
+//! system and to one that never returns.
 //!
 //! Run it with `scripts/demo.sh` (or `cargo run -p palisade-demo`).
 
@@ -11,8 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use hmac::{Hmac, Mac};
 use palisade_host::{
-    CallInfo, Chain, CryptoGrant, Decision, FailurePolicy, Grants, Host, HostConfig, KeyRing,
-    KeyUse, Limits, PluginSource, PluginSpec, Verdict,
+    CallInfo, Chain, CryptoGrant, Decision, FailurePolicy, Grants, Host, HostConfig, KeyId,
+    KeyRing, KeyUse, Limits, PluginSource, PluginSpec, PublicKey, TrustPolicy, Verdict,
 };
 use palisade_tests::guests;
 use sha2::Sha256;
@@ -37,21 +38,39 @@ fn spec(name: &str, path: &str) -> PluginSpec {
     PluginSpec::new(name, PluginSource::File(path.into()))
 }
 
+/// An example plugin's package, verified against `trust` when it loads.
+fn package(name: &str, path: &str, trust: &Arc<TrustPolicy>) -> PluginSpec {
+    PluginSpec::new(name, PluginSource::Package(path.into())).trust(Arc::clone(trust))
+}
+
+/// Trusts the development key the build signed the examples with.
+fn development_trust() -> anyhow::Result<(Arc<TrustPolicy>, KeyId)> {
+    let text = std::fs::read_to_string(guests::DEV_KEY_PUB)
+        .with_context(|| format!("cannot read {}", guests::DEV_KEY_PUB))?;
+    let (key, _) = PublicKey::parse_text(&text)
+        .with_context(|| format!("{} is not a public key", guests::DEV_KEY_PUB))?;
+    let id = key.key_id();
+    Ok((Arc::new(TrustPolicy::new().trust_development(key)), id))
+}
+
 async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter("palisade=warn")
+        // The demo prints refusals itself, and says once that the examples are signed
+        // with a development key (the host warns about it on every load).
+        .with_env_filter("palisade=warn,palisade::audit=off,palisade_host::host=error")
         .with_target(false)
         .with_writer(std::io::stderr)
         .init();
     let mut keys = KeyRing::new();
     keys.add_hmac_key("hmac-auth", DEMO_SECRET)?;
     let host = Host::with_keys(HostConfig::default(), keys)?;
+    let (trust, dev_key) = development_trust()?;
 
     // Authentication first, then authorization, then rate limiting: a call refused
     // by an earlier plugin spends no rate-limit tokens.
     let hmac_auth = host
         .load(
-            spec("hmac-auth", guests::HMAC_AUTH).grants(
+            package("hmac-auth", guests::HMAC_AUTH_PKG, &trust).grants(
                 Grants::none()
                     .config()
                     .clock()
@@ -61,7 +80,7 @@ async fn run() -> anyhow::Result<()> {
         .await?;
     let rbac = host
         .load(
-            spec("rbac", guests::RBAC)
+            package("rbac", guests::RBAC_PKG, &trust)
                 .grants(Grants::none().config().log())
                 .config([(
                     "rules",
@@ -72,20 +91,24 @@ async fn run() -> anyhow::Result<()> {
         .await?;
     let rate_limit = host
         .load(
-            spec("rate-limit", guests::RATE_LIMIT)
+            package("rate-limit", guests::RATE_LIMIT_PKG, &trust)
                 .grants(Grants::none().kv(16 << 10).clock().config())
                 .config([("capacity", "2"), ("refill_per_sec", "0.5")]),
         )
         .await?;
     let add_header = host
         .load(
-            spec("add-header", guests::ADD_HEADER)
+            package("add-header", guests::ADD_HEADER_PKG, &trust)
                 .grants(Grants::none().config())
                 .config([("name", "x-checked-by"), ("value", "palisade")]),
         )
         .await?;
     let chain = Chain::new([hmac_auth, rbac, rate_limit, add_header]);
-    println!("chain: hmac-auth -> rbac -> rate-limit -> add-header\n");
+    println!("chain: hmac-auth -> rbac -> rate-limit -> add-header");
+    println!(
+        "       signed packages, verified against development key {} (lockdown refuses it)\n",
+        &dev_key.to_string()[..16]
+    );
 
     let calls = [
         (

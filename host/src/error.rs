@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Any error from the host, by the stage that raised it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum Error {
     /// The host itself could not be set up.
@@ -35,13 +36,18 @@ pub enum Error {
     /// The granted capabilities could not be linked or pre-instantiated.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// The load could not be written to an audit log that must record it
+    /// ([`OnAuditFailure::Refuse`](crate::audit::OnAuditFailure::Refuse)).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// `Result` with [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The host could not be created from its configuration.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum HostError {
     /// wasmtime refused the engine configuration.
@@ -67,7 +73,8 @@ pub enum HostError {
 }
 
 /// Stage 1: the plugin's bytes could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum LoadError {
     /// The file could not be opened or read.
@@ -102,7 +109,8 @@ pub enum LoadError {
 
 /// Stage 1½: a signed package is malformed, or its signatures do not satisfy the
 /// [`TrustPolicy`](crate::TrustPolicy). Offsets are byte offsets into the package.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum VerifyError {
     /// The input is shorter than the package header.
@@ -367,7 +375,8 @@ pub enum VerifyError {
 }
 
 /// Stage 2: the component is not an acceptable plugin for its grants.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum PolicyError {
     /// The bytes are not a WebAssembly component (a core module, or garbage).
@@ -461,7 +470,8 @@ pub enum PolicyError {
 }
 
 /// Stage 3: wasmtime could not compile the component.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum CompileError {
     /// Validation or code generation failed.
@@ -475,7 +485,8 @@ pub enum CompileError {
 }
 
 /// Stage 4: the granted capabilities could not be linked.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum LinkError {
     /// wasmtime could not define a capability's functions in the linker.

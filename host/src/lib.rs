@@ -96,11 +96,14 @@ pub mod policy;
 pub mod transport;
 pub mod verify;
 
+// Around the pipeline.
+pub mod audit;
 pub mod config;
 mod error;
 mod host;
 pub mod manual;
 
+pub use crate::audit::{AuditError, AuditEvent, AuditSink, OnAuditFailure};
 pub use crate::capability::crypto::{KeyRing, MAX_CRYPTO_INPUT_BYTES};
 pub use crate::capability::kv::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use crate::capability::log::MAX_LOG_MESSAGE_BYTES;
@@ -129,7 +132,7 @@ pub use crate::policy::{
     LogGrant, MetricsGrant, classify_import, component_imports,
 };
 pub use crate::verify::{
-    BundleSigner, Identity, IdentityPolicy, KeyId, PackageInfo, PublicKey, SignerIdentity,
-    SigningKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy, UnverifiedPackage, add_bundle,
-    add_signature, inspect_package, package_with_bundle, sign_package, verify_package,
+    BundleSigner, Identity, IdentityPolicy, KeyId, KeyKind, KeyTextError, PackageInfo, PublicKey,
+    SignerIdentity, SigningKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy, UnverifiedPackage,
+    add_bundle, add_signature, inspect_package, package_with_bundle, sign_package, verify_package,
 };

@@ -16,6 +16,7 @@
 //! | Missing authentication / authorization | Example plugins `hmac-auth` (host-held keys) and `rbac` (default deny) | examples done |
 //! | Registry poisoning, plaintext transport | TLS 1.3 with client certificates required; the client pins the server identity per service, so an address that presents another identity (even with a certificate from the same CA) is refused in the handshake; plaintext only through a named opt-in that lockdown refuses ([below](#transport-and-lockdown)) | done (library; `palisade serve` to come) |
 //! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n over trusted ed25519 keys and [sigstore identities](#sigstore-bundles) (keyless signing in CI, verified offline), revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | done: packages, sigstore bundles, and [lockdown](#configuration-and-lockdown) refusing plain components |
+//! | A load or a refusal goes unnoticed | Every verification, load, refusal and reload is an [audit](#audit) event (`tracing`, and an append-only JSON-lines file that lockdown requires to be writable) | done (reload events are emitted by whoever reloads) |
 //!
 //! # Defaults, and why
 //!
@@ -81,6 +82,8 @@
 //! what it was, so the format version stays 1 (it was never released).
 //!
 //! **Key id** = SHA-256 of the 32-byte ed25519 public key, shown as lowercase hex.
+//! A public key is written (`NAME.pub`, `trust.keys`) as its 64 hex digits; a
+//! [development key](#development-keys) as `dev:` followed by them.
 //! **Signed message** = `b"palisade-package-v1\0"` followed by the 32-byte SHA-256 of
 //! the manifest section's bytes. The manifest pins the component's SHA-256, so one
 //! signature covers both. Signatures are checked with `verify_strict`. A sigstore
@@ -272,9 +275,11 @@
 //!
 //! ```toml
 //! mode = "lockdown"                 # or "development"; lockdown when absent
+//! audit_log = "audit.jsonl"         # optional: append every load and refusal here
 //!
 //! [trust]
 //! keys = ["<64 hex digits>"]        # ed25519 public keys, as in `palisade keygen`'s NAME.pub
+//!                                   # ("dev:<64 hex>" is a development key: refused in lockdown)
 //! threshold = 1                     # distinct trusted signatures per package
 //! revoked = ["<64 hex key id>"]     # never counted
 //! sigstore_trust_root = "trusted_root.json"  # Fulcio CAs and Rekor keys, relative to this file
@@ -340,7 +345,8 @@
 //!   `component`, `failure = "open"`, a `[trust]` with neither `keys` nor
 //!   `[[trust.identity]]`, a `sigstore_trust_root` with no `[[trust.identity]]`,
 //!   `threshold = 0`,
-//!   `[transport] plaintext = "insecure-allow"`.
+//!   `[transport] plaintext = "insecure-allow"`, a development key in `trust.keys`
+//!   (the setting names the key id: `trust.keys[0] (development key 3fa1…)`).
 //!
 //! **Ceilings** are applied to every plugin's grants before it is loaded: a forbidden
 //! capability is removed, so a package whose manifest requests it is refused with
@@ -350,6 +356,61 @@
 //!
 //! In **development** mode unsigned components load, each with a `WARN`-level log
 //! line naming it, and fail-open plugins are allowed.
+//! In development mode a development key in `trust.keys` is trusted with a `WARN`
+//! line, and every package it signs is logged at `WARN` and audited with the key in
+//! `development_signers`.
+//!
+//! # Development keys
+//!
+//! `palisade keygen --dev --out NAME` writes a key pair like `keygen` does, but
+//! `NAME.pub` reads
+//!
+//! ```text
+//! # palisade DEVELOPMENT key <key id>: lockdown refuses to trust it
+//! dev:<64 hex digits>
+//! ```
+//!
+//! (`#` lines are comments; a `.pub` file without `dev:`, including every one written
+//! before development keys existed, is a release key.) The build signs the example
+//! plugins with one, generated once into `target/wasm-guests/dev-key/` (the tests'
+//! build script; the packages go to `target/wasm-guests/packages/`), so the examples
+//! run signed in development without anyone holding a release key on a build machine.
+//!
+//! Lockdown refuses `dev:` keys because their secret sits in a build directory, not
+//! because the signatures are weaker. The mark is a guard against a mistake (trusting
+//! the examples' key in production), not against an operator, who can always paste the
+//! bare hex: the operator is trusted. To run the examples in lockdown, sign them with a
+//! release key (`palisade sign --key release.key --add PACKAGE`), as
+//! `lockdown_trusting_a_release_key_loads_only_the_examples_it_signed` does.
+//!
+//! # Audit
+//!
+//! Module [`audit`](crate::audit). Each of these is one `tracing` event with target
+//! `palisade::audit` (refusals at `WARN`, the rest at `INFO`), and, when an audit log
+//! is set, one line of JSON in it:
+//!
+//! | `event` | when | fields (besides `timestamp`, `event`, `plugin`) |
+//! |---|---|---|
+//! | `verified` | a package passed its trust policy and its grants are settled | `version`, `signers` and `development_signers` (key ids), `component_sha256`, `requested` (the manifest's), `grants` (effective) |
+//! | `loaded` | the plugin's first instance is ready | `signed`, `version` (`null` for a bare component), `component_sha256`, `grants`, `hooks` |
+//! | `refused` | any stage refused the plugin | `stage` (`load`, `verify`, `policy`, `compile`, `link`, `audit`), `reason` (the error variant in snake case: `invalid_signature`, `threshold_not_met`, `component_digest_mismatch`, `exceeds_grants`, `not_granted`, `too_large`, ...), `message` |
+//! | `reloaded` | a running plugin was replaced ([`Host::audit`](crate::Host::audit) with [`AuditEvent::reloaded`](crate::AuditEvent::reloaded)) | `version`, `previous_sha256`, `component_sha256` |
+//!
+//! ```json
+//! {"timestamp":"2026-05-19T07:31:02.123456Z","event":"verified","plugin":"rbac","version":"0.1.0","signers":["3fa1…"],"development_signers":[],"component_sha256":"9c0e…","requested":{"config":{},"log":{}},"grants":{"config":{},"log":{}}}
+//! ```
+//!
+//! The log is set with `audit_log = "path"` in the operator config (relative to the
+//! config's directory) or [`Host::with_audit_sink`](crate::Host::with_audit_sink) with
+//! an [`AuditSink`](crate::AuditSink). The file is opened with `O_APPEND` and created
+//! with mode `0600` (an existing file keeps its mode); each line is one `write` under a
+//! lock, followed by `fdatasync`, before the load goes on.
+//!
+//! **Failing closed.** In lockdown ([`OnAuditFailure::Refuse`](crate::OnAuditFailure))
+//! an audit log that cannot be opened refuses the whole config, and one that cannot
+//! be written refuses the load it was recording ([`Error::Audit`](crate::Error::Audit)):
+//! no plugin runs unrecorded. In development (`Warn`) both are `WARN` lines and the
+//! load goes on. A refusal that cannot be written is logged; the load fails anyway.
 //!
 //! # Transport and lockdown
 //!

@@ -30,7 +30,7 @@ pub use envelope::{
 };
 pub use identity::{Identity, IdentityPolicy, SignerIdentity, SubjectPattern};
 pub(crate) use keys::hex;
-pub use keys::{KeyId, PublicKey, SigningKey};
+pub use keys::{DEVELOPMENT_KEY_PREFIX, KeyId, KeyKind, KeyTextError, PublicKey, SigningKey};
 pub(crate) use manifest::{Manifest, parse_sha256};
 pub use sigstore::{BundleSigner, MAX_TRUST_ROOT_BYTES, SigstoreTrustRoot};
 
@@ -45,6 +45,7 @@ pub struct TrustPolicy {
     keys: BTreeMap<KeyId, PublicKey>,
     sigstore_root: Option<SigstoreTrustRoot>,
     identities: Vec<IdentityPolicy>,
+    development: BTreeSet<KeyId>,
     threshold: usize,
     thresholds: BTreeMap<String, usize>,
     revoked: BTreeSet<KeyId>,
@@ -65,6 +66,7 @@ impl TrustPolicy {
             keys: BTreeMap::new(),
             sigstore_root: None,
             identities: Vec::new(),
+            development: BTreeSet::new(),
             threshold: 1,
             thresholds: BTreeMap::new(),
             revoked: BTreeSet::new(),
@@ -92,6 +94,22 @@ impl TrustPolicy {
     pub fn trust_identity(mut self, identity: impl Into<IdentityPolicy>) -> Self {
         self.identities.push(identity.into());
         self
+    }
+
+    /// Trusts signatures made by `key`, a *development* key (`palisade keygen --dev`):
+    /// they count like any other, and every package they sign is logged at `WARN` and
+    /// audited with the key in `development_signers`. An operator config in lockdown
+    /// refuses to trust one; this API leaves that choice to the embedder.
+    pub fn trust_development(mut self, key: PublicKey) -> Self {
+        let id = key.key_id();
+        self.keys.insert(id, key);
+        self.development.insert(id);
+        self
+    }
+
+    /// Whether `key_id` was trusted with [`trust_development`](Self::trust_development).
+    pub fn is_development(&self, key_id: &KeyId) -> bool {
+        self.development.contains(key_id)
     }
 
     /// Signatures from this many distinct trusted keys and identities are needed
@@ -151,10 +169,6 @@ impl Verified {
     }
 
     /// The distinct trusted keys whose signatures verified.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "part of the stage's output; read by tests")
-    )]
     pub(crate) fn signers(&self) -> &[KeyId] {
         &self.signers
     }
@@ -168,6 +182,11 @@ impl Verified {
         &self.identities
     }
 
+    /// The component's SHA-256 (equal to the manifest's).
+    pub(crate) fn component_sha256(&self) -> [u8; 32] {
+        self.component.sha256
+    }
+
     /// The component, as the next stage takes it.
     pub(crate) fn into_component(self) -> Loaded {
         self.component
@@ -175,7 +194,7 @@ impl Verified {
 }
 
 /// Verifies the package in `loaded` against `trust`. On success the component inside
-/// goes on to the policy stage; every refusal is logged at `warn`.
+/// goes on to the policy stage. The host audits the outcome (`verified` or `refused`).
 pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, VerifyError> {
     let plugin = loaded.name.clone();
     match check(&loaded, trust) {
@@ -186,7 +205,9 @@ pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, Ve
             sha256,
             component,
         }) => {
-            tracing::info!(
+            // The audit event (`verified`, with the effective grants) follows in
+            // the host; this is the stage's own trace.
+            tracing::debug!(
                 plugin = %plugin,
                 version = %manifest.version,
                 description = %manifest.description,
@@ -208,7 +229,7 @@ pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, Ve
             })
         }
         Err(error) => {
-            tracing::warn!(plugin = %plugin, %error, "package refused");
+            tracing::debug!(plugin = %plugin, %error, "package refused");
             Err(error)
         }
     }

@@ -7,8 +7,10 @@
     reason = "test code: a failed unwrap is a failed test, with its message"
 )]
 
+mod audit;
 mod chain;
 mod config;
+mod examples;
 mod hostile;
 mod layers;
 mod load;
@@ -16,5 +18,6 @@ mod net;
 mod plugins;
 mod sigstore;
 mod support;
+mod tamper;
 mod transport;
 mod verify;

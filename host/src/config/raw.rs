@@ -10,6 +10,7 @@ use crate::policy::grants_toml::GrantsToml;
 #[serde(deny_unknown_fields)]
 pub(super) struct ConfigToml {
     pub(super) mode: Option<ModeToml>,
+    pub(super) audit_log: Option<String>,
     #[serde(default)]
     pub(super) trust: TrustToml,
     #[serde(default)]

@@ -16,8 +16,8 @@ use crate::policy::grants_toml::GrantsToml;
 use crate::policy::{Capability, Grants, Limits};
 use crate::transport::{Pem, TlsMaterial, TransportConfig};
 use crate::verify::{
-    Identity, KeyId, MAX_TRUST_ROOT_BYTES, PublicKey, SigstoreTrustRoot, SubjectPattern,
-    TrustPolicy,
+    DEVELOPMENT_KEY_PREFIX, Identity, KeyId, KeyKind, KeyTextError, MAX_TRUST_ROOT_BYTES,
+    PublicKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy,
 };
 
 /// Why an operator configuration was not accepted.
@@ -100,6 +100,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     })?;
     let ConfigToml {
         mode,
+        audit_log,
         trust,
         ceilings,
         plugins,
@@ -114,6 +115,13 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
 
     let trust = resolve_trust(trust, lockdown, base)?;
     let transport = resolve_transport(transport, base, lockdown)?;
+    let audit_log = match audit_log {
+        Some(path) if path.is_empty() => {
+            return Err(invalid("audit_log", "an empty path"));
+        }
+        Some(path) => Some(base.join(path)),
+        None => None,
+    };
 
     let mut forbidden = BTreeSet::new();
     for name in &ceilings.forbid {
@@ -172,6 +180,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     }
     Ok(OperatorConfig {
         mode,
+        audit_log,
         trust: Arc::new(trust),
         ceilings: forbidden,
         plugins: resolved,
@@ -298,16 +307,42 @@ fn resolve_trust(raw: TrustToml, lockdown: bool, base: &Path) -> Result<TrustPol
     for identity in identities {
         trust = trust.trust_identity(identity);
     }
-    for (index, key) in keys.iter().enumerate() {
+    for (index, text) in keys.iter().enumerate() {
         let setting = || format!("trust.keys[{index}]");
-        let bytes = unhex32(key).ok_or_else(|| {
-            invalid(
+        // One entry is one line: a `#` or a second line here is not a key.
+        let parsed = match text.lines().count() {
+            1 if !text.trim_start().starts_with('#') => PublicKey::parse_text(text),
+            _ => Err(KeyTextError::Missing),
+        };
+        let (key, kind) = parsed.map_err(|e| match e {
+            KeyTextError::NotAKey { key_id } => invalid(
                 setting(),
-                format!("{key:?} is not an ed25519 public key (expected 64 hex digits)"),
-            )
+                format!("key {key_id} is not a valid ed25519 public key"),
+            ),
+            _ => invalid(
+                setting(),
+                format!(
+                    "{text:?} is not an ed25519 public key (expected 64 hex digits, optionally after `{DEVELOPMENT_KEY_PREFIX}`)"
+                ),
+            ),
         })?;
-        let key = PublicKey::from_bytes(&bytes).map_err(|e| invalid(setting(), e.to_string()))?;
-        trust = trust.trust(key);
+        trust = match kind {
+            KeyKind::Development if lockdown => {
+                return Err(ConfigError::Lockdown {
+                    setting: format!("{} (development key {})", setting(), key.key_id()),
+                    reason: "a development key's secret sits in a build directory; trust a release key (`palisade keygen` without --dev), or use mode = \"development\"",
+                });
+            }
+            KeyKind::Development => {
+                tracing::warn!(
+                    setting = %setting(),
+                    key_id = %key.key_id(),
+                    "trusting a DEVELOPMENT key (development mode; lockdown refuses it)"
+                );
+                trust.trust_development(key)
+            }
+            _ => trust.trust(key),
+        };
     }
     match threshold {
         Some(0) if lockdown => {
