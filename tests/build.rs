@@ -1,6 +1,7 @@
-//! Compiles every guest (the example plugins and the hostile fixtures) for
-//! `wasm32-wasip2`, and writes their paths as constants plus a `foreach_hostile!`
-//! macro, so that a fixture without a test is a compile error.
+//! Compiles every guest (the example plugins, the hostile fixtures and the benchmark
+//! guests in `tests/guests/`) for `wasm32-wasip2`, and writes their paths as
+//! constants plus a `foreach_hostile!` macro, so that a fixture without a test is a
+//! compile error.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ fn main() {
         "plugin-sdk",
         "plugins",
         "tests/hostile",
+        "tests/guests",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
@@ -26,6 +28,7 @@ fn main() {
 
     let plugins = crates_in(&root.join("plugins"));
     let hostile = crates_in(&root.join("tests/hostile"));
+    let bench = crates_in(&root.join("tests/guests"));
     // One directory shared by every build of this crate (test, clippy, demo), so that
     // guests compile once; it is not OUT_DIR, which differs per build configuration.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -39,7 +42,7 @@ fn main() {
         .args(["build", "--release", "--target", TARGET])
         .arg("--target-dir")
         .arg(&target_dir);
-    for (package, _) in plugins.iter().chain(&hostile) {
+    for (package, _) in plugins.iter().chain(&hostile).chain(&bench) {
         cmd.args(["-p", package]);
     }
     // The outer build's flags and wrappers (clippy-driver among them) are for the host
@@ -64,7 +67,7 @@ fn main() {
     let out_dir = target_dir.join(TARGET).join("release");
     let mut code = String::new();
     let mut all = Vec::new();
-    for (prefix, list) in [("", &plugins), ("HOSTILE_", &hostile)] {
+    for (prefix, list) in [("", &plugins), ("HOSTILE_", &hostile), ("GUEST_", &bench)] {
         for (package, dir_name) in list {
             let file = out_dir.join(format!("{}.wasm", package.replace('-', "_")));
             if !file.exists() {

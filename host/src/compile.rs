@@ -1,5 +1,8 @@
 //! Stage 3, **compile**: one shared engine; the single place `wasmtime::Config` is built.
 
+pub(crate) mod cache;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -7,6 +10,7 @@ use std::time::Duration;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use self::cache::{CacheStats, CompiledCache};
 use crate::error::{CompileError, HostError};
 use crate::policy::{Authorized, MAX_MEMORY_BYTES};
 
@@ -21,15 +25,22 @@ pub struct HostConfig {
     pub epoch_tick: Duration,
     /// Plugin instances alive at once across all plugins (the pooling allocator's size).
     pub max_instances: u32,
+    /// A directory for compiled native code, so that loading a plugin again skips the
+    /// compiler. Keyed by the component's SHA-256 and the engine's configuration, and
+    /// authenticated with a key the host keeps there: a changed entry is refused and
+    /// recompiled, never run. It must be the host's alone: created 0700 when absent,
+    /// refused when group- or world-writable. `None` (the default) compiles every load.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for HostConfig {
-    /// No fuel metering, a 1 ms epoch tick, 1,000 instances.
+    /// No fuel metering, a 1 ms epoch tick, 1,000 instances, no compiled cache.
     fn default() -> Self {
         Self {
             fuel: false,
             epoch_tick: Duration::from_millis(1),
             max_instances: 1000,
+            cache_dir: None,
         }
     }
 }
@@ -73,11 +84,12 @@ impl Drop for EpochTicker {
     }
 }
 
-/// The engine and its ticker.
+/// The engine, its ticker and the compiled cache.
 pub(crate) struct Compiler {
     pub(crate) engine: Engine,
     pub(crate) ticker: Arc<EpochTicker>,
     pub(crate) fuel: bool,
+    cache: Option<CompiledCache>,
 }
 
 impl Compiler {
@@ -111,19 +123,46 @@ impl Compiler {
         let engine = Engine::new(&wasm).map_err(|e| HostError::Engine {
             reason: format!("{e:#}"),
         })?;
+        let cache = match &config.cache_dir {
+            Some(dir) => Some(CompiledCache::open(dir, &engine)?),
+            None => None,
+        };
         let ticker = Arc::new(EpochTicker::start(&engine, config.epoch_tick)?);
         Ok(Self {
             engine,
             ticker,
             fuel: config.fuel,
+            cache,
         })
     }
 
-    /// Compiles an authorized component. CPU-bound: call from a blocking context.
+    /// Compiles an authorized component, or reads it from the compiled cache.
+    /// CPU-bound: call from a blocking context.
     pub(crate) fn compile(&self, authorized: &Authorized) -> Result<Component, CompileError> {
-        Component::new(&self.engine, &authorized.loaded.bytes).map_err(|e| CompileError::Invalid {
-            plugin: authorized.loaded.name.clone(),
-            reason: format!("{e:#}"),
-        })
+        let loaded = &authorized.loaded;
+        if let Some(component) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.get(&self.engine, &loaded.name, &loaded.sha256))
+        {
+            return Ok(component);
+        }
+        let component =
+            Component::new(&self.engine, &loaded.bytes).map_err(|e| CompileError::Invalid {
+                plugin: loaded.name.clone(),
+                reason: format!("{e:#}"),
+            })?;
+        if let Some(cache) = &self.cache {
+            cache.put(&loaded.name, &loaded.sha256, &component);
+        }
+        Ok(component)
+    }
+
+    /// What the compiled cache has done; all zero without one.
+    pub(crate) fn cache_stats(&self) -> CacheStats {
+        self.cache
+            .as_ref()
+            .map(CompiledCache::stats)
+            .unwrap_or_default()
     }
 }

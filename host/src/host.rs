@@ -130,6 +130,12 @@ impl Host {
         })
     }
 
+    /// What the compiled cache ([`HostConfig::cache_dir`]) has done since the host
+    /// started.
+    pub fn cache_stats(&self) -> crate::CacheStats {
+        self.compiler.cache_stats()
+    }
+
     /// Loads, checks, compiles and links a plugin, and creates its first instance,
     /// so that a plugin that cannot run fails here rather than on the first call.
     /// Compilation runs on tokio's blocking pool.

@@ -112,6 +112,19 @@ impl Pool {
         }
     }
 
+    /// Instantiates until `target` instances are idle (at most the plugin's
+    /// concurrency limit); returns how many are idle then. Reused instances only.
+    pub(crate) async fn warm(&self, target: usize) -> Result<usize, CallError> {
+        if self.mode != InstanceMode::Reuse {
+            return Ok(0);
+        }
+        let target = target.min(self.limits.max_concurrency);
+        while self.idle_count() < target {
+            self.prewarm().await?;
+        }
+        Ok(self.idle_count())
+    }
+
     /// Creates an instance, for warming the pool at load time.
     pub(crate) async fn prewarm(&self) -> Result<(), CallError> {
         let instance = self.instantiate().await?;

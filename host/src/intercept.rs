@@ -177,6 +177,14 @@ impl Plugin {
         }
     }
 
+    /// Instantiates ahead of traffic until `instances` idle instances are ready (at
+    /// most [`Limits::max_concurrency`](crate::Limits::max_concurrency)), so that a
+    /// burst of concurrent calls does not pay for instantiation. Returns how many are
+    /// idle. Does nothing for [`InstanceMode::FreshPerCall`](crate::InstanceMode).
+    pub async fn warm(&self, instances: usize) -> Result<usize, CallError> {
+        self.inner.pool.warm(instances).await
+    }
+
     /// A value from the plugin's `kv` store, for operators and tests.
     pub fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
         self.inner.pool.shared().kv.as_ref()?.get(key)

@@ -97,6 +97,7 @@ pub use crate::capability::types::{
     RESERVED_HEADERS, RESERVED_PREFIX, is_reserved,
 };
 pub use crate::compile::HostConfig;
+pub use crate::compile::cache::CacheStats;
 pub use crate::config::{
     Ceiling, ConfigError, ConfiguredPlugin, ConfiguredSource, Mode, OperatorConfig, apply_ceilings,
 };

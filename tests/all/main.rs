@@ -7,10 +7,12 @@
     reason = "test code: a failed unwrap is a failed test, with its message"
 )]
 
+mod cache;
 mod chain;
 mod config;
 mod hostile;
 mod load;
+mod observability;
 mod plugins;
 mod support;
 mod verify;
