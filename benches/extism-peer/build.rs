@@ -9,8 +9,7 @@ fn main() {
     let guest = dir.join("guest");
     println!("cargo:rerun-if-changed={}", guest.join("src").display());
     println!("cargo:rerun-if-changed={}", guest.join("Cargo.toml").display());
-    // The main workspace's target directory, like everything else here.
-    let target_dir = dir.join("../../target/extism-guest");
+    let target_dir = dir.join("target").join("extism-guest");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&guest)

@@ -239,7 +239,7 @@ impl Host {
             deadline_ticks,
             self.compiler.fuel,
         );
-        pool.prewarm().await.map_err(|e| LinkError::Mismatch {
+        pool.prewarm().map_err(|e| LinkError::Mismatch {
             plugin: name.clone(),
             reason: e.to_string(),
         })?;

@@ -108,8 +108,8 @@ pub use crate::error::{
 pub use crate::host::{Host, PluginSpec};
 pub use crate::instance::InstanceMode;
 pub use crate::intercept::{
-    CallInfo, Chain, Code, Decision, Direction, FailurePolicy, Hooks, Plugin, PluginStats, Reply,
-    Verdict,
+    CALL_DURATION_BUCKETS_SECONDS, CallInfo, Chain, Code, Decision, DecisionCounts, Direction,
+    DurationHistogram, FailurePolicy, Hooks, Plugin, PluginStats, Reply, Verdict,
 };
 pub use crate::load::PluginSource;
 pub use crate::policy::{

@@ -114,11 +114,7 @@ async fn an_entry_swapped_onto_another_component_is_refused() {
     let dir = fresh_dir("swap");
     let host = cached_host(&dir, false).unwrap();
     drop(load_add_header(&host).await);
-    drop(
-        host.load(spec("trivial", GUEST_TRIVIAL))
-            .await
-            .unwrap(),
-    );
+    drop(host.load(spec("trivial", GUEST_TRIVIAL)).await.unwrap());
     assert_eq!(host.cache_stats(), stats(0, 2, 0, 2));
     // Both entries are authentic, but each is bound to its own component digest:
     // one renamed over the other is refused.

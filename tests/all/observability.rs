@@ -31,8 +31,14 @@ async fn decisions_traps_and_durations_are_counted() {
     assert_eq!(stats.decisions.responded, 0);
     assert_eq!(stats.failures, 0);
     assert_eq!(stats.duration.count, 4);
-    assert_eq!(stats.duration.bounds_seconds, &CALL_DURATION_BUCKETS_SECONDS);
-    assert_eq!(stats.duration.counts.len(), CALL_DURATION_BUCKETS_SECONDS.len() + 1);
+    assert_eq!(
+        stats.duration.bounds_seconds,
+        &CALL_DURATION_BUCKETS_SECONDS
+    );
+    assert_eq!(
+        stats.duration.counts.len(),
+        CALL_DURATION_BUCKETS_SECONDS.len() + 1
+    );
     assert_eq!(stats.duration.cumulative().last(), Some(&4));
     assert!(stats.duration.sum_seconds > 0.0);
 }
@@ -40,17 +46,25 @@ async fn decisions_traps_and_durations_are_counted() {
 #[tokio::test]
 async fn timeouts_are_traps_and_failures() {
     let plugin = host()
-        .load(spec("obs-loop", HOSTILE_LOOP_FOREVER).limits(palisade_host::Limits {
-            call_timeout: std::time::Duration::from_millis(20),
-            ..palisade_host::Limits::default()
-        }))
+        .load(
+            spec("obs-loop", HOSTILE_LOOP_FOREVER).limits(palisade_host::Limits {
+                call_timeout: std::time::Duration::from_millis(20),
+                ..palisade_host::Limits::default()
+            }),
+        )
         .await
         .unwrap();
     let mut metadata = headers(&[("x-attack", "1")]);
     let err = plugin.on_request(&call(), &mut metadata).await.unwrap_err();
-    assert!(matches!(err.trap_kind(), Some(TrapKind::Timeout(_))), "{err}");
+    assert!(
+        matches!(err.trap_kind(), Some(TrapKind::Timeout(_))),
+        "{err}"
+    );
     let stats = plugin.stats();
-    assert_eq!((stats.calls, stats.failures, stats.traps, stats.timeouts), (1, 1, 1, 1));
+    assert_eq!(
+        (stats.calls, stats.failures, stats.traps, stats.timeouts),
+        (1, 1, 1, 1)
+    );
     assert_eq!(stats.duration.count, 1);
     // It ran at least until its deadline.
     assert!(stats.duration.sum_seconds >= 0.02, "{:?}", stats.duration);
@@ -73,10 +87,7 @@ impl Write for Buffer {
 
 #[tokio::test]
 async fn each_call_has_a_span_with_plugin_hook_decision_and_duration() {
-    let plugin = host()
-        .load(spec("obs-span", GUEST_TRIVIAL))
-        .await
-        .unwrap();
+    let plugin = host().load(spec("obs-span", GUEST_TRIVIAL)).await.unwrap();
     let buffer = Buffer::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()

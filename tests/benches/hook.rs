@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use http::{HeaderMap, HeaderValue};
 use palisade_host::{
-    CallInfo, Chain, Decision, Grants, Host, HostConfig, InstanceMode, Limits, Plugin,
-    PluginSource, PluginSpec,
+    CallInfo, Chain, Decision, Host, HostConfig, InstanceMode, Limits, Plugin, PluginSource,
+    PluginSpec,
 };
 use palisade_tests::guests;
 use tokio::runtime::Runtime;
@@ -49,14 +49,16 @@ fn host(config: HostConfig) -> Host {
 }
 
 fn load(rt: &Runtime, host: &Host, name: &str, path: &str, mode: InstanceMode) -> Plugin {
-    rt.block_on(host.load(
-        PluginSpec::new(name, PluginSource::File(path.into()))
-            .instance_mode(mode)
-            .limits(Limits {
-                max_concurrency: 1000,
-                ..Limits::default()
-            }),
-    ))
+    rt.block_on(
+        host.load(
+            PluginSpec::new(name, PluginSource::File(path.into()))
+                .instance_mode(mode)
+                .limits(Limits {
+                    max_concurrency: 1000,
+                    ..Limits::default()
+                }),
+        ),
+    )
     .unwrap()
 }
 
@@ -233,15 +235,14 @@ fn cpu_limit(c: &mut Criterion) {
         InstanceMode::Reuse,
     );
     let fuel = rt
-        .block_on(
-            fuel_host.load(
-                PluginSpec::new("compute", PluginSource::File(guests::GUEST_COMPUTE.into()))
-                    .limits(Limits {
-                        fuel: Some(u64::MAX / 2),
-                        ..Limits::default()
-                    }),
+        .block_on(fuel_host.load(
+            PluginSpec::new("compute", PluginSource::File(guests::GUEST_COMPUTE.into())).limits(
+                Limits {
+                    fuel: Some(u64::MAX / 2),
+                    ..Limits::default()
+                },
             ),
-        )
+        ))
         .unwrap();
     let proto = {
         let mut map = metadata(0);

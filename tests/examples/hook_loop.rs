@@ -13,9 +13,7 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue};
-use palisade_host::{
-    CallInfo, Decision, Host, HostConfig, InstanceMode, PluginSource, PluginSpec,
-};
+use palisade_host::{CallInfo, Decision, Host, HostConfig, InstanceMode, PluginSource, PluginSpec};
 use palisade_tests::guests::GUEST_TRIVIAL;
 
 fn main() {
@@ -42,9 +40,12 @@ fn main() {
     })
     .unwrap();
     let plugin = rt
-        .block_on(host.load(
-            PluginSpec::new("trivial", PluginSource::File(GUEST_TRIVIAL.into())).instance_mode(mode),
-        ))
+        .block_on(
+            host.load(
+                PluginSpec::new("trivial", PluginSource::File(GUEST_TRIVIAL.into()))
+                    .instance_mode(mode),
+            ),
+        )
         .unwrap();
     let call = Arc::new(CallInfo::server("orders.v1.Orders", "Create"));
     let mut proto = HeaderMap::new();

@@ -4,6 +4,8 @@
 
 use palisade_host::{Grants, Host, Plugin, PluginSource, PluginSpec};
 
+pub mod loadgen;
+
 /// Paths of the compiled guest components.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

@@ -52,7 +52,10 @@ pub(crate) struct NonBlockingIo<'a>(&'a mut ResourceTable);
 
 impl poll::Host for NonBlockingIo<'_> {
     fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
-        at_once("wasi:io/poll.poll", async_poll::Host::poll(self.0, pollables))?
+        at_once(
+            "wasi:io/poll.poll",
+            async_poll::Host::poll(self.0, pollables),
+        )?
     }
 }
 
@@ -229,11 +232,7 @@ impl HasData for HasTable {
 pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
     // `wasi:io/error` has no blocking functions: wasmtime-wasi-io's is already sync.
     async_error::add_to_linker::<PluginState, HasTable>(linker, |state| state.table_mut())?;
-    poll::add_to_linker::<PluginState, HasIo>(linker, |state| {
-        NonBlockingIo(state.table_mut())
-    })?;
-    streams::add_to_linker::<PluginState, HasIo>(linker, |state| {
-        NonBlockingIo(state.table_mut())
-    })?;
+    poll::add_to_linker::<PluginState, HasIo>(linker, |state| NonBlockingIo(state.table_mut()))?;
+    streams::add_to_linker::<PluginState, HasIo>(linker, |state| NonBlockingIo(state.table_mut()))?;
     Ok(())
 }

@@ -153,7 +153,12 @@ impl CompiledCache {
     }
 
     /// The cached component for `sha256`, if there is an authentic entry.
-    pub(crate) fn get(&self, engine: &Engine, plugin: &str, sha256: &[u8; 32]) -> Option<Component> {
+    pub(crate) fn get(
+        &self,
+        engine: &Engine,
+        plugin: &str,
+        sha256: &[u8; 32],
+    ) -> Option<Component> {
         let path = self.path(sha256);
         let bytes = match read_entry(&path) {
             Ok(Some(bytes)) => bytes,
@@ -178,7 +183,9 @@ impl CompiledCache {
         }
         let (tag, artifact) = bytes[MAGIC.len()..].split_at(TAG_BYTES);
         if self.tag(sha256, artifact).verify_slice(tag).is_err() {
-            return refuse("authentication failed (the file was changed or not written by this host)");
+            return refuse(
+                "authentication failed (the file was changed or not written by this host)",
+            );
         }
         match deserialize(engine, artifact) {
             Ok(component) => {
@@ -288,7 +295,8 @@ fn load_or_create_key(dir: &Path, dir_uid: u32) -> Result<[u8; KEY_BYTES], HostE
     let path = dir.join("key");
     if fs::symlink_metadata(&path).is_err() {
         let mut key = [0u8; KEY_BYTES];
-        getrandom::getrandom(&mut key).map_err(|e| invalid(dir, format!("no randomness for the cache key: {e}")))?;
+        getrandom::getrandom(&mut key)
+            .map_err(|e| invalid(dir, format!("no randomness for the cache key: {e}")))?;
         let tmp = dir.join(format!("key.tmp.{}.{}", std::process::id(), unique()));
         let made = OpenOptions::new()
             .write(true)
@@ -319,7 +327,10 @@ fn load_or_create_key(dir: &Path, dir_uid: u32) -> Result<[u8; KEY_BYTES], HostE
         ));
     }
     if meta.uid() != dir_uid {
-        return Err(invalid(&path, "the cache key and its directory have different owners"));
+        return Err(invalid(
+            &path,
+            "the cache key and its directory have different owners",
+        ));
     }
     let mut key = [0u8; KEY_BYTES];
     let mut file = OpenOptions::new()

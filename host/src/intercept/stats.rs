@@ -12,8 +12,8 @@ use crate::error::{CallError, TrapKind};
 /// last, unbounded bucket follows. From 1 µs (a reused instance's hook) to 1 s (past
 /// any sensible deadline), about three per decade.
 pub const CALL_DURATION_BUCKETS_SECONDS: [f64; 19] = [
-    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,
-    2.5e-2, 5e-2, 1e-1, 2.5e-1, 5e-1, 1.0,
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2,
+    5e-2, 1e-1, 2.5e-1, 5e-1, 1.0,
 ];
 
 /// The same bounds in nanoseconds, for the hot path.

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use palisade_host::{
-    CryptoGrant, Grants, Host, HostConfig, KeyRing, KeyUse, PluginSource, PluginSpec,
-    SigningKey, TrustPolicy, sign_package, verify_package,
+    CryptoGrant, Grants, Host, HostConfig, KeyRing, KeyUse, PluginSource, PluginSpec, SigningKey,
+    TrustPolicy, sign_package, verify_package,
 };
 use palisade_tests::guests;
 use sha2::{Digest, Sha256};
@@ -34,7 +34,10 @@ fn hex(bytes: &[u8]) -> String {
 
 /// `component` signed with `key` under the plugin's own manifest from `plugins/`.
 pub(crate) fn package(name: &str, component: &[u8], key: &SigningKey) -> Vec<u8> {
-    let path = format!("{}/../plugins/{name}/manifest.toml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../plugins/{name}/manifest.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = String::from_utf8(read(&path)).unwrap();
     let digest = format!(
         "component_sha256 = \"{}\"\n\n[capabilities]",

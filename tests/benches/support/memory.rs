@@ -26,10 +26,7 @@ pub(crate) fn report(quick: bool) {
     })
     .unwrap();
     let n = if quick { 200 } else { 1000 };
-    for (label, path) in [
-        ("trivial", guests::GUEST_TRIVIAL),
-        ("rbac", guests::RBAC),
-    ] {
+    for (label, path) in [("trivial", guests::GUEST_TRIVIAL), ("rbac", guests::RBAC)] {
         let spec = PluginSpec::new(label, PluginSource::File(path.into()))
             .grants(super::load::ceiling())
             .config([("rules", "allow spiffe://bench/client orders.v1.Orders/*")])

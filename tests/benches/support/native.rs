@@ -11,6 +11,10 @@ use tower_service::Service;
 
 /// A refused call.
 #[derive(Debug)]
+#[allow(
+    dead_code,
+    reason = "built as a real layer would; the benchmark never rejects"
+)]
 pub(crate) struct Rejected {
     pub(crate) message: String,
 }
@@ -119,9 +123,9 @@ pub(crate) fn stack(n: usize) -> Stack {
     match n {
         1 => Stack::One(l.layer(Noop)),
         3 => Stack::Three(l.layer(l.layer(l.layer(Noop)))),
-        10 => Stack::Ten(l.layer(l.layer(l.layer(l.layer(l.layer(l.layer(l.layer(
-            l.layer(l.layer(l.layer(Noop))),
-        )))))))),
+        10 => Stack::Ten(l.layer(
+            l.layer(l.layer(l.layer(l.layer(l.layer(l.layer(l.layer(l.layer(l.layer(Noop))))))))),
+        )),
         _ => panic!("no stack of {n} layers"),
     }
 }
