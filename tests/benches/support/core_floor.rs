@@ -163,3 +163,31 @@ impl Kernel {
         self.walk.call(&mut self.store, seed).unwrap()
     }
 }
+
+/// The component-model floor: a typed call of `add-one: func(u32) -> u32` on the
+/// `tests/guests/bare` component (no resources, no strings, no host calls), on a
+/// default engine.
+pub(crate) struct ComponentFloor {
+    store: Store<()>,
+    f: wasmtime::component::TypedFunc<(u32,), (u32,)>,
+}
+
+impl ComponentFloor {
+    pub(crate) fn new(path: &str) -> Self {
+        let engine = Engine::default();
+        let component = wasmtime::component::Component::from_file(&engine, path).unwrap();
+        let mut linker = wasmtime::component::Linker::new(&engine);
+        // Whatever std imports is never called by `add-one`.
+        linker.define_unknown_imports_as_traps(&component).unwrap();
+        let mut store = Store::new(&engine, ());
+        let instance = linker.instantiate(&mut store, &component).unwrap();
+        let f = instance
+            .get_typed_func::<(u32,), (u32,)>(&mut store, "add-one")
+            .unwrap();
+        Self { store, f }
+    }
+
+    pub(crate) fn call(&mut self, x: u32) -> u32 {
+        self.f.call(&mut self.store, (x,)).unwrap().0
+    }
+}

@@ -138,6 +138,10 @@ pub(crate) fn bench(c: &mut Criterion) {
         let spec = || {
             PluginSpec::new(name, PluginSource::PackageBytes(package.clone()))
                 .grants(ceiling())
+                .limits(palisade_host::Limits {
+                    call_timeout: Duration::from_secs(10),
+                    ..palisade_host::Limits::default()
+                })
                 .trust(std::sync::Arc::clone(&trust))
         };
         group.throughput(Throughput::Bytes(package.len() as u64));
