@@ -65,6 +65,11 @@
 //!   requests within the operator's grants. The format is in
 //!   [`manual`](crate::manual#package-format).
 //!
+//! - Native code from the on-disk compiled cache ([`HostConfig::cache_dir`]) runs only
+//!   if its HMAC-SHA256 under a key the host keeps in that directory matches; a changed
+//!   or swapped entry is refused and recompiled from the verified component. The
+//!   directory must be the host's alone (created 0700; refused if others can write).
+//!
 //! - The operator's configuration file ([`OperatorConfig`]) in `lockdown` mode
 //!   refuses unsigned components, fail-open plugins and an empty trust policy, and
 //!   its `[ceilings]` take capabilities away from every plugin. The format is in

@@ -25,12 +25,12 @@ fn fresh_dir(label: &str) -> PathBuf {
 }
 
 fn cached_host(dir: &Path, fuel: bool) -> Result<Host, Error> {
-    Ok(Host::new(HostConfig {
+    Host::new(HostConfig {
         cache_dir: Some(dir.to_owned()),
         fuel,
         max_instances: 8,
         ..HostConfig::default()
-    })?)
+    })
 }
 
 async fn load_add_header(host: &Host) -> Plugin {

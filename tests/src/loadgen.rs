@@ -133,7 +133,11 @@ mod tests {
             let counter = Arc::clone(&counter);
             async move {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
-                if n % 100 == 0 { Err(()) } else { Ok(()) }
+                if n.is_multiple_of(100) {
+                    Err(())
+                } else {
+                    Ok(())
+                }
             }
         })
         .await;
