@@ -1,5 +1,5 @@
-//! Compiles every guest (the example plugins, the hostile fixtures and the test
-//! plugins of `tests/fixtures/`) for `wasm32-wasip2`, signs each example plugin (its
+//! Compiles every guest (the example plugins, the hostile fixtures, the test
+//! plugins of `tests/fixtures/` and the benchmark guests of `tests/guests/`) for `wasm32-wasip2`, signs each example plugin (its
 //! `manifest.toml` and component) into a package with a development key, and writes
 //! their paths as constants plus a `foreach_hostile!` macro, so that a fixture without
 //! a test is a compile error. Also generates the echo gRPC service of `tests/proto/`.
@@ -23,6 +23,7 @@ fn main() {
         "plugins",
         "tests/hostile",
         "tests/fixtures",
+        "tests/guests",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
@@ -32,6 +33,7 @@ fn main() {
     let plugins = crates_in(&root.join("plugins"));
     let hostile = crates_in(&root.join("tests/hostile"));
     let fixtures = crates_in(&root.join("tests/fixtures"));
+    let bench = crates_in(&root.join("tests/guests"));
     // One directory shared by every build of this crate (test, clippy, demo), so that
     // guests compile once; it is not OUT_DIR, which differs per build configuration.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -45,7 +47,12 @@ fn main() {
         .args(["build", "--release", "--target", TARGET])
         .arg("--target-dir")
         .arg(&target_dir);
-    for (package, _) in plugins.iter().chain(&hostile).chain(&fixtures) {
+    for (package, _) in plugins
+        .iter()
+        .chain(&hostile)
+        .chain(&fixtures)
+        .chain(&bench)
+    {
         cmd.args(["-p", package]);
     }
     // The outer build's flags and wrappers (clippy-driver among them) are for the host
@@ -103,6 +110,7 @@ fn main() {
         ("", &plugins),
         ("HOSTILE_", &hostile),
         ("FIXTURE_", &fixtures),
+        ("GUEST_", &bench),
     ] {
         for (package, dir_name) in list {
             let file = out_dir.join(format!("{}.wasm", package.replace('-', "_")));

@@ -153,6 +153,12 @@ impl Host {
         Auditor::new(self.audit.as_ref(), None).emit(event)
     }
 
+    /// What the compiled cache ([`HostConfig::cache_dir`]) has done since the host
+    /// started.
+    pub fn cache_stats(&self) -> crate::CacheStats {
+        self.compiler.cache_stats()
+    }
+
     /// Loads, checks, compiles and links a plugin, and creates its first instance,
     /// so that a plugin that cannot run fails here rather than on the first call.
     /// Compilation runs on tokio's blocking pool.
@@ -305,7 +311,7 @@ impl Host {
             deadline_ticks,
             self.compiler.fuel,
         );
-        pool.prewarm().await.map_err(|e| LinkError::Mismatch {
+        pool.prewarm().map_err(|e| LinkError::Mismatch {
             plugin: name.clone(),
             reason: e.to_string(),
         })?;

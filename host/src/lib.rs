@@ -68,6 +68,11 @@
 //!   requests within the operator's grants. The format is in
 //!   [`manual`](crate::manual#package-format).
 //!
+//! - Native code from the on-disk compiled cache ([`HostConfig::cache_dir`]) runs only
+//!   if its HMAC-SHA256 under a key the host keeps in that directory matches; a changed
+//!   or swapped entry is refused and recompiled from the verified component. The
+//!   directory must be the host's alone (created 0700; refused if others can write).
+//!
 //! - The operator's configuration file ([`OperatorConfig`]) in `lockdown` mode
 //!   refuses unsigned components, fail-open plugins, an empty trust policy and
 //!   plaintext transport, and its `[ceilings]` take capabilities away from every
@@ -113,6 +118,7 @@ pub use crate::capability::types::{
     RESERVED_HEADERS, RESERVED_PREFIX, is_reserved,
 };
 pub use crate::compile::HostConfig;
+pub use crate::compile::cache::CacheStats;
 pub use crate::config::{
     Ceiling, ConfigError, ConfiguredPlugin, ConfiguredSource, Mode, OperatorConfig, apply_ceilings,
 };
@@ -123,8 +129,8 @@ pub use crate::error::{
 pub use crate::host::{Host, PluginSpec};
 pub use crate::instance::InstanceMode;
 pub use crate::intercept::{
-    CallInfo, Chain, Code, Decision, Direction, FailurePolicy, Hooks, Plugin, PluginStats, Reply,
-    Verdict,
+    CALL_DURATION_BUCKETS_SECONDS, CallInfo, Chain, Code, Decision, DecisionCounts, Direction,
+    DurationHistogram, FailurePolicy, Hooks, Plugin, PluginStats, Reply, Verdict,
 };
 pub use crate::load::PluginSource;
 pub use crate::policy::{

@@ -29,8 +29,23 @@
 //!   ([`Limits::default`](crate::Limits)): generous for an interceptor, small enough
 //!   that a runaway plugin is noticed in one request's time.
 //! - **Epoch deadlines, not fuel**: an epoch check costs a load and a compare per loop
-//!   back-edge and function entry; fuel costs that on every basic block. Fuel stays
-//!   available ([`HostConfig::fuel`](crate::HostConfig)) for deterministic budgets.
+//!   back-edge and function entry; fuel costs a counter update on every basic block
+//!   (BENCHMARKS.md, "cpu limit", has both measured on the same compute loop). Fuel
+//!   stays available ([`HostConfig::fuel`](crate::HostConfig)) for deterministic
+//!   budgets.
+//! - **A plugin never waits on the host**: every host function a plugin can reach is
+//!   synchronous and returns at once (the virtual WASI's streams are always ready);
+//!   an operation that would wait, such as a `wasi:clocks` timer under `poll`, traps
+//!   the call. So a guest call is a plain function call on the calling thread (no
+//!   fiber), and a plugin cannot park a host thread past its deadline. The guest
+//!   runs on that thread's stack, with wasmtime's 512 KiB wasm stack limit: call
+//!   hooks from threads with more stack than that (tokio's workers have 2 MiB).
+//! - **Compiled code is cached only when authenticated**
+//!   ([`HostConfig::cache_dir`](crate::HostConfig)): entries are keyed by the
+//!   verified component's SHA-256 and the engine's configuration and carry an
+//!   HMAC-SHA256 under a key the host keeps in the directory (0600); a changed or
+//!   swapped entry is refused and recompiled, never run. The directory must not be
+//!   writable by others.
 //! - **Reused instances** ([`InstanceMode::Reuse`](crate::InstanceMode)): creating an
 //!   instance costs far more than a call. Plugins that must not carry memory from one
 //!   call to the next use [`InstanceMode::FreshPerCall`](crate::InstanceMode).

@@ -8,6 +8,7 @@
 )]
 
 mod audit;
+mod cache;
 mod chain;
 mod config;
 mod examples;
@@ -15,6 +16,7 @@ mod hostile;
 mod layers;
 mod load;
 mod net;
+mod observability;
 mod plugins;
 mod sigstore;
 mod support;

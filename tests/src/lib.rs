@@ -4,6 +4,7 @@
 
 use palisade_host::{Grants, Host, Plugin, PluginSource, PluginSpec};
 
+pub mod loadgen;
 pub mod sigstore;
 
 /// Paths of the compiled guest components.
