@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything CI checks, from a bare clone: installs the wasm32-wasip2 target if
 # missing, builds every plugin and hostile fixture as a real component (the build
-# script of the `tests` crate does that), runs every test, and the format and lint
-# checks.
+# script of the `tests` crate does that), runs every test, the format and lint
+# checks, and a 20-second fuzz run of the package parser (scripts/fuzz.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -17,5 +17,11 @@ cargo test --workspace
 
 echo "==> cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# A short fuzz run of the package parser (installs cargo-fuzz if missing; its own
+# build in target/fuzz). FUZZ_SECONDS=0 skips it.
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+  bash scripts/fuzz.sh "${FUZZ_SECONDS:-20}"
+fi
 
 echo "==> all checks passed"

@@ -1,11 +1,14 @@
-//! Compiles every guest (the example plugins, the hostile fixtures and the test
-//! plugins of `tests/fixtures/`) for `wasm32-wasip2`, and writes their paths as
-//! constants plus a `foreach_hostile!` macro, so that a fixture without a test is a
-//! compile error. Also generates the echo gRPC service of `tests/proto/`.
+//! Compiles every guest (the example plugins, the hostile fixtures, the test
+//! plugins of `tests/fixtures/` and the benchmark guests of `tests/guests/`) for `wasm32-wasip2`, signs each example plugin (its
+//! `manifest.toml` and component) into a package with a development key, and writes
+//! their paths as constants plus a `foreach_hostile!` macro, so that a fixture without
+//! a test is a compile error. Also generates the echo gRPC service of `tests/proto/`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::{Digest, Sha256};
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -20,6 +23,7 @@ fn main() {
         "plugins",
         "tests/hostile",
         "tests/fixtures",
+        "tests/guests",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
@@ -29,6 +33,7 @@ fn main() {
     let plugins = crates_in(&root.join("plugins"));
     let hostile = crates_in(&root.join("tests/hostile"));
     let fixtures = crates_in(&root.join("tests/fixtures"));
+    let bench = crates_in(&root.join("tests/guests"));
     // One directory shared by every build of this crate (test, clippy, demo), so that
     // guests compile once; it is not OUT_DIR, which differs per build configuration.
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
@@ -42,7 +47,12 @@ fn main() {
         .args(["build", "--release", "--target", TARGET])
         .arg("--target-dir")
         .arg(&target_dir);
-    for (package, _) in plugins.iter().chain(&hostile).chain(&fixtures) {
+    for (package, _) in plugins
+        .iter()
+        .chain(&hostile)
+        .chain(&fixtures)
+        .chain(&bench)
+    {
         cmd.args(["-p", package]);
     }
     // The outer build's flags and wrappers (clippy-driver among them) are for the host
@@ -65,12 +75,42 @@ fn main() {
     }
 
     let out_dir = target_dir.join(TARGET).join("release");
+    let dev_key = dev_key(&target_dir.join("dev-key"));
+    let packages_dir = target_dir.join("packages");
+    std::fs::create_dir_all(&packages_dir)
+        .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", packages_dir.display())));
     let mut code = String::new();
+    let _ = writeln!(
+        code,
+        "/// The development key's public half (`dev:<hex>`), which signed every example package.\npub const DEV_KEY_PUB: &str = {:?};\n/// Its secret half (mode 0600).\npub const DEV_KEY_SECRET: &str = {:?};",
+        dev_key.public_path.display().to_string(),
+        dev_key.secret_path.display().to_string()
+    );
+    let mut packages = Vec::new();
+    for (package, dir_name) in &plugins {
+        let component = out_dir.join(format!("{}.wasm", package.replace('-', "_")));
+        let manifest = root.join("plugins").join(dir_name).join("manifest.toml");
+        let out = packages_dir.join(format!("{dir_name}.pkg"));
+        sign_example(&dev_key.key, &manifest, &component, &out);
+        let konst = format!("{}_PKG", dir_name.replace('-', "_").to_uppercase());
+        let _ = writeln!(
+            code,
+            "/// `{dir_name}` as a package signed with the development key.\npub const {konst}: &str = {:?};",
+            out.display().to_string()
+        );
+        packages.push(konst);
+    }
+    let _ = writeln!(
+        code,
+        "/// Every example package, by constant name.\npub const PACKAGES: &[&str] = &[{}];",
+        packages.join(", ")
+    );
     let mut all = Vec::new();
     for (prefix, list) in [
         ("", &plugins),
         ("HOSTILE_", &hostile),
         ("FIXTURE_", &fixtures),
+        ("GUEST_", &bench),
     ] {
         for (package, dir_name) in list {
             let file = out_dir.join(format!("{}.wasm", package.replace('-', "_")));
@@ -119,6 +159,142 @@ fn compile_protos(root: &Path) {
     tonic_prost_build::configure()
         .compile_with_config(config, &[dir.join("echo.proto")], &[dir])
         .unwrap_or_else(|e| fail(&format!("cannot compile tests/proto/echo.proto: {e}")));
+}
+
+struct DevKey {
+    key: ed25519_dalek::SigningKey,
+    secret_path: PathBuf,
+    public_path: PathBuf,
+}
+
+/// The development key in `dir`, generated on first use: `examples.key` (hex seed,
+/// mode 0600) and `examples.pub` (`dev:<hex>`, as `palisade keygen --dev` writes).
+/// Kept across builds so that packages signed earlier stay verifiable.
+fn dev_key(dir: &Path) -> DevKey {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(dir)
+        .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", dir.display())));
+    let secret_path = dir.join("examples.key");
+    let public_path = dir.join("examples.pub");
+    // A deleted key is made again, and the examples signed with the new one.
+    println!("cargo:rerun-if-changed={}", secret_path.display());
+    if !secret_path.exists() {
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed)
+            .unwrap_or_else(|e| fail(&format!("no randomness from the OS: {e}")));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&secret_path)
+            .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", secret_path.display())));
+        file.write_all(format!("{}\n", hex(&seed)).as_bytes())
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", secret_path.display())));
+    }
+    let text = std::fs::read_to_string(&secret_path)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", secret_path.display())));
+    let seed = unhex32(text.trim()).unwrap_or_else(|| {
+        fail(&format!(
+            "{} is not a key (64 hex digits); delete it to make a new one",
+            secret_path.display()
+        ))
+    });
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let public = format!(
+        "# palisade DEVELOPMENT key {}: lockdown refuses to trust it\ndev:{}\n",
+        hex(&Sha256::digest(key.verifying_key().as_bytes())),
+        hex(key.verifying_key().as_bytes())
+    );
+    std::fs::write(&public_path, public)
+        .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", public_path.display())));
+    DevKey {
+        key,
+        secret_path,
+        public_path,
+    }
+}
+
+/// Writes the package format (`palisade_host::manual`, "Package format") with one
+/// signature: the host crate cannot be a build dependency without compiling wasmtime
+/// a second time. `palisade_tests`'s `examples_*` tests verify every package this
+/// writes with the host's own verifier, so the two cannot drift apart unnoticed.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the build script reads the components it just built"
+)]
+fn sign_example(key: &ed25519_dalek::SigningKey, manifest: &Path, component: &Path, out: &Path) {
+    use ed25519_dalek::Signer;
+    let component = std::fs::read(component)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", component.display())));
+    let text = std::fs::read_to_string(manifest)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", manifest.display())));
+    if text
+        .lines()
+        .any(|l| l.trim_start().starts_with("component_sha256"))
+    {
+        fail(&format!(
+            "{} sets component_sha256; leave it out, the build fills it in",
+            manifest.display()
+        ));
+    }
+    // As `palisade sign` does: the digest goes in as a top-level key, before the
+    // first line that is not a comment (so before any table).
+    let digest_line = format!(
+        "component_sha256 = \"{}\"\n",
+        hex(&Sha256::digest(&component))
+    );
+    let mut filled = String::with_capacity(text.len() + digest_line.len());
+    let mut inserted = false;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim();
+        if !inserted && !trimmed.is_empty() && !trimmed.starts_with('#') {
+            filled.push_str(&digest_line);
+            inserted = true;
+        }
+        filled.push_str(line);
+    }
+    if !inserted {
+        filled.push_str(&digest_line);
+    }
+    let mut message = b"palisade-package-v1\0".to_vec();
+    message.extend_from_slice(&Sha256::digest(filled.as_bytes()));
+    let signature = key.sign(&message).to_bytes();
+    let key_id: [u8; 32] = Sha256::digest(key.verifying_key().as_bytes()).into();
+
+    let mut package = b"PALISADE".to_vec();
+    package.extend_from_slice(&1u16.to_le_bytes());
+    let mut section = |tag: u8, body: &[&[u8]]| {
+        let len: usize = body.iter().map(|part| part.len()).sum();
+        let len = u32::try_from(len).unwrap_or_else(|_| fail("a section is over 4 GiB"));
+        package.push(tag);
+        package.extend_from_slice(&len.to_le_bytes());
+        for part in body {
+            package.extend_from_slice(part);
+        }
+    };
+    section(1, &[filled.as_bytes()]);
+    section(2, &[&component]);
+    section(3, &[&[1], &key_id, &signature]);
+    std::fs::write(out, package)
+        .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", out.display())));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex32(text: &str) -> Option<[u8; 32]> {
+    let digits = text.as_bytes();
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
 }
 
 /// `(package name, directory name)` of every crate directly under `dir`.

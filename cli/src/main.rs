@@ -16,9 +16,10 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use palisade_host::{
-    Capability, ConfiguredSource, FailurePolicy, Grants, ImportClass, KeyUse, OperatorConfig,
-    PublicKey, SigningKey, TrustPolicy, VerifyError, classify_import, component_imports,
-    inspect_package, verify_package,
+    BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Host, HostConfig, Identity,
+    ImportClass, KeyKind, KeyUse, LoadError, OperatorConfig, PublicKey, SigningKey,
+    SigstoreTrustRoot, SubjectPattern, TrustPolicy, VerifyError, classify_import,
+    component_imports, inspect_package, verify_package,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -34,17 +35,21 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Generate an ed25519 publisher key pair: NAME.key (secret, mode 0600) and NAME.pub.
+    /// With --dev, a development key: NAME.pub is marked `dev:`, and a lockdown
+    /// config refuses to trust it.
     Keygen(KeygenArgs),
     /// Sign a component with its manifest into a package, or add a signature to one.
+    /// With --bundle, attach a sigstore bundle made elsewhere (e.g. by
+    /// `cosign sign-blob --bundle` over the manifest file) instead of signing.
     Sign(SignArgs),
-    /// Verify a package against trusted public keys.
+    /// Verify a package against trusted public keys and/or sigstore identities.
     Verify(VerifyArgs),
     /// Show a package's manifest, signatures and the component's actual imports,
     /// without checking any signature. Also works on a bare `.wasm` component.
     Inspect(InspectArgs),
     /// Check an operator configuration file: print its mode and its plugins with
     /// their grants (after the ceilings). Exit 1 if lockdown refuses it, 2 if it is
-    /// malformed. Plugins are not read or compiled.
+    /// malformed. Plugins are not read or compiled unless --load is given.
     CheckConfig(CheckConfigArgs),
     /// Run the chain as a sidecar proxy in front of an upstream (gRPC and HTTP), per
     /// the config's `[serve]` and `[transport]` sections. SIGHUP reloads the config
@@ -66,6 +71,12 @@ struct CheckConfigArgs {
     /// The configuration file (TOML).
     #[arg(value_name = "CONFIG")]
     config: PathBuf,
+    /// Also load every plugin as a host would (verify its package, check its imports
+    /// against its grants, compile, instantiate), writing the config's audit log;
+    /// exit 1 if one is refused. No host-held crypto keys exist here, so a plugin
+    /// granted a `crypto` key is refused (`unknown_key`).
+    #[arg(long)]
+    load: bool,
 }
 
 #[derive(Args)]
@@ -73,15 +84,27 @@ struct KeygenArgs {
     /// Path prefix of the key pair: writes NAME.key and NAME.pub (never overwrites).
     #[arg(long, value_name = "NAME")]
     out: PathBuf,
+    /// A development key, for examples and local builds: its public key is written
+    /// as `dev:<hex>`, which lockdown refuses to trust and development mode trusts
+    /// with a warning.
+    #[arg(long)]
+    dev: bool,
 }
 
 #[derive(Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["manifest", "add"])))]
+#[command(group(clap::ArgGroup::new("signer").required(true).args(["key", "bundle"])))]
 struct SignArgs {
     /// The secret key (from `palisade keygen`); refused if group- or world-readable.
     #[arg(long, value_name = "NAME.key")]
-    key: PathBuf,
-    /// The manifest (TOML); `component_sha256` is filled in from the component.
+    key: Option<PathBuf>,
+    /// A sigstore bundle (JSON) over the manifest file's exact bytes, to attach
+    /// instead of signing with a key.
+    #[arg(long, value_name = "BUNDLE.json")]
+    bundle: Option<PathBuf>,
+    /// The manifest (TOML). With --key, `component_sha256` is filled in from the
+    /// component; with --bundle, the file is packaged byte for byte and must already
+    /// carry it (the bundle signs those bytes).
     #[arg(long, value_name = "MANIFEST.toml", requires = "component")]
     manifest: Option<PathBuf>,
     /// Add a signature to this existing package instead.
@@ -96,11 +119,20 @@ struct SignArgs {
 }
 
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("trusted").required(true).multiple(true).args(["trust", "identity"])))]
 struct VerifyArgs {
     /// A trusted public key file (NAME.pub); repeat for several.
-    #[arg(long = "trust", value_name = "KEY.pub", required = true)]
+    #[arg(long = "trust", value_name = "KEY.pub")]
     trust: Vec<PathBuf>,
-    /// Signatures from this many distinct trusted keys are needed.
+    /// A sigstore trust root (Sigstore's trusted_root.json: Fulcio CAs, Rekor keys)
+    /// to verify bundles against, offline.
+    #[arg(long, value_name = "trusted_root.json", requires = "identity")]
+    trust_root: Option<PathBuf>,
+    /// A trusted sigstore signer: OIDC issuer, `=`, subject (e-mail or URI; a
+    /// trailing `*` after `/` or `@` matches a prefix). Repeat for several.
+    #[arg(long, value_name = "ISSUER=SUBJECT", requires = "trust_root")]
+    identity: Vec<String>,
+    /// Signatures from this many distinct trusted keys and identities are needed.
     #[arg(long, default_value_t = 1, value_name = "N")]
     threshold: usize,
     /// The plugin name the manifest must carry (default: accept the manifest's).
@@ -197,6 +229,18 @@ fn read_file(path: &Path, private: bool) -> anyhow::Result<Vec<u8>> {
             );
         }
     }
+    // A regular file's size is known before reading: refuse an oversized one without
+    // reading it. `take` still bounds what a pipe or a growing file can make us hold.
+    let size = file
+        .metadata()
+        .with_context(|| format!("cannot stat {}", path.display()))?
+        .len();
+    if size > MAX_INPUT_BYTES {
+        bail!(
+            "{} is {size} bytes, larger than {MAX_INPUT_BYTES} bytes",
+            path.display()
+        );
+    }
     let mut bytes = Vec::new();
     file.take(MAX_INPUT_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -263,11 +307,16 @@ fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     let public = key.public_key();
     create_new(&key_path, 0o600, format!("{}\n", hex(&seed)).as_bytes())?;
     seed.fill(0);
-    create_new(
-        &pub_path,
-        0o644,
-        format!("{}\n", hex(&public.to_bytes())).as_bytes(),
-    )?;
+    let public_text = if args.dev {
+        format!(
+            "# palisade DEVELOPMENT key {}: lockdown refuses to trust it\n{}\n",
+            key.key_id(),
+            public.to_text(KeyKind::Development)
+        )
+    } else {
+        format!("{}\n", public.to_text(KeyKind::Release))
+    };
+    create_new(&pub_path, 0o644, public_text.as_bytes())?;
     say!(o, "{}", key.key_id());
     emit(&o);
     Ok(())
@@ -288,20 +337,22 @@ fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(key)
 }
 
-fn load_public_key(path: &Path) -> anyhow::Result<PublicKey> {
+/// A `.pub` file: the key and whether it is marked as a development key.
+fn load_public_key(path: &Path) -> anyhow::Result<(PublicKey, KeyKind)> {
     let text = read_file(path, false)?;
-    let bytes = unhex32(&text).ok_or_else(|| {
-        anyhow!(
-            "{} is not a public key (expected 64 hex digits)",
-            path.display()
-        )
-    })?;
-    PublicKey::from_bytes(&bytes).with_context(|| format!("{}", path.display()))
+    let text = String::from_utf8(text).map_err(|_| anyhow!("{} is not UTF-8", path.display()))?;
+    PublicKey::parse_text(&text).with_context(|| format!("{} is not a public key", path.display()))
 }
 
 fn sign(args: &SignArgs) -> Result<(), Failure> {
+    if let Some(bundle) = &args.bundle {
+        return attach_bundle(args, bundle);
+    }
+    let Some(key) = &args.key else {
+        return Err(anyhow!("give --key or --bundle").into());
+    };
     let mut o = String::new();
-    let key = load_signing_key(&args.key)?;
+    let key = load_signing_key(key)?;
     let package = match (&args.manifest, &args.component, &args.add) {
         (Some(manifest), Some(component), None) => {
             let component_bytes = read_file(component, false)?;
@@ -336,6 +387,71 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// `sign --bundle`: packages the manifest byte for byte with the bundle, or adds the
+/// bundle to an existing package.
+fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
+    let mut o = String::new();
+    let bundle = read_file(bundle_path, false)?;
+    let package = match (&args.manifest, &args.component, &args.add) {
+        (Some(manifest), Some(component), None) => {
+            let component_bytes = read_file(component, false)?;
+            let manifest_bytes = read_file(manifest, false)?;
+            let has_digest = std::str::from_utf8(&manifest_bytes)
+                .ok()
+                .and_then(|text| text.parse::<toml::Table>().ok())
+                .is_some_and(|table| table.contains_key("component_sha256"));
+            if !has_digest {
+                return Err(anyhow!(
+                    "{} has no `component_sha256`; with --bundle the manifest is packaged as \
+                     signed, so add `component_sha256 = \"{}\"` and sign that file",
+                    manifest.display(),
+                    hex(&Sha256::digest(&component_bytes))
+                )
+                .into());
+            }
+            palisade_host::package_with_bundle(&manifest_bytes, &component_bytes, &bundle)
+                .with_context(|| format!("cannot package {}", manifest.display()))?
+        }
+        (None, None, Some(package)) => {
+            let bytes = read_file(package, false)?;
+            palisade_host::add_bundle(&bytes, &bundle)
+                .with_context(|| format!("cannot add a bundle to {}", package.display()))?
+        }
+        _ => {
+            return Err(
+                anyhow!("use either --manifest MANIFEST COMPONENT, or --add PACKAGE").into(),
+            );
+        }
+    };
+    let info = inspect_package(&package).context("the new package does not read back")?;
+    write_file(&args.out, &package)?;
+    match info.info.identities.last() {
+        Some(signer) => say!(
+            o,
+            "{} carries a sigstore bundle by {} (not verified here)",
+            args.out.display(),
+            signer_text(signer)
+        ),
+        None => say!(o, "{} written", args.out.display()),
+    }
+    emit(&o);
+    Ok(())
+}
+
+/// `SUBJECT (issuer ISSUER), log index N`.
+fn signer_text(signer: &BundleSigner) -> String {
+    signer.to_string()
+}
+
+/// Parses `--identity ISSUER=SUBJECT`.
+fn parse_identity(text: &str) -> anyhow::Result<Identity> {
+    let (issuer, subject) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow!("--identity {text:?}: expected ISSUER=SUBJECT"))?;
+    let subject = SubjectPattern::parse(subject).with_context(|| format!("--identity {text:?}"))?;
+    Identity::new(issuer, subject).with_context(|| format!("--identity {text:?}"))
+}
+
 /// Whether a verification error is a refusal (exit 1) rather than malformed input.
 fn is_refusal(error: &VerifyError) -> bool {
     matches!(
@@ -347,6 +463,7 @@ fn is_refusal(error: &VerifyError) -> bool {
             | VerifyError::NameMismatch { .. }
             | VerifyError::RolledBack { .. }
             | VerifyError::DigestPinMismatch { .. }
+            | VerifyError::InvalidBundle { .. }
     )
 }
 
@@ -354,7 +471,25 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     let mut o = String::new();
     let mut trust = TrustPolicy::new().threshold(args.threshold);
     for path in &args.trust {
-        trust = trust.trust(load_public_key(path)?);
+        trust = match load_public_key(path)? {
+            (key, KeyKind::Development) => {
+                eprintln!(
+                    "palisade: warning: {} is a DEVELOPMENT key ({}); a lockdown config refuses to trust it",
+                    path.display(),
+                    key.key_id()
+                );
+                trust.trust_development(key)
+            }
+            (key, _) => trust.trust(key),
+        };
+    }
+    if let Some(path) = &args.trust_root {
+        let root = SigstoreTrustRoot::from_json(&read_file(path, false)?)
+            .with_context(|| format!("{}", path.display()))?;
+        trust = trust.sigstore_trust_root(root);
+    }
+    for identity in &args.identity {
+        trust = trust.trust_identity(parse_identity(identity)?);
     }
     let bytes = read_file(&args.package, false)?;
     match verify_package(&bytes, args.name.as_deref(), &trust) {
@@ -364,7 +499,15 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
             say!(o, "version:     {}", info.version);
             say!(o, "sha256:      {}", hex(&info.component_sha256));
             for signer in &info.signers {
-                say!(o, "signed by:   {signer}");
+                let mark = if trust.is_development(signer) {
+                    " (DEVELOPMENT key)"
+                } else {
+                    ""
+                };
+                say!(o, "signed by:   {signer}{mark}");
+            }
+            for signer in &info.identities {
+                say!(o, "signed by:   {} (sigstore)", signer_text(signer));
             }
             emit(&o);
             Ok(())
@@ -489,6 +632,26 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
             .as_ref()
             .map(|i| i.signers.iter().map(ToString::to_string).collect())
             .unwrap_or_default();
+        let bundles: Vec<Value> = info
+            .as_ref()
+            .map(|i| {
+                i.identities
+                    .iter()
+                    .map(|s| {
+                        json!({
+                            "issuer": s.identity.issuer,
+                            "subject": s.identity.subject,
+                            "log_index": s.log_index,
+                        })
+                    })
+                    .chain(
+                        i.unreadable_bundles
+                            .iter()
+                            .map(|reason| json!({ "unreadable": reason })),
+                    )
+                    .collect()
+            })
+            .unwrap_or_default();
         let imports: Vec<Value> = classified
             .iter()
             .map(|(import, (class, capability, flagged))| {
@@ -504,6 +667,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
             "kind": if is_package { "package" } else { "component" },
             "manifest": manifest,
             "signatures": signatures,
+            "sigstore_bundles": bundles,
             "component_sha256": sha256,
             "imports": imports,
             "unrequested": unrequested,
@@ -548,11 +712,24 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                     caps.join(", ")
                 }
             );
-            if info.signers.is_empty() {
+            if info.signers.is_empty()
+                && info.identities.is_empty()
+                && info.unreadable_bundles.is_empty()
+            {
                 say!(o, "signatures:  (none)");
             }
             for signer in &info.signers {
                 say!(o, "signature:   {signer} (not checked)");
+            }
+            for signer in &info.identities {
+                say!(
+                    o,
+                    "bundle:      {} (sigstore, not checked)",
+                    signer_text(signer)
+                );
+            }
+            for reason in &info.unreadable_bundles {
+                say!(o, "bundle:      unreadable: {reason}");
             }
             let declared = hex(&info.component_sha256);
             if declared != sha256 {
@@ -596,6 +773,9 @@ fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
     let mut o = String::new();
     say!(o, "config:      {}", args.config.display());
     say!(o, "mode:        {}", config.mode);
+    if let Some(path) = &config.audit_log {
+        say!(o, "audit log:   {}", path.display());
+    }
     if !config.ceilings.is_empty() {
         let names: Vec<_> = config.ceilings.iter().map(|c| c.name()).collect();
         say!(o, "forbidden:   {}", names.join(", "));
@@ -622,6 +802,9 @@ fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
         say!(o, "   grants:  {}", capabilities_json(&plugin.grants));
     }
     emit(&o);
+    if args.load {
+        load_config(&config)?;
+    }
     Ok(())
 }
 
@@ -672,4 +855,32 @@ fn serve(args: &ServeArgs) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure::Broken(anyhow::Error::new(e)))
     })
+}
+
+/// Loads every plugin of `config` on a fresh host; refusals (and development-key
+/// warnings) are printed to stderr by the host's `tracing` events.
+fn load_config(config: &OperatorConfig) -> Result<(), Failure> {
+    let _ = tracing_subscriber::fmt()
+        // Refusals are this command's own error message (and the audit log's lines).
+        .with_env_filter("palisade=warn,palisade::audit=off")
+        .with_writer(std::io::stderr)
+        .try_init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    let host = Host::new(HostConfig::default()).context("cannot create the host")?;
+    match runtime.block_on(host.load_config(config)) {
+        Ok(_chain) => {
+            let names: Vec<&str> = config.plugins.iter().map(|p| p.name.as_str()).collect();
+            emit(&format!("loaded:      {}\n", names.join(" -> ")));
+            Ok(())
+        }
+        Err(error) => {
+            let broken = matches!(error, palisade_host::Error::Load(LoadError::Io { .. }));
+            let error = anyhow::Error::new(error).context("loading the plugins");
+            Err(if broken {
+                Failure::Broken(error)
+            } else {
+                Failure::Refused(error)
+            })
+        }
+    }
 }

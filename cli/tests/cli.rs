@@ -262,3 +262,284 @@ fn check_config_exit_codes() {
     );
     expect(&dir, &["check-config", "missing.toml"], 2);
 }
+
+#[test]
+fn dev_key_is_marked_and_verifies_with_a_warning() {
+    let dir = temp_dir("dev");
+    let manifest = manifest();
+    expect(&dir, &["keygen", "--dev", "--out", "dev"], 0);
+    let public = std::fs::read_to_string(dir.join("dev.pub")).unwrap();
+    let key_line = public.lines().find(|l| !l.starts_with('#')).unwrap();
+    assert!(key_line.starts_with("dev:"), "{public}");
+    assert!(public.contains("DEVELOPMENT"), "{public}");
+    expect(
+        &dir,
+        &[
+            "sign",
+            "--key",
+            "dev.key",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            ADD_HEADER,
+            "--out",
+            "dev.pkg",
+        ],
+        0,
+    );
+    let out = expect(&dir, &["verify", "--trust", "dev.pub", "dev.pkg"], 0);
+    assert!(
+        text(&out.stderr).contains("DEVELOPMENT key"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("(DEVELOPMENT key)"));
+    // A lockdown config refuses to trust it, naming the setting.
+    std::fs::write(
+        dir.join("lockdown.toml"),
+        format!("mode = \"lockdown\"\n[trust]\nkeys = [\"{key_line}\"]\n"),
+    )
+    .unwrap();
+    let out = expect(&dir, &["check-config", "lockdown.toml"], 1);
+    assert!(
+        text(&out.stderr).contains("trust.keys[0] (development key"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_config_load_loads_or_refuses_and_audits() {
+    let dir = temp_dir("load");
+    signed_package(&dir);
+    let key = std::fs::read_to_string(dir.join("a.pub")).unwrap();
+    let config = format!(
+        "mode = \"lockdown\"\naudit_log = \"audit.jsonl\"\n[trust]\nkeys = [\"{}\"]\n\
+         [[plugins]]\nname = \"add-header\"\npackage = \"add-header.pkg\"\n\
+         [plugins.grants]\nconfig = {{}}\n",
+        key.trim()
+    );
+    std::fs::write(dir.join("palisade.toml"), config).unwrap();
+    let out = expect(&dir, &["check-config", "--load", "palisade.toml"], 0);
+    assert!(text(&out.stdout).contains("loaded:      add-header"));
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test corrupts the package it made"
+    )]
+    let mut package = std::fs::read(dir.join("add-header.pkg")).unwrap();
+    let at = package.len() / 2;
+    package[at] ^= 1;
+    std::fs::write(dir.join("add-header.pkg"), package).unwrap();
+    let out = expect(&dir, &["check-config", "--load", "palisade.toml"], 1);
+    assert!(
+        text(&out.stderr).contains("component sha256"),
+        "{}",
+        text(&out.stderr)
+    );
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    let events: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
+        .collect();
+    assert_eq!(events, [r#""verified""#, r#""loaded""#, r#""refused""#]);
+}
+
+#[test]
+fn oversized_input_is_refused_before_reading() {
+    let dir = temp_dir("huge");
+    expect(&dir, &["keygen", "--out", "a"], 0);
+    let file = std::fs::File::create(dir.join("huge.pkg")).unwrap();
+    file.set_len(100 << 20).unwrap();
+    let out = expect(&dir, &["verify", "--trust", "a.pub", "huge.pkg"], 2);
+    assert!(
+        text(&out.stderr).contains("104857600 bytes, larger than"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Keyless signing: a bundle minted by the test's own CA and log (nothing reaches
+/// the network) is attached with `sign --bundle`, shown by `inspect`, and checked by
+/// `verify --trust-root --identity`.
+#[test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "test setup reads the built component to hash it"
+)]
+fn sigstore_bundle_sign_verify_inspect() {
+    use palisade_tests::sigstore::{Fulcio, Rekor, Signer, bundle, trusted_root};
+    use sha2::{Digest, Sha256};
+
+    const ISSUER: &str = "https://token.ci.test";
+    const SUBJECT: &str = "https://ci.test/org/repo/.github/workflows/release.yml@refs/tags/v1";
+    let dir = temp_dir("sigstore");
+    let component = std::fs::read(ADD_HEADER).unwrap();
+    let digest: String = Sha256::digest(&component)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let template = std::fs::read_to_string(manifest()).unwrap();
+    std::fs::write(dir.join("unpinned.toml"), &template).unwrap();
+    let manifest_text = template.replacen(
+        "\n[capabilities]",
+        &format!("component_sha256 = \"{digest}\"\n\n[capabilities]"),
+        1,
+    );
+    assert!(manifest_text.contains(&digest));
+    std::fs::write(dir.join("manifest.toml"), &manifest_text).unwrap();
+    let fulcio = Fulcio::new("fulcio");
+    let mut rekor = Rekor::new();
+    std::fs::write(
+        dir.join("trusted_root.json"),
+        trusted_root(&[&fulcio], &[&rekor]),
+    )
+    .unwrap();
+    let signer = Signer::new(ISSUER, SUBJECT);
+    let json = bundle(&fulcio, &mut rekor, &signer, manifest_text.as_bytes());
+    std::fs::write(dir.join("manifest.sigstore.json"), json).unwrap();
+
+    // The bundle signs the manifest's bytes, so they are packaged as they are: a
+    // manifest without its digest is refused, with the line to add.
+    let unpinned = expect(
+        &dir,
+        &[
+            "sign",
+            "--bundle",
+            "manifest.sigstore.json",
+            "--manifest",
+            "unpinned.toml",
+            ADD_HEADER,
+            "--out",
+            "x.pkg",
+        ],
+        2,
+    );
+    assert!(
+        text(&unpinned.stderr).contains(&format!("component_sha256 = \"{digest}\"")),
+        "{}",
+        text(&unpinned.stderr)
+    );
+    let signed = expect(
+        &dir,
+        &[
+            "sign",
+            "--bundle",
+            "manifest.sigstore.json",
+            "--manifest",
+            "manifest.toml",
+            ADD_HEADER,
+            "--out",
+            "add-header.pkg",
+        ],
+        0,
+    );
+    assert!(
+        text(&signed.stdout).contains(SUBJECT),
+        "{}",
+        text(&signed.stdout)
+    );
+
+    let identity = format!("{ISSUER}={SUBJECT}");
+    let ok = expect(
+        &dir,
+        &[
+            "verify",
+            "--trust-root",
+            "trusted_root.json",
+            "--identity",
+            &identity,
+            "add-header.pkg",
+        ],
+        0,
+    );
+    let stdout = text(&ok.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "signed by:   {SUBJECT} (issuer {ISSUER}), log index 5 (sigstore)"
+        )),
+        "{stdout}"
+    );
+    // Another identity: refused, naming who did sign.
+    let other = format!("{ISSUER}=https://ci.test/other/*");
+    let refused = expect(
+        &dir,
+        &[
+            "verify",
+            "--trust-root",
+            "trusted_root.json",
+            "--identity",
+            &other,
+            "add-header.pkg",
+        ],
+        1,
+    );
+    assert!(
+        text(&refused.stderr).contains("untrusted identity"),
+        "{}",
+        text(&refused.stderr)
+    );
+    // A bad pattern or a missing trust root is a usage error.
+    let bad = format!("{ISSUER}=*");
+    expect(
+        &dir,
+        &[
+            "verify",
+            "--trust-root",
+            "trusted_root.json",
+            "--identity",
+            &bad,
+            "add-header.pkg",
+        ],
+        2,
+    );
+    expect(
+        &dir,
+        &["verify", "--identity", &identity, "add-header.pkg"],
+        2,
+    );
+
+    let inspect = expect(&dir, &["inspect", "--json", "add-header.pkg"], 0);
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let bundles = json["sigstore_bundles"].as_array().unwrap();
+    assert_eq!(bundles.len(), 1);
+    assert_eq!(bundles[0]["issuer"], ISSUER);
+    assert_eq!(bundles[0]["subject"], SUBJECT);
+    assert_eq!(bundles[0]["log_index"], 5);
+    let inspect = expect(&dir, &["inspect", "add-header.pkg"], 0);
+    assert!(
+        text(&inspect.stdout).contains("bundle:      https://ci.test/org/repo"),
+        "{}",
+        text(&inspect.stdout)
+    );
+
+    // Co-signing with a key makes 2-of-n across kinds.
+    expect(&dir, &["keygen", "--out", "a"], 0);
+    expect(
+        &dir,
+        &[
+            "sign",
+            "--key",
+            "a.key",
+            "--add",
+            "add-header.pkg",
+            "--out",
+            "both.pkg",
+        ],
+        0,
+    );
+    expect(
+        &dir,
+        &[
+            "verify",
+            "--trust",
+            "a.pub",
+            "--trust-root",
+            "trusted_root.json",
+            "--identity",
+            &identity,
+            "--threshold",
+            "2",
+            "both.pkg",
+        ],
+        0,
+    );
+}

@@ -13,6 +13,7 @@ pub(crate) mod log;
 pub(crate) mod metrics;
 pub(crate) mod types;
 pub(crate) mod wasi;
+pub(crate) mod wasi_io;
 
 use wasmtime::component::Linker;
 

@@ -13,6 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::audit::{AuditError, AuditSink, Auditor, OnAuditFailure};
 use crate::error::Error;
 use crate::host::{Host, PluginSpec};
 use crate::instance::InstanceMode;
@@ -160,6 +161,9 @@ impl ConfiguredPlugin {
 pub struct OperatorConfig {
     /// Lockdown or development.
     pub mode: Mode,
+    /// `audit_log`: the JSON-lines audit file (relative to the config's directory),
+    /// which [`Host::load_config`] appends to.
+    pub audit_log: Option<PathBuf>,
     /// What every package must satisfy.
     pub trust: Arc<TrustPolicy>,
     /// The `[ceilings] forbid` list, already applied to every plugin's grants.
@@ -202,11 +206,52 @@ impl OperatorConfig {
     }
 }
 
+impl Mode {
+    /// What an audit log that cannot be written does in this mode: lockdown fails
+    /// closed, development warns.
+    pub fn on_audit_failure(self) -> OnAuditFailure {
+        match self {
+            Self::Lockdown => OnAuditFailure::Refuse,
+            Self::Development => OnAuditFailure::Warn,
+        }
+    }
+}
+
+impl OperatorConfig {
+    /// Opens the config's `audit_log`, if it has one, with its mode's
+    /// [`on_audit_failure`](Mode::on_audit_failure) (for an embedder that keeps one
+    /// sink for the host's lifetime, reloads included).
+    pub fn open_audit_sink(&self) -> Result<Option<AuditSink>, AuditError> {
+        self.audit_log
+            .as_ref()
+            .map(|path| AuditSink::open(path, self.mode.on_audit_failure()))
+            .transpose()
+    }
+}
+
 impl Host {
     /// Loads every plugin of `config` through [`Host::load`], in order, into a
     /// [`Chain`]. The first plugin that fails to load fails the whole chain.
     /// In development mode each unsigned component is loaded with a warning.
+    ///
+    /// Every load and refusal is audited to `tracing`, the host's audit sink, and
+    /// the config's `audit_log` (opened here unless the host's sink is that file).
+    /// In lockdown an audit log that cannot be opened or written refuses the load
+    /// ([`Error::Audit`]); in development it is a warning.
     pub async fn load_config(&self, config: &OperatorConfig) -> Result<Chain, Error> {
+        let already_open = |path: &PathBuf| self.audit_sink().is_some_and(|s| s.path() == path);
+        let config_sink = match &config.audit_log {
+            Some(path) if !already_open(path) => match config.open_audit_sink() {
+                Ok(sink) => sink,
+                Err(error) if config.mode == Mode::Lockdown => return Err(error.into()),
+                Err(error) => {
+                    tracing::warn!(%error, mode = %config.mode, "audit log not opened; going on without it");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let auditor = Auditor::new(self.audit_sink(), config_sink.as_ref());
         let mut plugins = Vec::with_capacity(config.plugins.len());
         for plugin in &config.plugins {
             if let ConfiguredSource::Component(path) = &plugin.source {
@@ -218,7 +263,10 @@ impl Host {
                      (refused in lockdown mode)"
                 );
             }
-            plugins.push(self.load(plugin.spec(&config.trust)).await?);
+            plugins.push(
+                self.load_audited(plugin.spec(&config.trust), &auditor)
+                    .await?,
+            );
         }
         Ok(Chain::new(plugins))
     }

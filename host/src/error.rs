@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// Any error from the host, by the stage that raised it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum Error {
     /// The host itself could not be set up.
@@ -35,13 +36,18 @@ pub enum Error {
     /// The granted capabilities could not be linked or pre-instantiated.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// The load could not be written to an audit log that must record it
+    /// ([`OnAuditFailure::Refuse`](crate::audit::OnAuditFailure::Refuse)).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// `Result` with [`Error`] as the default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The host could not be created from its configuration.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum HostError {
     /// wasmtime refused the engine configuration.
@@ -67,7 +73,8 @@ pub enum HostError {
 }
 
 /// Stage 1: the plugin's bytes could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum LoadError {
     /// The file could not be opened or read.
@@ -102,7 +109,8 @@ pub enum LoadError {
 
 /// Stage 1½: a signed package is malformed, or its signatures do not satisfy the
 /// [`TrustPolicy`](crate::TrustPolicy). Offsets are byte offsets into the package.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum VerifyError {
     /// The input is shorter than the package header.
@@ -257,9 +265,14 @@ pub enum VerifyError {
         /// The name in the manifest.
         found: String,
     },
-    /// The trust policy trusts no key, so no package can be accepted.
-    #[error("the trust policy trusts no key (use `PluginSpec::trust`)")]
+    /// The trust policy trusts no key and no sigstore identity, so no package can
+    /// be accepted.
+    #[error("the trust policy trusts no key and no sigstore identity (use `PluginSpec::trust`)")]
     NoTrustedKeys,
+    /// The trust policy trusts sigstore identities but has no trust root to verify
+    /// their bundles against.
+    #[error("the trust policy trusts sigstore identities but has no sigstore trust root")]
+    NoSigstoreTrustRoot,
     /// A signature by a trusted key does not verify (tampered, or moved from another package).
     #[error("signature at offset {offset} by trusted key {key_id} does not verify")]
     InvalidSignature {
@@ -270,19 +283,65 @@ pub enum VerifyError {
     },
     /// Too few distinct trusted, unrevoked keys signed the package.
     #[error(
-        "{valid} valid signature(s) from distinct trusted keys, {required} required ({} by revoked keys, {untrusted} by untrusted keys)",
-        .revoked.len()
+        "{valid} valid signature(s) from distinct trusted keys or identities, {required} required ({} by revoked keys, {untrusted} by untrusted keys{})",
+        .revoked.len(),
+        untrusted_list(.untrusted_identities)
     )]
     ThresholdNotMet {
         /// Signatures needed.
         required: usize,
-        /// Distinct trusted keys whose signatures verified.
+        /// Distinct trusted keys, plus distinct trusted sigstore identities, whose
+        /// signatures verified.
         valid: usize,
         /// Revoked keys that signed (their signatures never count).
         revoked: Vec<crate::KeyId>,
-        /// Signatures by keys the policy does not trust.
+        /// Signatures by keys the policy does not trust, and sigstore bundles when
+        /// the policy has no sigstore trust root.
         untrusted: usize,
+        /// Sigstore signers (as their certificates claim) that no trusted identity
+        /// matches; their bundles were not verified further.
+        untrusted_identities: Vec<crate::SignerIdentity>,
     },
+    /// A sigstore bundle is not a well-formed keyless message-signature bundle
+    /// (JSON, a duplicate key, an unknown field, no Fulcio certificate or identity).
+    #[error("sigstore bundle in the signature section at offset {offset}: {reason}")]
+    BundleMalformed {
+        /// The signature section's offset.
+        offset: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A sigstore bundle by a trusted identity does not verify (tampered, moved
+    /// from another package, not from the trusted CA or log, or expired).
+    #[error(
+        "sigstore bundle at offset {offset} by trusted identity {signer} does not verify: {failure}"
+    )]
+    InvalidBundle {
+        /// The signature section's offset.
+        offset: usize,
+        /// The identity its certificate claims.
+        signer: crate::SignerIdentity,
+        /// Which check failed.
+        failure: SigstoreFailure,
+    },
+    /// A sigstore `trusted_root.json` cannot be used.
+    #[error("sigstore trust root: {reason}")]
+    InvalidTrustRoot {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A trusted identity's issuer or subject pattern is not allowed.
+    #[error("identity {value:?}: {reason}")]
+    InvalidIdentity {
+        /// The issuer or subject given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// [`IdentityPolicy::all_of`](crate::IdentityPolicy::all_of) with no policies
+    /// (it would match every signer).
+    #[error("an empty all-of identity policy would match every signer")]
+    EmptyAllOf,
     /// The package's version is below the operator's minimum.
     #[error("version {version} is below the minimum {minimum} (rollback refused)")]
     RolledBack {
@@ -316,7 +375,8 @@ pub enum VerifyError {
 }
 
 /// Stage 2: the component is not an acceptable plugin for its grants.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum PolicyError {
     /// The bytes are not a WebAssembly component (a core module, or garbage).
@@ -410,7 +470,8 @@ pub enum PolicyError {
 }
 
 /// Stage 3: wasmtime could not compile the component.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum CompileError {
     /// Validation or code generation failed.
@@ -424,7 +485,8 @@ pub enum CompileError {
 }
 
 /// Stage 4: the granted capabilities could not be linked.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum LinkError {
     /// wasmtime could not define a capability's functions in the linker.
@@ -531,4 +593,64 @@ pub enum TrapKind {
     /// The guest broke the canonical ABI or a host function refused to continue.
     #[error("host error: {0}")]
     Host(String),
+}
+
+fn untrusted_list(identities: &[crate::SignerIdentity]) -> String {
+    identities.iter().fold(String::new(), |mut out, identity| {
+        out.push_str(", untrusted identity ");
+        out.push_str(&identity.to_string());
+        out
+    })
+}
+
+/// Which check of a sigstore bundle failed (see the manual's "Sigstore bundles").
+/// The text is the verifier's detail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SigstoreFailure {
+    /// The certificate does not chain to a trusted Fulcio CA (or is malformed, or
+    /// lacks the code-signing usage).
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// The certificate was not valid at the signing time (the log's integrated time
+    /// or an RFC 3161 timestamp), or no trusted CA was.
+    #[error("certificate validity: {0}")]
+    CertificateValidity(String),
+    /// The certificate's signed certificate timestamp (checked when the trust root
+    /// lists CT logs).
+    #[error("SCT: {0}")]
+    Sct(String),
+    /// The Merkle inclusion proof does not lead to the proven root.
+    #[error("inclusion proof: {0}")]
+    InclusionProof(String),
+    /// The checkpoint (signed tree head) is not signed by a trusted log key, or
+    /// does not match the proof.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+    /// The signed entry timestamp does not verify with a trusted log key, or the
+    /// log is unknown.
+    #[error("signed entry timestamp: {0}")]
+    SignedEntryTimestamp(String),
+    /// The log entry does not describe this signature, certificate and artifact.
+    #[error("log entry: {0}")]
+    LogEntry(String),
+    /// An RFC 3161 timestamp does not verify.
+    #[error("timestamp: {0}")]
+    Timestamp(String),
+    /// No verified signing time (neither a signed entry timestamp nor an RFC 3161
+    /// timestamp).
+    #[error("no verified signing time: {0}")]
+    NoSigningTime(String),
+    /// The bundle signs other bytes than this package's manifest.
+    #[error("signs another artifact: {0}")]
+    OtherArtifact(String),
+    /// The signature over the manifest does not verify with the certificate's key.
+    #[error("signature: {0}")]
+    Signature(String),
+    /// The verifier read another identity from the certificate than Palisade did.
+    #[error("identity: {0}")]
+    Identity(String),
+    /// Anything else the verifier refused.
+    #[error("{0}")]
+    Bundle(String),
 }

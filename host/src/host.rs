@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::audit::{AuditError, AuditEvent, AuditSink, Auditor};
 use crate::capability::bindings::PluginPre;
 use crate::capability::crypto::{KeyRing, PluginKeys};
 use crate::capability::kv::KvStore;
@@ -17,7 +18,7 @@ use crate::instance::{InstanceMode, Pool};
 use crate::intercept::{FailurePolicy, Hooks, Plugin};
 use crate::load::{self, PluginSource, SourceKind};
 use crate::policy::{self, Grants, Limits};
-use crate::verify::{self, TrustPolicy, hex};
+use crate::verify::{self, TrustPolicy};
 
 /// Everything needed to load one plugin. Defaults: no grants, default [`Limits`],
 /// fail closed, both hooks, reused instances, no config values, and a
@@ -102,16 +103,18 @@ impl PluginSpec {
 }
 
 /// The plugin host: one engine, one epoch ticker and one key ring, shared by every
-/// plugin it loads.
+/// plugin it loads, and optionally an audit log.
 pub struct Host {
     compiler: Arc<Compiler>,
     keys: Arc<KeyRing>,
+    audit: Option<AuditSink>,
 }
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Host")
             .field("keys", &self.keys)
+            .field("audit", &self.audit)
             .finish_non_exhaustive()
     }
 }
@@ -127,13 +130,63 @@ impl Host {
         Ok(Self {
             compiler: Arc::new(Compiler::new(&config)?),
             keys: Arc::new(keys),
+            audit: None,
         })
+    }
+
+    /// Also appends every audit event of this host to `sink`. Events always go to
+    /// `tracing` (target [`AUDIT_TARGET`](crate::audit::AUDIT_TARGET)).
+    pub fn with_audit_sink(mut self, sink: AuditSink) -> Self {
+        self.audit = Some(sink);
+        self
+    }
+
+    /// The audit log set with [`with_audit_sink`](Self::with_audit_sink).
+    pub fn audit_sink(&self) -> Option<&AuditSink> {
+        self.audit.as_ref()
+    }
+
+    /// Records `event` (for example a [`AuditEvent::reloaded`]) to `tracing` and the
+    /// host's audit log. An error means the log could not be written and its
+    /// [`OnAuditFailure`](crate::OnAuditFailure) is `Refuse`.
+    pub fn audit(&self, event: &AuditEvent) -> Result<(), AuditError> {
+        Auditor::new(self.audit.as_ref(), None).emit(event)
+    }
+
+    /// What the compiled cache ([`HostConfig::cache_dir`]) has done since the host
+    /// started.
+    pub fn cache_stats(&self) -> crate::CacheStats {
+        self.compiler.cache_stats()
     }
 
     /// Loads, checks, compiles and links a plugin, and creates its first instance,
     /// so that a plugin that cannot run fails here rather than on the first call.
     /// Compilation runs on tokio's blocking pool.
+    ///
+    /// Audited: a package's verification, the load, or the refusal with its stage
+    /// and reason (see [`audit`](crate::audit)). With an audit log that must record
+    /// ([`OnAuditFailure::Refuse`](crate::OnAuditFailure::Refuse)), a load that cannot
+    /// be recorded is refused with [`Error::Audit`].
     pub async fn load(&self, spec: PluginSpec) -> Result<Plugin> {
+        self.load_audited(spec, &Auditor::new(self.audit.as_ref(), None))
+            .await
+    }
+
+    /// [`load`](Self::load), with the refusal audited through `auditor`.
+    pub(crate) async fn load_audited(
+        &self,
+        spec: PluginSpec,
+        auditor: &Auditor<'_>,
+    ) -> Result<Plugin> {
+        let name = spec.name.clone();
+        let result = self.pipeline(spec, auditor).await;
+        if let Err(error) = &result {
+            auditor.refused(&name, error);
+        }
+        result
+    }
+
+    async fn pipeline(&self, spec: PluginSpec, auditor: &Auditor<'_>) -> Result<Plugin> {
         let PluginSpec {
             name,
             source,
@@ -149,8 +202,8 @@ impl Host {
         let loaded = load::load(&name, source)?;
         // 1½. verify (packages only): signatures, then the manifest's requests within
         //     the operator's grants, and only the hooks both allow.
-        let (loaded, grants, hooks) = match loaded.kind {
-            SourceKind::Component => (loaded, grants, hooks),
+        let (loaded, grants, hooks, version) = match loaded.kind {
+            SourceKind::Component => (loaded, grants, hooks, None),
             SourceKind::Package => {
                 let verified = verify::verify(loaded, &trust).map_err(|reason| Error::Verify {
                     plugin: name.clone(),
@@ -162,9 +215,34 @@ impl Host {
                     request: hooks.request && manifest.hooks.request,
                     response: hooks.response && manifest.hooks.response,
                 };
-                (verified.into_component(), grants, hooks)
+                let development_signers: Vec<_> = verified
+                    .signers()
+                    .iter()
+                    .copied()
+                    .filter(|id| trust.is_development(id))
+                    .collect();
+                if !development_signers.is_empty() {
+                    tracing::warn!(
+                        plugin = %name,
+                        keys = ?development_signers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        "package signed by a DEVELOPMENT key: its secret is not guarded like a \
+                         release key's (a lockdown config refuses to trust it)"
+                    );
+                }
+                let version = manifest.version.to_string();
+                auditor.emit(&AuditEvent::Verified {
+                    plugin: name.clone(),
+                    version: version.clone(),
+                    signers: verified.signers().to_vec(),
+                    development_signers,
+                    component_sha256: verified.component_sha256(),
+                    requested: manifest.grants.clone(),
+                    grants: grants.clone(),
+                })?;
+                (verified.into_component(), grants, hooks, Some(version))
             }
         };
+        let signed = version.is_some();
         // 2. policy: imports within grants, limits within range, keys known.
         if limits.fuel.is_some() && !self.compiler.fuel {
             return Err(PolicyError::LimitOutOfRange {
@@ -233,15 +311,18 @@ impl Host {
             deadline_ticks,
             self.compiler.fuel,
         );
-        pool.prewarm().await.map_err(|e| LinkError::Mismatch {
+        pool.prewarm().map_err(|e| LinkError::Mismatch {
             plugin: name.clone(),
             reason: e.to_string(),
         })?;
-        tracing::info!(
-            plugin = %name,
-            sha256 = %hex(&authorized.loaded.sha256),
-            "plugin loaded"
-        );
+        auditor.emit(&AuditEvent::Loaded {
+            plugin: name.clone(),
+            signed,
+            version,
+            component_sha256: authorized.loaded.sha256,
+            grants: authorized.grants.clone(),
+            hooks,
+        })?;
         Ok(Plugin::new(
             pool,
             failure_policy,

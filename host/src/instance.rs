@@ -3,6 +3,7 @@
 
 pub(crate) mod state;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,8 @@ pub(crate) struct Pool {
     fuel_enabled: bool,
     idle: Mutex<Vec<Instance>>,
     health: Mutex<Health>,
+    /// Whether `health` counts any trap: lets the healthy path skip its lock.
+    trapped: AtomicBool,
     pub(crate) permits: tokio::sync::Semaphore,
 }
 
@@ -82,6 +85,7 @@ impl Pool {
             fuel_enabled,
             idle: Mutex::new(Vec::new()),
             health: Mutex::new(Health::default()),
+            trapped: AtomicBool::new(false),
             permits,
         }
     }
@@ -91,7 +95,7 @@ impl Pool {
     }
 
     /// An idle instance, or a new one.
-    pub(crate) async fn checkout(&self) -> Result<Instance, CallError> {
+    pub(crate) fn checkout(&self) -> Result<Instance, CallError> {
         if self.mode == InstanceMode::Reuse {
             let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
             if let Some(instance) = idle {
@@ -99,7 +103,7 @@ impl Pool {
             }
         }
         self.check_backoff()?;
-        self.instantiate().await
+        self.instantiate()
     }
 
     /// Returns a healthy instance after a call.
@@ -112,9 +116,22 @@ impl Pool {
         }
     }
 
+    /// Instantiates until `target` instances are idle (at most the plugin's
+    /// concurrency limit); returns how many are idle then. Reused instances only.
+    pub(crate) fn warm(&self, target: usize) -> Result<usize, CallError> {
+        if self.mode != InstanceMode::Reuse {
+            return Ok(0);
+        }
+        let target = target.min(self.limits.max_concurrency);
+        while self.idle_count() < target {
+            self.prewarm()?;
+        }
+        Ok(self.idle_count())
+    }
+
     /// Creates an instance, for warming the pool at load time.
-    pub(crate) async fn prewarm(&self) -> Result<(), CallError> {
-        let instance = self.instantiate().await?;
+    pub(crate) fn prewarm(&self) -> Result<(), CallError> {
+        let instance = self.instantiate()?;
         if self.mode == InstanceMode::Reuse
             && let Ok(mut idle) = self.idle.lock()
         {
@@ -123,20 +140,21 @@ impl Pool {
         Ok(())
     }
 
-    async fn instantiate(&self) -> Result<Instance, CallError> {
+    /// A new instance. Synchronous: nothing linked is async, so instantiation (start
+    /// functions included) runs on the caller's stack, under the same deadline.
+    fn instantiate(&self) -> Result<Instance, CallError> {
         let state = PluginState::new(Arc::clone(&self.shared), &self.limits);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();
         self.arm(&mut store);
-        let bindings =
-            self.pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| CallError::Instantiate {
-                    plugin: self.shared.name.clone(),
-                    reason: format!("{e:#}"),
-                })?;
+        let bindings = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| CallError::Instantiate {
+                plugin: self.shared.name.clone(),
+                reason: format!("{e:#}"),
+            })?;
         Ok(Instance { store, bindings })
     }
 
@@ -154,16 +172,18 @@ impl Pool {
     }
 
     fn record_success(&self) {
-        if let Ok(mut health) = self.health.lock()
-            && health.consecutive_traps != 0
+        if self.trapped.load(Ordering::Relaxed)
+            && let Ok(mut health) = self.health.lock()
         {
             *health = Health::default();
+            self.trapped.store(false, Ordering::Relaxed);
         }
     }
 
     /// Counts a trap; the instance that trapped has already been dropped.
     pub(crate) fn record_trap(&self) {
         if let Ok(mut health) = self.health.lock() {
+            self.trapped.store(true, Ordering::Relaxed);
             health.consecutive_traps = health.consecutive_traps.saturating_add(1);
             if health.consecutive_traps >= TRAPS_BEFORE_BACKOFF {
                 let doublings = (health.consecutive_traps - TRAPS_BEFORE_BACKOFF).min(10);

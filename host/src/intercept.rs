@@ -1,13 +1,18 @@
 //! Stage 6, **intercept**: run hooks on calls, and chains of plugins in order.
 
 pub(crate) mod call;
+pub(crate) mod stats;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use http::HeaderMap;
+use tracing::Instrument;
 
 pub use self::call::{CallInfo, Code, Decision, Direction, Reply};
+use self::stats::CallStats;
+pub use self::stats::{CALL_DURATION_BUCKETS_SECONDS, DecisionCounts, DurationHistogram};
 use crate::capability::metrics::MetricValue;
 use crate::capability::types;
 use crate::compile::EpochTicker;
@@ -44,15 +49,9 @@ impl Default for Hooks {
     }
 }
 
-#[derive(Default)]
-struct Counters {
-    calls: AtomicU64,
-    traps: AtomicU64,
-    timeouts: AtomicU64,
-    failures: AtomicU64,
-}
-
-/// Counters and gauges of one plugin.
+/// Counters and gauges of one plugin: a snapshot that `palisade serve` exports as
+/// Prometheus text. The call counters and the duration histogram are lock-free
+/// atomics updated on every call.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PluginStats {
@@ -64,6 +63,12 @@ pub struct PluginStats {
     pub timeouts: u64,
     /// Calls that failed for any reason (traps, saturation, backoff, instantiation).
     pub failures: u64,
+    /// Calls that returned a decision, by kind (`calls` is these plus `failures`,
+    /// give or take the calls in flight).
+    pub decisions: DecisionCounts,
+    /// How long calls took, failures included: from the hook being called to its
+    /// result (waiting for an instance, instantiating, running, returning).
+    pub duration: DurationHistogram,
     /// Instances kept for reuse right now.
     pub idle_instances: usize,
     /// Bytes the plugin has written to the host log (stdout, stderr and `log`).
@@ -82,7 +87,7 @@ pub(crate) struct PluginInner {
     pub(crate) hooks: Hooks,
     /// Held so the epoch keeps advancing while any plugin is alive.
     _ticker: Arc<EpochTicker>,
-    counters: Counters,
+    stats: CallStats,
 }
 
 /// A loaded plugin, ready to run. Cheap to clone; clones share instances and state.
@@ -106,6 +111,26 @@ enum Hook {
     Response(Code),
 }
 
+impl Hook {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Request => "on-request",
+            Self::Response(_) => "on-response",
+        }
+    }
+}
+
+/// The outcome of a call, as the span's `decision` field.
+fn outcome(result: &Result<Decision, CallError>) -> &'static str {
+    match result {
+        Ok(Decision::Continue) => "continue",
+        Ok(Decision::Reject { .. }) => "reject",
+        Ok(Decision::Respond(_)) => "respond",
+        Err(CallError::Trap { .. }) => "trap",
+        Err(_) => "error",
+    }
+}
+
 impl Plugin {
     pub(crate) fn new(
         pool: Pool,
@@ -119,7 +144,7 @@ impl Plugin {
                 failure_policy,
                 hooks,
                 _ticker: ticker,
-                counters: Counters::default(),
+                stats: CallStats::default(),
             }),
         }
     }
@@ -162,19 +187,29 @@ impl Plugin {
 
     /// The plugin's counters right now.
     pub fn stats(&self) -> PluginStats {
-        let c = &self.inner.counters;
+        let c = &self.inner.stats;
         let shared = self.inner.pool.shared();
         PluginStats {
             calls: c.calls.load(Ordering::Relaxed),
             traps: c.traps.load(Ordering::Relaxed),
             timeouts: c.timeouts.load(Ordering::Relaxed),
             failures: c.failures.load(Ordering::Relaxed),
+            decisions: c.decisions(),
+            duration: c.duration(),
             idle_instances: self.inner.pool.idle_count(),
             log_bytes_emitted: shared.log.emitted_bytes(),
             log_messages_dropped: shared.log.dropped_messages(),
             kv_used_bytes: shared.kv.as_ref().map_or(0, |kv| kv.used_bytes()),
             metrics: shared.metrics.snapshot(),
         }
+    }
+
+    /// Instantiates ahead of traffic until `instances` idle instances are ready (at
+    /// most [`Limits::max_concurrency`](crate::Limits::max_concurrency)), so that a
+    /// burst of concurrent calls does not pay for instantiation. Returns how many are
+    /// idle. Does nothing for [`InstanceMode::FreshPerCall`](crate::InstanceMode).
+    pub async fn warm(&self, instances: usize) -> Result<usize, CallError> {
+        self.inner.pool.warm(instances)
     }
 
     /// A value from the plugin's `kv` store, for operators and tests.
@@ -188,17 +223,30 @@ impl Plugin {
         call: &Arc<CallInfo>,
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
-        let inner = &*self.inner;
-        inner.counters.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.run_inner(hook, call, metadata).await;
-        if let Err(err) = &result {
-            inner.counters.failures.fetch_add(1, Ordering::Relaxed);
-            if let CallError::Trap { kind, .. } = err {
-                inner.counters.traps.fetch_add(1, Ordering::Relaxed);
-                if matches!(kind, TrapKind::Timeout(_)) {
-                    inner.counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                }
-            }
+        let stats = &self.inner.stats;
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        // At debug level: with the usual info-level subscriber, a disabled span costs a
+        // cached interest check per call, not an allocation.
+        let span = tracing::debug_span!(
+            "plugin_call",
+            plugin = self.name(),
+            hook = hook.name(),
+            decision = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        );
+        let start = Instant::now();
+        let result = if span.is_disabled() {
+            self.run_inner(hook, call, metadata).await
+        } else {
+            self.run_inner(hook, call, metadata)
+                .instrument(span.clone())
+                .await
+        };
+        let elapsed = start.elapsed();
+        stats.record(&result, elapsed);
+        if !span.is_disabled() {
+            span.record("decision", outcome(&result));
+            span.record("duration_us", elapsed.as_secs_f64() * 1e6);
         }
         result
     }
@@ -212,18 +260,23 @@ impl Plugin {
         let inner = &*self.inner;
         let pool = &inner.pool;
         let limits = &pool.limits;
-        // Waiting for a free instance counts against the same deadline as running.
-        let _permit = match tokio::time::timeout(limits.call_timeout, pool.permits.acquire()).await
-        {
-            Ok(Ok(permit)) => permit,
-            _ => {
-                return Err(CallError::Saturated {
-                    plugin: self.name().to_owned(),
-                    max_concurrency: limits.max_concurrency,
-                });
+        // A free permit is taken without arming a timer; only a saturated plugin
+        // waits, and waiting counts against the same deadline as running.
+        let saturated = || CallError::Saturated {
+            plugin: self.name().to_owned(),
+            max_concurrency: limits.max_concurrency,
+        };
+        let _permit = match pool.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(saturated()),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                match tokio::time::timeout(limits.call_timeout, pool.permits.acquire()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => return Err(saturated()),
+                }
             }
         };
-        let mut instance = pool.checkout().await?;
+        let mut instance = pool.checkout()?;
         let Instance { store, bindings } = &mut instance;
         store
             .data_mut()
@@ -232,17 +285,17 @@ impl Plugin {
         pool.arm(store);
         let (call_handle, metadata_handle) = types::lend();
         let interceptor = bindings.palisade_plugin_interceptor();
+        // A plain call on this thread's stack: the guest can reach no async host
+        // function, so it needs no fiber. It blocks this worker for at most the
+        // deadline, exactly as a fiber that never yields would.
         let result = match hook {
-            Hook::Request => {
-                interceptor
-                    .call_on_request(&mut *store, call_handle, metadata_handle)
-                    .await
-            }
-            Hook::Response(status) => {
-                interceptor
-                    .call_on_response(&mut *store, call_handle, status.into(), metadata_handle)
-                    .await
-            }
+            Hook::Request => interceptor.call_on_request(&mut *store, call_handle, metadata_handle),
+            Hook::Response(status) => interceptor.call_on_response(
+                &mut *store,
+                call_handle,
+                status.into(),
+                metadata_handle,
+            ),
         };
         *metadata = store.data_mut().call.finish(result.is_ok());
         match result {

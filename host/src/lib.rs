@@ -68,6 +68,11 @@
 //!   requests within the operator's grants. The format is in
 //!   [`manual`](crate::manual#package-format).
 //!
+//! - Native code from the on-disk compiled cache ([`HostConfig::cache_dir`]) runs only
+//!   if its HMAC-SHA256 under a key the host keeps in that directory matches; a changed
+//!   or swapped entry is refused and recompiled from the verified component. The
+//!   directory must be the host's alone (created 0700; refused if others can write).
+//!
 //! - The operator's configuration file ([`OperatorConfig`]) in `lockdown` mode
 //!   refuses unsigned components, fail-open plugins, an empty trust policy and
 //!   plaintext transport, and its `[ceilings]` take capabilities away from every
@@ -96,11 +101,14 @@ pub mod policy;
 pub mod transport;
 pub mod verify;
 
+// Around the pipeline.
+pub mod audit;
 pub mod config;
 mod error;
 mod host;
 pub mod manual;
 
+pub use crate::audit::{AuditError, AuditEvent, AuditSink, OnAuditFailure};
 pub use crate::capability::crypto::{KeyRing, MAX_CRYPTO_INPUT_BYTES};
 pub use crate::capability::kv::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use crate::capability::log::MAX_LOG_MESSAGE_BYTES;
@@ -110,18 +118,19 @@ pub use crate::capability::types::{
     RESERVED_HEADERS, RESERVED_PREFIX, is_reserved,
 };
 pub use crate::compile::HostConfig;
+pub use crate::compile::cache::CacheStats;
 pub use crate::config::{
     Ceiling, ConfigError, ConfiguredPlugin, ConfiguredSource, Mode, OperatorConfig, apply_ceilings,
 };
 pub use crate::error::{
-    CallError, CompileError, Error, HostError, LinkError, LoadError, PolicyError, Result, TrapKind,
-    VerifyError,
+    CallError, CompileError, Error, HostError, LinkError, LoadError, PolicyError, Result,
+    SigstoreFailure, TrapKind, VerifyError,
 };
 pub use crate::host::{Host, PluginSpec};
 pub use crate::instance::InstanceMode;
 pub use crate::intercept::{
-    CallInfo, Chain, Code, Decision, Direction, FailurePolicy, Hooks, Plugin, PluginStats, Reply,
-    Verdict,
+    CALL_DURATION_BUCKETS_SECONDS, CallInfo, Chain, Code, Decision, DecisionCounts, Direction,
+    DurationHistogram, FailurePolicy, Hooks, Plugin, PluginStats, Reply, Verdict,
 };
 pub use crate::load::PluginSource;
 pub use crate::policy::{
@@ -129,6 +138,7 @@ pub use crate::policy::{
     LogGrant, MetricsGrant, classify_import, component_imports,
 };
 pub use crate::verify::{
-    KeyId, PackageInfo, PublicKey, SigningKey, TrustPolicy, UnverifiedPackage, add_signature,
-    inspect_package, sign_package, verify_package,
+    BundleSigner, Identity, IdentityPolicy, KeyId, KeyKind, KeyTextError, PackageInfo, PublicKey,
+    SignerIdentity, SigningKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy, UnverifiedPackage,
+    add_bundle, add_signature, inspect_package, package_with_bundle, sign_package, verify_package,
 };

@@ -109,6 +109,16 @@ fn read_bounded(name: &str, path: PathBuf, limit: u64) -> Result<Vec<u8>, LoadEr
         source,
     };
     let file = std::fs::File::open(&path).map_err(io_error)?;
+    // A regular file's size is known before reading: an oversized one is refused
+    // without reading (or allocating) any of it.
+    let metadata = file.metadata().map_err(io_error)?;
+    if metadata.is_file() && metadata.len() > limit {
+        return Err(LoadError::TooLarge {
+            plugin: name.to_owned(),
+            size: metadata.len(),
+            limit,
+        });
+    }
     let mut bytes = Vec::new();
     // Read one byte past the bound so that "exactly at the bound" and "over it" differ,
     // without trusting the file's reported length (it may be a pipe or grow while read).

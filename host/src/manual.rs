@@ -15,7 +15,8 @@
 //! | A plugin forges the caller's identity | The verified identity is a read-only fact of the call (`call.peer-identity`); `x-palisade-*`, pseudo-headers and transport headers cannot be written; the identity comes from the client certificate rustls verified ([`transport`](crate::transport)), and incoming `x-palisade-*` headers are dropped by the [`layer`](crate::layer) before any plugin runs | done |
 //! | Missing authentication / authorization | Example plugins `hmac-auth` (host-held keys) and `rbac` (default deny) | examples done |
 //! | Registry poisoning, plaintext transport | TLS 1.3 with client certificates required; the client pins the server identity per service, so an address that presents another identity (even with a certificate from the same CA) is refused in the handshake; plaintext only through a named opt-in that lockdown refuses ([below](#transport-and-lockdown)) | done (library; `palisade serve` to come) |
-//! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n trusted ed25519 keys, revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | done: packages, and [lockdown](#configuration-and-lockdown) refusing plain components |
+//! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n over trusted ed25519 keys and [sigstore identities](#sigstore-bundles) (keyless signing in CI, verified offline), revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | done: packages, sigstore bundles, and [lockdown](#configuration-and-lockdown) refusing plain components |
+//! | A load or a refusal goes unnoticed | Every verification, load, refusal and reload is an [audit](#audit) event (`tracing`, and an append-only JSON-lines file that lockdown requires to be writable) | done (reload events are emitted by whoever reloads) |
 //!
 //! # Defaults, and why
 //!
@@ -28,8 +29,23 @@
 //!   ([`Limits::default`](crate::Limits)): generous for an interceptor, small enough
 //!   that a runaway plugin is noticed in one request's time.
 //! - **Epoch deadlines, not fuel**: an epoch check costs a load and a compare per loop
-//!   back-edge and function entry; fuel costs that on every basic block. Fuel stays
-//!   available ([`HostConfig::fuel`](crate::HostConfig)) for deterministic budgets.
+//!   back-edge and function entry; fuel costs a counter update on every basic block
+//!   (BENCHMARKS.md, "cpu limit", has both measured on the same compute loop). Fuel
+//!   stays available ([`HostConfig::fuel`](crate::HostConfig)) for deterministic
+//!   budgets.
+//! - **A plugin never waits on the host**: every host function a plugin can reach is
+//!   synchronous and returns at once (the virtual WASI's streams are always ready);
+//!   an operation that would wait, such as a `wasi:clocks` timer under `poll`, traps
+//!   the call. So a guest call is a plain function call on the calling thread (no
+//!   fiber), and a plugin cannot park a host thread past its deadline. The guest
+//!   runs on that thread's stack, with wasmtime's 512 KiB wasm stack limit: call
+//!   hooks from threads with more stack than that (tokio's workers have 2 MiB).
+//! - **Compiled code is cached only when authenticated**
+//!   ([`HostConfig::cache_dir`](crate::HostConfig)): entries are keyed by the
+//!   verified component's SHA-256 and the engine's configuration and carry an
+//!   HMAC-SHA256 under a key the host keeps in the directory (0600); a changed or
+//!   swapped entry is refused and recompiled, never run. The directory must not be
+//!   writable by others.
 //! - **Reused instances** ([`InstanceMode::Reuse`](crate::InstanceMode)): creating an
 //!   instance costs far more than a call. Plugins that must not carry memory from one
 //!   call to the next use [`InstanceMode::FreshPerCall`](crate::InstanceMode).
@@ -60,7 +76,7 @@
 //! |---|---|---|---|
 //! | 1 | manifest | exactly one, first | UTF-8 TOML, at most 64 KiB ([`MAX_MANIFEST_BYTES`](crate::verify::MAX_MANIFEST_BYTES)) |
 //! | 2 | component | exactly one, second | the WebAssembly component, at most [`MAX_COMPONENT_BYTES`](crate::load::MAX_COMPONENT_BYTES) |
-//! | 3 | signature | 0 to 16 ([`MAX_SIGNATURES`](crate::verify::MAX_SIGNATURES)), after the component | exactly 97 bytes: `algorithm: u8` (1 = ed25519) `| key_id: [u8; 32] | signature: [u8; 64]` |
+//! | 3 | signature | 0 to 16 ([`MAX_SIGNATURES`](crate::verify::MAX_SIGNATURES)), after the component | `kind: u8`, then by kind: **1 = ed25519**, exactly 97 bytes in all: `1 | key_id: [u8; 32] | signature: [u8; 64]`; **2 = sigstore bundle**: `2 | bundle JSON`, 1 to 64 KiB of JSON ([`MAX_BUNDLE_BYTES`](crate::verify::MAX_BUNDLE_BYTES)) |
 //!
 //! Parsing is strict, and each fault is its own [`VerifyError`](crate::VerifyError)
 //! variant: fewer than 10 bytes (`TooShort`), another magic (`BadMagic`), another
@@ -69,16 +85,25 @@
 //! second manifest or component (`DuplicateSection`), a missing one (`MissingSection`),
 //! a declared length over the section's bound (`SectionTooLarge`, checked on the
 //! declared length before anything is sliced) or past the end of the file
-//! (`SectionPastEnd`), a signature body that is not 97 bytes (`SignatureLength`), a
-//! 17th signature (`TooManySignatures`), one to four bytes after the last section
-//! (`TrailingBytes`), another signature algorithm (`UnknownAlgorithm`). The whole
+//! (`SectionPastEnd`), an ed25519 signature body that is not 97 bytes
+//! (`SignatureLength`), an empty bundle (`BundleMalformed`), a 17th signature
+//! (`TooManySignatures`), one to four bytes after the last section
+//! (`TrailingBytes`), another signature kind (`UnknownAlgorithm`). The whole
 //! file is bounded by [`MAX_PACKAGE_BYTES`](crate::verify::MAX_PACKAGE_BYTES) when it
 //! is read.
 //!
+//! The kind byte was the "algorithm" byte of the first draft of format 1, with the
+//! same value for ed25519: a package with only ed25519 signatures is byte for byte
+//! what it was, so the format version stays 1 (it was never released).
+//!
 //! **Key id** = SHA-256 of the 32-byte ed25519 public key, shown as lowercase hex.
+//! A public key is written (`NAME.pub`, `trust.keys`) as its 64 hex digits; a
+//! [development key](#development-keys) as `dev:` followed by them.
 //! **Signed message** = `b"palisade-package-v1\0"` followed by the 32-byte SHA-256 of
 //! the manifest section's bytes. The manifest pins the component's SHA-256, so one
-//! signature covers both. Signatures are checked with `verify_strict`.
+//! signature covers both. Signatures are checked with `verify_strict`. A sigstore
+//! bundle signs the manifest section's bytes themselves (what `cosign sign-blob`
+//! signs when given the manifest file); see [Sigstore bundles](#sigstore-bundles).
 //!
 //! ## Manifest
 //!
@@ -109,8 +134,13 @@
 //! 2. Each signature, over the manifest's raw bytes, before the manifest is parsed
 //!    (nothing unsigned reaches the TOML parser): a revoked key's never counts (and
 //!    is reported), an untrusted key's is ignored, a trusted key's that does not
-//!    verify refuses the package.
-//! 3. The threshold, counted over distinct key ids (per plugin, else global, at least 1).
+//!    verify refuses the package. A sigstore bundle is read strictly; if the
+//!    identity its certificate claims matches no trusted identity it is ignored (and
+//!    reported), otherwise it must pass [every check below](#sigstore-bundles) or it
+//!    refuses the package (`InvalidBundle`, naming the check). Without a sigstore
+//!    trust root in the policy, bundles are untrusted signatures and are not parsed.
+//! 3. The threshold, counted over distinct key ids plus distinct trusted identities
+//!    (per plugin, else global, at least 1).
 //! 4. The component's SHA-256, recomputed.
 //! 5. The manifest, parsed; its digest against step 4 (constant-time), its name
 //!    against the plugin's.
@@ -124,6 +154,131 @@
 //! imports are then checked against those grants by the policy stage as for any
 //! plugin, and only the hooks both the manifest and the spec enable run.
 //!
+//! # Sigstore bundles
+//!
+//! A package can carry sigstore bundles besides (or instead of) ed25519 signatures:
+//! the JSON that `cosign sign-blob --bundle` writes for *keyless* signing, where a CI
+//! job's OIDC token gets a ten-minute certificate from Fulcio and the signature is
+//! logged in Rekor. The operator trusts **identities** (OIDC issuer + subject), not
+//! keys. A publisher's CI does, for example:
+//!
+//! ```sh
+//! # The manifest must already pin the component: the bundle signs its exact bytes.
+//! echo "component_sha256 = \"$(sha256sum add_header.wasm | cut -d' ' -f1)\"" >> manifest.toml
+//! cosign sign-blob --yes --bundle manifest.sigstore.json manifest.toml
+//! palisade sign --bundle manifest.sigstore.json --manifest manifest.toml add_header.wasm --out add-header.pkg
+//! # or attach it to a package already signed with a key: sign --bundle B --add PKG --out PKG
+//! ```
+//!
+//! and the operator checks it with
+//! `palisade verify --trust-root trusted_root.json --identity ISSUER=SUBJECT add-header.pkg`,
+//! or configures `sigstore_trust_root` and `[[trust.identity]]` (below).
+//!
+//! ## What "verified by sigstore" means in Palisade
+//!
+//! A bundle counts toward the threshold only if all of these hold, checked offline
+//! against the operator's trust root (Sigstore's `trusted_root.json` format:
+//! [`SigstoreTrustRoot`](crate::SigstoreTrustRoot)); each failure is its own
+//! [`SigstoreFailure`](crate::SigstoreFailure):
+//!
+//! 1. **Well-formed** (Palisade): at most 64 KiB of UTF-8 JSON, no duplicate key, no
+//!    field outside the bundle format (v0.1 to v0.3), a *message signature* (DSSE
+//!    attestations are refused: they sign a statement, not the manifest), and a
+//!    certificate, not a bare public key (`BundleMalformed`).
+//! 2. **Identity** (Palisade): the leaf certificate has exactly one e-mail or URI
+//!    Subject Alternative Name (the *subject*), and an OIDC issuer in extension
+//!    `1.3.6.1.4.1.57264.1.8` (DER UTF8String) and/or `.1.1` (raw string; if both are
+//!    present they must agree). It must match a trusted
+//!    [`IdentityPolicy`](crate::IdentityPolicy) (issuer exact, subject exact or a
+//!    prefix); otherwise the bundle is ignored and listed as an untrusted identity.
+//! 3. **Signing time**: the Rekor entry's integrated time, proven by its *signed entry
+//!    timestamp* verified with the trusted Rekor key for the entry's log id
+//!    (`SignedEntryTimestamp`), and/or an RFC 3161 timestamp from a timestamp
+//!    authority in the trust root (`Timestamp`); none is `NoSigningTime`. A time in
+//!    the future is refused.
+//! 4. **Certificate chain**: the leaf chains to a Fulcio CA of the trust root (whose
+//!    `validFor` window contains the signing time), has the code-signing extended key
+//!    usage (`Certificate`), and was valid at *every* verified signing time
+//!    (`CertificateValidity`: a ten-minute certificate used later is refused).
+//! 5. **SCT**, only if the trust root lists CT logs: the certificate's embedded
+//!    signed certificate timestamp verifies with a trusted CT log key (`Sct`).
+//! 6. **Transparency log**: at least one log entry, and every entry has an
+//!    *inclusion proof* (Palisade: `sigstore-verify` alone would take a signed entry
+//!    timestamp without a proof in a v0.1 bundle), the RFC 6962/9162
+//!    Merkle audit path from the entry's leaf hash leads to the proof's root hash
+//!    (`InclusionProof`), and the proof's *checkpoint* (signed tree head, a signed
+//!    note) carries that root and is signed by a trusted Rekor key (`Checkpoint`).
+//! 7. **The entry is this signature**: the logged hashedrekord's digest, signature
+//!    and certificate are the bundle's and this manifest's (`LogEntry`).
+//! 8. **The artifact**: the bundle's recorded digest is the SHA-256 of this package's
+//!    manifest (`OtherArtifact`: a bundle moved from another package), and the
+//!    ECDSA signature verifies with the certificate's key over the manifest's bytes
+//!    (`Signature`).
+//! 9. **Counting** (Palisade): the same signer identity signing twice counts once; each
+//!    trusted identity policy counts at most once (a prefix that admits two workflows
+//!    of one repository is one signer); the count is the largest matching between
+//!    distinct signers and trusted policies, added to the distinct ed25519 keys.
+//!
+//! Steps 3 to 8 are `sigstore-verify` 0.15.1's (`Verifier::verify` with
+//! `VerificationPolicy::any_identity`, plus `skip_sct` when the root has no CT logs);
+//! Palisade then requires its result to report the certificate and the log as
+//! verified and to have read the same issuer and subject as step 2.
+//!
+//! The tests make their own CA, log and bundles and tamper with each part in turn
+//! (`tests/all/sigstore.rs`); a real cosign v3 bundle from the public instance
+//! (with SCT, RFC 3161 timestamp, signed entry timestamp and inclusion proof) also
+//! verifies, offline, against the public trusted root that `sigstore-trust-root`
+//! embeds.
+//!
+//! **Not checked**: revocation (Fulcio certificates are short-lived; there is no
+//! CRL or OCSP), anything online (no Rekor lookup: a bundle without an inclusion
+//! proof is refused rather than completed; no TUF update of the trust root: the
+//! operator supplies and updates `trusted_root.json`), consistency between
+//! checkpoints (no witness or gossip: a log that shows different trees to
+//! different clients is not detected), the checkpoint's origin line, and Fulcio's
+//! other claims (repository, workflow, commit: `.1.9` and above), which the subject
+//! URI already encodes for CI identities. SCTs are not checked when the trust root
+//! lists no CT log. The message is the manifest's raw bytes with no Palisade
+//! context prefix, so the trusted identity must not sign arbitrary blobs that could
+//! parse as a manifest.
+//!
+//! ## Identity policies
+//!
+//! [`Identity`](crate::Identity) = an exact `https://` issuer and a
+//! [`SubjectPattern`](crate::SubjectPattern): exact, or a prefix written with one
+//! trailing `*` right after a `/` or `@` (`…/release.yml@refs/tags/*`), so that
+//! `org/repo*` cannot be written to match `org/repo-evil`. No regular expressions: an
+//! unanchored or unescaped pattern is the classic way to trust too much. A bare `*`
+//! is refused. [`IdentityPolicy::any_of`](crate::IdentityPolicy::any_of) matches if
+//! any child does, and **matches nothing when empty**;
+//! [`IdentityPolicy::all_of`](crate::IdentityPolicy::all_of) matches if every child
+//! does, and **refuses to be built empty** (`EmptyAllOf`), since "all of nothing"
+//! would match everyone. (The `sigstore` crate 0.15.0's `AnyOf` did the opposite on
+//! both counts: it failed if *any* child failed, and passed when empty.)
+//!
+//! ## Why `sigstore-verify`, not the `sigstore` crate
+//!
+//! Both come from the Sigstore project, under Apache-2.0, and both build with Rust
+//! 1.95. `sigstore` 0.15.0 with `default-features = false, features = ["verify",
+//! "rustls-tls"]` was read first. Its offline bundle verification
+//! (`bundle::verify::Verifier::verify_digest`) checks the chain to the Fulcio
+//! certificates at the leaf's notBefore (with webpki, code-signing usage), *requires*
+//! an embedded SCT, checks an exact e-mail/URI SAN and only the legacy `.1.1`
+//! issuer, the signature over the digest, that the log body matches the bundle, and
+//! the integrated time within the certificate's validity. The Merkle inclusion
+//! proof and the signed entry timestamp are `TODO(tnytown)` (sigstore-rs#285): the
+//! integrated time it trusts is unsigned. Its `AnyOf` is an AND that passes when
+//! empty. Reading `trusted_root.json` needs the `sigstore-trust-root` feature (TUF
+//! and an HTTP client), the `verify` feature pulls in reqwest and an OAuth client
+//! anyway, it runs on a tokio runtime of its own, and it brings 317 crates.
+//! `sigstore-verify` 0.15.1 (the newer sigstore-rust workspace) does every check of
+//! the list above, parses `trusted_root.json` without TUF or HTTP, is synchronous,
+//! and brings 75 crates. Measured on this project's 2-core machine (shared, load 8 to
+//! 10), each alone in a fresh target: `sigstore` 376 s, `sigstore-verify` 195 s.
+//! Using `sigstore` would have meant writing the Merkle, checkpoint and signed entry
+//! timestamp checks, the trust-root reader and the identity reading ourselves on
+//! top of it; `sigstore-verify` leaves Palisade the parts that are policy.
+//!
 //! # Configuration and lockdown
 //!
 //! The operator describes a whole chain in one TOML file, read with
@@ -135,11 +290,17 @@
 //!
 //! ```toml
 //! mode = "lockdown"                 # or "development"; lockdown when absent
+//! audit_log = "audit.jsonl"         # optional: append every load and refusal here
 //!
 //! [trust]
 //! keys = ["<64 hex digits>"]        # ed25519 public keys, as in `palisade keygen`'s NAME.pub
+//!                                   # ("dev:<64 hex>" is a development key: refused in lockdown)
 //! threshold = 1                     # distinct trusted signatures per package
 //! revoked = ["<64 hex key id>"]     # never counted
+//! sigstore_trust_root = "trusted_root.json"  # Fulcio CAs and Rekor keys, relative to this file
+//! [[trust.identity]]                # a trusted sigstore signer; repeat for several
+//! issuer = "https://token.actions.githubusercontent.com"
+//! subject = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/*"
 //! [trust.min_versions]
 //! rbac = "1.0.0"                    # no rollback below this
 //! [trust.pins]
@@ -195,16 +356,25 @@
 //!   `plugins.rbac.limits.call_timeout_ms`): a key that is not 64 hex digits or not
 //!   an ed25519 point, an unknown name in `forbid`, a plugin with both or neither of
 //!   `package` and `component`, duplicate plugin names, a threshold above the number
-//!   of keys, limits of 0 or above the host maxima (1 GiB of memory, 60 s per call,
-//!   1024 concurrent instances), `[transport]` with only some of `cert`, `key` and
-//!   `ca`, a pin that is empty, has spaces or a wildcard; in `[serve]`, an address
-//!   that is not `IP:PORT`, an upstream that is not `http://HOST[:PORT]`, a
+//!   of keys and identities, limits of 0 or above the host maxima (1 GiB of memory,
+//!   60 s per call, 1024 concurrent instances), `[transport]` with only some of `cert`,
+//!   `key` and `ca`, a pin that is empty, has spaces or a wildcard, a `[[trust.identity]]` whose issuer
+//!   is not an `https://` URL or whose subject pattern is refused (see
+//!   [Identity policies](#identity-policies)), identities without a
+//!   `sigstore_trust_root`, and a trust root that cannot be used (not JSON, duplicate
+//!   keys, another media type, no CA or no Rekor log, an unusable key). A trust root
+//!   file that cannot be read (or is over 1 MiB) is `Invalid` too. In `[serve]`: an
+//!   address that is not `IP:PORT`, an upstream that is not `http://HOST[:PORT]`, a
 //!   non-loopback upstream without `upstream_plaintext = "insecure-allow"`, a
 //!   `[serve]` without `[transport]` TLS material (or plaintext allowed).
 //! - `Lockdown` (in lockdown mode only), naming the offending setting: an unsigned
-//!   `component`, `failure = "open"`, a `[trust]` with no `keys`, `threshold = 0`,
-//!   `[transport] plaintext = "insecure-allow"`, a non-loopback `[serve] upstream`
-//!   (with or without `upstream_plaintext = "insecure-allow"`).
+//!   `component`, `failure = "open"`, a `[trust]` with neither `keys` nor
+//!   `[[trust.identity]]`, a `sigstore_trust_root` with no `[[trust.identity]]`,
+//!   `threshold = 0`,
+//!   `[transport] plaintext = "insecure-allow"`, a development key in `trust.keys`
+//!   (the setting names the key id: `trust.keys[0] (development key 3fa1…)`), a
+//!   non-loopback `[serve] upstream` (with or without
+//!   `upstream_plaintext = "insecure-allow"`).
 //!
 //! **Ceilings** are applied to every plugin's grants before it is loaded: a forbidden
 //! capability is removed, so a package whose manifest requests it is refused with
@@ -214,6 +384,61 @@
 //!
 //! In **development** mode unsigned components load, each with a `WARN`-level log
 //! line naming it, and fail-open plugins are allowed.
+//! In development mode a development key in `trust.keys` is trusted with a `WARN`
+//! line, and every package it signs is logged at `WARN` and audited with the key in
+//! `development_signers`.
+//!
+//! # Development keys
+//!
+//! `palisade keygen --dev --out NAME` writes a key pair like `keygen` does, but
+//! `NAME.pub` reads
+//!
+//! ```text
+//! # palisade DEVELOPMENT key <key id>: lockdown refuses to trust it
+//! dev:<64 hex digits>
+//! ```
+//!
+//! (`#` lines are comments; a `.pub` file without `dev:`, including every one written
+//! before development keys existed, is a release key.) The build signs the example
+//! plugins with one, generated once into `target/wasm-guests/dev-key/` (the tests'
+//! build script; the packages go to `target/wasm-guests/packages/`), so the examples
+//! run signed in development without anyone holding a release key on a build machine.
+//!
+//! Lockdown refuses `dev:` keys because their secret sits in a build directory, not
+//! because the signatures are weaker. The mark is a guard against a mistake (trusting
+//! the examples' key in production), not against an operator, who can always paste the
+//! bare hex: the operator is trusted. To run the examples in lockdown, sign them with a
+//! release key (`palisade sign --key release.key --add PACKAGE`), as
+//! `lockdown_trusting_a_release_key_loads_only_the_examples_it_signed` does.
+//!
+//! # Audit
+//!
+//! Module [`audit`](crate::audit). Each of these is one `tracing` event with target
+//! `palisade::audit` (refusals at `WARN`, the rest at `INFO`), and, when an audit log
+//! is set, one line of JSON in it:
+//!
+//! | `event` | when | fields (besides `timestamp`, `event`, `plugin`) |
+//! |---|---|---|
+//! | `verified` | a package passed its trust policy and its grants are settled | `version`, `signers` and `development_signers` (key ids), `component_sha256`, `requested` (the manifest's), `grants` (effective) |
+//! | `loaded` | the plugin's first instance is ready | `signed`, `version` (`null` for a bare component), `component_sha256`, `grants`, `hooks` |
+//! | `refused` | any stage refused the plugin | `stage` (`load`, `verify`, `policy`, `compile`, `link`, `audit`), `reason` (the error variant in snake case: `invalid_signature`, `threshold_not_met`, `component_digest_mismatch`, `exceeds_grants`, `not_granted`, `too_large`, ...), `message` |
+//! | `reloaded` | a running plugin was replaced ([`Host::audit`](crate::Host::audit) with [`AuditEvent::reloaded`](crate::AuditEvent::reloaded)) | `version`, `previous_sha256`, `component_sha256` |
+//!
+//! ```json
+//! {"timestamp":"2026-05-19T07:31:02.123456Z","event":"verified","plugin":"rbac","version":"0.1.0","signers":["3fa1…"],"development_signers":[],"component_sha256":"9c0e…","requested":{"config":{},"log":{}},"grants":{"config":{},"log":{}}}
+//! ```
+//!
+//! The log is set with `audit_log = "path"` in the operator config (relative to the
+//! config's directory) or [`Host::with_audit_sink`](crate::Host::with_audit_sink) with
+//! an [`AuditSink`](crate::AuditSink). The file is opened with `O_APPEND` and created
+//! with mode `0600` (an existing file keeps its mode); each line is one `write` under a
+//! lock, followed by `fdatasync`, before the load goes on.
+//!
+//! **Failing closed.** In lockdown ([`OnAuditFailure::Refuse`](crate::OnAuditFailure))
+//! an audit log that cannot be opened refuses the whole config, and one that cannot
+//! be written refuses the load it was recording ([`Error::Audit`](crate::Error::Audit)):
+//! no plugin runs unrecorded. In development (`Warn`) both are `WARN` lines and the
+//! load goes on. A refusal that cannot be written is logged; the load fails anyway.
 //!
 //! # Transport and lockdown
 //!

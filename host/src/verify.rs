@@ -4,10 +4,11 @@
 //! [`PluginSource::PackageBytes`](crate::PluginSource::PackageBytes).
 //!
 //! A package is one file: an envelope holding a TOML manifest, the component, and up
-//! to [`MAX_SIGNATURES`] ed25519 signatures (the format is in
-//! [`manual`](crate::manual#package-format)). Each signature covers
-//! `b"palisade-package-v1\0" ‖ SHA-256(manifest bytes)`; the manifest pins the
-//! component's SHA-256, so one signature covers both.
+//! to [`MAX_SIGNATURES`] signatures (the format is in
+//! [`manual`](crate::manual#package-format)): ed25519 signatures over
+//! `b"palisade-package-v1\0" ‖ SHA-256(manifest bytes)`, and sigstore bundles over the
+//! manifest's bytes (see [`manual`](crate::manual#sigstore-bundles)). The manifest
+//! pins the component's SHA-256, so one signature covers both.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,25 +19,33 @@ use crate::error::VerifyError;
 use crate::load::{Loaded, SourceKind};
 
 mod envelope;
+mod identity;
 mod keys;
 mod manifest;
+mod sigstore;
 
 pub use envelope::{
-    ALGORITHM_ED25519, FORMAT_VERSION, MAGIC, MAX_MANIFEST_BYTES, MAX_PACKAGE_BYTES,
-    MAX_SIGNATURES, SIGNATURE_SECTION_BYTES,
+    ALGORITHM_ED25519, FORMAT_VERSION, KIND_SIGSTORE_BUNDLE, MAGIC, MAX_BUNDLE_BYTES,
+    MAX_MANIFEST_BYTES, MAX_PACKAGE_BYTES, MAX_SIGNATURES, SIGNATURE_SECTION_BYTES,
 };
+pub use identity::{Identity, IdentityPolicy, SignerIdentity, SubjectPattern};
 pub(crate) use keys::hex;
-pub use keys::{KeyId, PublicKey, SigningKey};
+pub use keys::{DEVELOPMENT_KEY_PREFIX, KeyId, KeyKind, KeyTextError, PublicKey, SigningKey};
 pub(crate) use manifest::{Manifest, parse_sha256};
+pub use sigstore::{BundleSigner, MAX_TRUST_ROOT_BYTES, SigstoreTrustRoot};
 
 /// What a signature signs, before the manifest's SHA-256.
 pub const SIGNATURE_CONTEXT: &[u8] = b"palisade-package-v1\0";
 
 /// Which publishers the operator trusts, and what they must agree on. Deny by
-/// default: [`TrustPolicy::new`] trusts no key, so it refuses every package.
+/// default: [`TrustPolicy::new`] trusts no key and no identity, so it refuses every
+/// package.
 #[derive(Debug, Clone)]
 pub struct TrustPolicy {
     keys: BTreeMap<KeyId, PublicKey>,
+    sigstore_root: Option<SigstoreTrustRoot>,
+    identities: Vec<IdentityPolicy>,
+    development: BTreeSet<KeyId>,
     threshold: usize,
     thresholds: BTreeMap<String, usize>,
     revoked: BTreeSet<KeyId>,
@@ -55,6 +64,9 @@ impl TrustPolicy {
     pub fn new() -> Self {
         Self {
             keys: BTreeMap::new(),
+            sigstore_root: None,
+            identities: Vec::new(),
+            development: BTreeSet::new(),
             threshold: 1,
             thresholds: BTreeMap::new(),
             revoked: BTreeSet::new(),
@@ -69,8 +81,39 @@ impl TrustPolicy {
         self
     }
 
-    /// Signatures from this many distinct trusted keys are needed (default 1).
-    /// A threshold of 0 counts as 1: a package always needs a signature.
+    /// Verifies sigstore bundles against `root` (Fulcio CAs, Rekor keys, optionally
+    /// CT log keys). A bundle counts only if its signer matches a
+    /// [`trust_identity`](Self::trust_identity).
+    pub fn sigstore_trust_root(mut self, root: SigstoreTrustRoot) -> Self {
+        self.sigstore_root = Some(root);
+        self
+    }
+
+    /// Trusts sigstore signers that `identity` matches. Each identity policy counts
+    /// at most once toward the threshold, and so does each distinct signer.
+    pub fn trust_identity(mut self, identity: impl Into<IdentityPolicy>) -> Self {
+        self.identities.push(identity.into());
+        self
+    }
+
+    /// Trusts signatures made by `key`, a *development* key (`palisade keygen --dev`):
+    /// they count like any other, and every package they sign is logged at `WARN` and
+    /// audited with the key in `development_signers`. An operator config in lockdown
+    /// refuses to trust one; this API leaves that choice to the embedder.
+    pub fn trust_development(mut self, key: PublicKey) -> Self {
+        let id = key.key_id();
+        self.keys.insert(id, key);
+        self.development.insert(id);
+        self
+    }
+
+    /// Whether `key_id` was trusted with [`trust_development`](Self::trust_development).
+    pub fn is_development(&self, key_id: &KeyId) -> bool {
+        self.development.contains(key_id)
+    }
+
+    /// Signatures from this many distinct trusted keys and identities are needed
+    /// (default 1). A threshold of 0 counts as 1: a package always needs a signature.
     pub fn threshold(mut self, signatures: usize) -> Self {
         self.threshold = signatures.max(1);
         self
@@ -115,6 +158,7 @@ impl TrustPolicy {
 pub(crate) struct Verified {
     manifest: Manifest,
     signers: Vec<KeyId>,
+    identities: Vec<BundleSigner>,
     component: Loaded,
 }
 
@@ -125,12 +169,22 @@ impl Verified {
     }
 
     /// The distinct trusted keys whose signatures verified.
+    pub(crate) fn signers(&self) -> &[KeyId] {
+        &self.signers
+    }
+
+    /// The sigstore bundles that verified and count, one per distinct signer.
     #[cfg_attr(
         not(test),
         expect(dead_code, reason = "part of the stage's output; read by tests")
     )]
-    pub(crate) fn signers(&self) -> &[KeyId] {
-        &self.signers
+    pub(crate) fn identities(&self) -> &[BundleSigner] {
+        &self.identities
+    }
+
+    /// The component's SHA-256 (equal to the manifest's).
+    pub(crate) fn component_sha256(&self) -> [u8; 32] {
+        self.component.sha256
     }
 
     /// The component, as the next stage takes it.
@@ -140,22 +194,32 @@ impl Verified {
 }
 
 /// Verifies the package in `loaded` against `trust`. On success the component inside
-/// goes on to the policy stage; every refusal is logged at `warn`.
+/// goes on to the policy stage. The host audits the outcome (`verified` or `refused`).
 pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, VerifyError> {
     let plugin = loaded.name.clone();
     match check(&loaded, trust) {
-        Ok((manifest, signers, sha256, component)) => {
-            tracing::info!(
+        Ok(Checked {
+            manifest,
+            signers,
+            identities,
+            sha256,
+            component,
+        }) => {
+            // The audit event (`verified`, with the effective grants) follows in
+            // the host; this is the stage's own trace.
+            tracing::debug!(
                 plugin = %plugin,
                 version = %manifest.version,
                 description = %manifest.description,
                 sha256 = %hex(&sha256),
                 signers = ?signers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                identities = ?identities.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "package verified"
             );
             Ok(Verified {
                 manifest,
                 signers,
+                identities,
                 component: Loaded {
                     name: plugin,
                     bytes: component,
@@ -165,13 +229,19 @@ pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, Ve
             })
         }
         Err(error) => {
-            tracing::warn!(plugin = %plugin, %error, "package refused");
+            tracing::debug!(plugin = %plugin, %error, "package refused");
             Err(error)
         }
     }
 }
 
-type Checked = (Manifest, Vec<KeyId>, [u8; 32], Vec<u8>);
+struct Checked {
+    manifest: Manifest,
+    signers: Vec<KeyId>,
+    identities: Vec<BundleSigner>,
+    sha256: [u8; 32],
+    component: Vec<u8>,
+}
 
 fn check(loaded: &Loaded, trust: &TrustPolicy) -> Result<Checked, VerifyError> {
     check_bytes(Some(loaded.name.as_str()), &loaded.bytes, trust)
@@ -196,14 +266,43 @@ fn check_bytes(
     // 2. Check each signature over the manifest's raw bytes, before the manifest is
     //    parsed: nothing unsigned reaches the TOML parser. Revoked and unknown keys
     //    never count; a trusted key's signature that does not verify refuses the package.
-    if trust.keys.is_empty() {
+    //    A bundle counts if the identity its certificate claims is trusted and it then
+    //    verifies; a trusted identity's bundle that does not verify refuses the package.
+    if trust.keys.is_empty() && trust.identities.is_empty() {
         return Err(VerifyError::NoTrustedKeys);
+    }
+    if !trust.identities.is_empty() && trust.sigstore_root.is_none() {
+        return Err(VerifyError::NoSigstoreTrustRoot);
     }
     let message = signed_message(envelope.manifest);
     let mut signers = BTreeSet::new();
     let mut revoked = BTreeSet::new();
     let mut untrusted = 0usize;
+    let mut bundle_signers: BTreeMap<SignerIdentity, BundleSigner> = BTreeMap::new();
+    let mut untrusted_identities = BTreeSet::new();
     for signature in &envelope.signatures {
+        let signature = match *signature {
+            envelope::Signature::Ed25519(signature) => signature,
+            envelope::Signature::Bundle { offset, json } => {
+                let root = match &trust.sigstore_root {
+                    Some(root) if !trust.identities.is_empty() => root,
+                    _ => {
+                        untrusted += 1;
+                        continue;
+                    }
+                };
+                let parsed = sigstore::parse_bundle(offset, json)?;
+                if !trust.identities.iter().any(|p| p.matches(&parsed.signer)) {
+                    untrusted_identities.insert(parsed.signer);
+                    continue;
+                }
+                let signer = sigstore::verify_bundle(root, envelope.manifest, &parsed, offset)?;
+                bundle_signers
+                    .entry(signer.identity.clone())
+                    .or_insert(signer);
+                continue;
+            }
+        };
         let key_id = KeyId::from_bytes(signature.key_id);
         if trust.revoked.contains(&key_id) {
             tracing::warn!(plugin, key_id = %key_id, "signature by a revoked key ignored");
@@ -222,19 +321,26 @@ fn check_bytes(
         }
         signers.insert(key_id);
     }
-    tracing::debug!(plugin, valid = signers.len(), "2. signatures checked");
-    // 3. Threshold, over distinct key ids (the operator's name for the plugin picks it).
+    // Distinct signer identities, each counted at most once and against at most one
+    // trusted identity policy.
+    let identities: Vec<SignerIdentity> = bundle_signers.keys().cloned().collect();
+    let valid = signers.len() + identity::count_trusted(&identities, &trust.identities);
+    tracing::debug!(plugin, valid, "2. signatures checked");
+    // 3. Threshold, over distinct key ids and identities (the operator's name for the
+    //    plugin picks it).
     let required = expected
         .and_then(|name| trust.thresholds.get(name))
         .copied()
         .unwrap_or(trust.threshold);
-    if signers.len() < required {
-        return Err(VerifyError::ThresholdNotMet {
-            required,
-            valid: signers.len(),
-            revoked: revoked.into_iter().collect(),
-            untrusted,
-        });
+    let not_met = |required: usize| VerifyError::ThresholdNotMet {
+        required,
+        valid,
+        revoked: revoked.iter().copied().collect(),
+        untrusted,
+        untrusted_identities: untrusted_identities.iter().cloned().collect(),
+    };
+    if valid < required {
+        return Err(not_met(required));
     }
     tracing::debug!(plugin, required, "3. threshold met");
     // 4. Recompute the component's digest, to compare with the manifest's.
@@ -261,14 +367,9 @@ fn check_bytes(
     let plugin = plugin.as_str();
     if expected.is_none()
         && let Some(&required) = trust.thresholds.get(plugin)
-        && signers.len() < required
+        && valid < required
     {
-        return Err(VerifyError::ThresholdNotMet {
-            required,
-            valid: signers.len(),
-            revoked: revoked.into_iter().collect(),
-            untrusted,
-        });
+        return Err(not_met(required));
     }
     tracing::debug!(plugin, version = %manifest.version, "5. manifest valid");
     // 6. No rollback below the operator's minimum version.
@@ -292,7 +393,13 @@ fn check_bytes(
     }
     tracing::debug!(plugin, "7. digest pin satisfied");
     let component = envelope.component.to_vec();
-    Ok((manifest, signers.into_iter().collect(), sha256, component))
+    Ok(Checked {
+        manifest,
+        signers: signers.into_iter().collect(),
+        identities: bundle_signers.into_values().collect(),
+        sha256,
+        component,
+    })
 }
 
 fn signed_message(manifest: &[u8]) -> Vec<u8> {
@@ -319,12 +426,18 @@ pub struct PackageInfo {
     /// The component's SHA-256, as the manifest declares it.
     pub component_sha256: [u8; 32],
     /// From [`verify_package`]: the distinct trusted keys whose signatures verified.
-    /// From [`inspect_package`]: every signature's key id, *unchecked*.
+    /// From [`inspect_package`]: every ed25519 signature's key id, *unchecked*.
     pub signers: Vec<KeyId>,
+    /// From [`verify_package`]: the distinct trusted sigstore signers whose bundles
+    /// verified. From [`inspect_package`]: what every bundle's certificate claims,
+    /// *unchecked* (bundles that cannot be read are in `unreadable_bundles`).
+    pub identities: Vec<BundleSigner>,
+    /// From [`inspect_package`]: why each bundle that could not be read was not.
+    pub unreadable_bundles: Vec<String>,
 }
 
 impl PackageInfo {
-    fn new(manifest: Manifest, signers: Vec<KeyId>) -> Self {
+    fn new(manifest: Manifest, signers: Vec<KeyId>, identities: Vec<BundleSigner>) -> Self {
         Self {
             name: manifest.name,
             version: manifest.version.to_string(),
@@ -333,6 +446,8 @@ impl PackageInfo {
             capabilities: manifest.grants,
             component_sha256: manifest.component_sha256,
             signers,
+            identities,
+            unreadable_bundles: Vec::new(),
         }
     }
 }
@@ -354,8 +469,12 @@ pub fn verify_package(
             limit: MAX_PACKAGE_BYTES,
         });
     }
-    let (manifest, signers, _, _) = check_bytes(name, bytes, trust)?;
-    Ok(PackageInfo::new(manifest, signers))
+    let checked = check_bytes(name, bytes, trust)?;
+    Ok(PackageInfo::new(
+        checked.manifest,
+        checked.signers,
+        checked.identities,
+    ))
 }
 
 /// A package read *without* checking any signature: for tools that show what a
@@ -375,13 +494,28 @@ pub struct UnverifiedPackage {
 pub fn inspect_package(bytes: &[u8]) -> Result<UnverifiedPackage, VerifyError> {
     let envelope = envelope::parse(bytes)?;
     let manifest = manifest::parse(envelope.manifest)?;
-    let signers = envelope
-        .signatures
-        .iter()
-        .map(|s| KeyId::from_bytes(s.key_id))
-        .collect();
+    let mut signers = Vec::new();
+    let mut identities = Vec::new();
+    let mut unreadable = Vec::new();
+    for signature in &envelope.signatures {
+        match *signature {
+            envelope::Signature::Ed25519(s) => signers.push(KeyId::from_bytes(s.key_id)),
+            envelope::Signature::Bundle { offset, json } => {
+                match sigstore::parse_bundle(offset, json) {
+                    Ok(parsed) => identities.push(BundleSigner {
+                        identity: parsed.signer,
+                        log_index: parsed.log_index,
+                        integrated_time: None,
+                    }),
+                    Err(error) => unreadable.push(error.to_string()),
+                }
+            }
+        }
+    }
+    let mut info = PackageInfo::new(manifest, signers, identities);
+    info.unreadable_bundles = unreadable;
     Ok(UnverifiedPackage {
-        info: PackageInfo::new(manifest, signers),
+        info,
         component: envelope.component.to_vec(),
     })
 }
@@ -394,6 +528,82 @@ pub fn sign_package(
     key: &SigningKey,
 ) -> Result<Vec<u8>, VerifyError> {
     let manifest_bytes = manifest_toml.as_bytes();
+    check_unsigned(manifest_bytes, component)?;
+    let signature = envelope::RawSignature {
+        offset: 0,
+        key_id: key.key_id().to_bytes(),
+        signature: key.sign(&signed_message(manifest_bytes)),
+    };
+    Ok(envelope::encode(
+        manifest_bytes,
+        component,
+        &[envelope::Signature::Ed25519(signature)],
+    ))
+}
+
+/// Builds a package from a manifest, a component and a sigstore bundle made
+/// elsewhere (e.g. `cosign sign-blob --bundle` over the manifest file in CI). The
+/// manifest's bytes are kept exactly as given, since the bundle signs them; it must
+/// be valid, pin `component`'s SHA-256, and be what the bundle signs (see
+/// [`add_bundle`]).
+pub fn package_with_bundle(
+    manifest: &[u8],
+    component: &[u8],
+    bundle_json: &[u8],
+) -> Result<Vec<u8>, VerifyError> {
+    check_unsigned(manifest, component)?;
+    let unsigned = envelope::encode(manifest, component, &[]);
+    add_bundle(&unsigned, bundle_json)
+}
+
+/// Attaches a sigstore bundle to `package`. Only what can be checked without a trust
+/// root is checked: the bundle is well-formed and keyless, and, when it records the
+/// message digest, it is the SHA-256 of this package's manifest.
+pub fn add_bundle(package: &[u8], bundle_json: &[u8]) -> Result<Vec<u8>, VerifyError> {
+    let parsed = envelope::parse(package)?;
+    if parsed.signatures.len() >= MAX_SIGNATURES {
+        return Err(VerifyError::TooManySignatures {
+            offset: package.len(),
+            limit: MAX_SIGNATURES,
+        });
+    }
+    let offset = package.len();
+    if bundle_json.is_empty() || bundle_json.len() as u64 > MAX_BUNDLE_BYTES {
+        return Err(VerifyError::SectionTooLarge {
+            section: "sigstore bundle",
+            offset,
+            declared: bundle_json.len() as u64,
+            limit: MAX_BUNDLE_BYTES,
+        });
+    }
+    let bundle = sigstore::parse_bundle(offset, bundle_json)?;
+    let manifest_sha256: [u8; 32] = Sha256::digest(parsed.manifest).into();
+    if let Some(digest) = bundle.message_digest()
+        && digest != manifest_sha256
+    {
+        return Err(VerifyError::BundleMalformed {
+            offset,
+            reason: format!(
+                "it signs sha256 {}, but the manifest's sha256 is {} (sign the manifest file exactly as packaged)",
+                hex(&digest),
+                hex(&manifest_sha256)
+            ),
+        });
+    }
+    let mut signatures = parsed.signatures;
+    signatures.push(envelope::Signature::Bundle {
+        offset,
+        json: bundle_json,
+    });
+    Ok(envelope::encode(
+        parsed.manifest,
+        parsed.component,
+        &signatures,
+    ))
+}
+
+/// The checks every new package's manifest and component pass before signing.
+fn check_unsigned(manifest_bytes: &[u8], component: &[u8]) -> Result<(), VerifyError> {
     if manifest_bytes.len() as u64 > MAX_MANIFEST_BYTES {
         return Err(VerifyError::SectionTooLarge {
             section: "manifest",
@@ -418,12 +628,7 @@ pub fn sign_package(
             actual: hex(&sha256),
         });
     }
-    let signature = envelope::RawSignature {
-        offset: 0,
-        key_id: key.key_id().to_bytes(),
-        signature: key.sign(&signed_message(manifest_bytes)),
-    };
-    Ok(envelope::encode(manifest_bytes, component, &[signature]))
+    Ok(())
 }
 
 /// Adds a signature by `key` to `package` (for k-of-n). The package must be a
@@ -437,11 +642,11 @@ pub fn add_signature(package: &[u8], key: &SigningKey) -> Result<Vec<u8>, Verify
         });
     }
     let mut signatures = parsed.signatures;
-    signatures.push(envelope::RawSignature {
+    signatures.push(envelope::Signature::Ed25519(envelope::RawSignature {
         offset: package.len(),
         key_id: key.key_id().to_bytes(),
         signature: key.sign(&signed_message(parsed.manifest)),
-    });
+    }));
     Ok(envelope::encode(
         parsed.manifest,
         parsed.component,

@@ -378,6 +378,29 @@ async fn metrics_flood() {
 }
 
 #[tokio::test]
+async fn sleep() {
+    // With `clock` granted, the plugin can arm a timer, but nothing it can reach ever
+    // waits: the wait traps at once instead of parking the host thread (the deadline
+    // would not interrupt a host-side wait).
+    let plugin = host()
+        .load(
+            spec("sleep", HOSTILE_SLEEP)
+                .grants(Grants::none().clock())
+                .limits(limits(10_000)),
+        )
+        .await
+        .unwrap();
+    let err = attack(&plugin, "1").await.unwrap_err();
+    match err.trap_kind() {
+        Some(TrapKind::Host(message)) => {
+            assert!(message.contains("would block"), "{message}");
+        }
+        other => panic!("expected a host trap, got {other:?}: {err}"),
+    }
+    serves_next_call(&plugin, "sleep").await;
+}
+
+#[tokio::test]
 async fn loop_forever_under_fuel() {
     // Fuel is a host-wide switch (it slows every instruction), so it gets its own host.
     let host = palisade_host::Host::new(palisade_host::HostConfig {

@@ -7,13 +7,19 @@
     reason = "test code: a failed unwrap is a failed test, with its message"
 )]
 
+mod audit;
+mod cache;
 mod chain;
 mod config;
+mod examples;
 mod hostile;
 mod layers;
 mod load;
 mod net;
+mod observability;
 mod plugins;
+mod sigstore;
 mod support;
+mod tamper;
 mod transport;
 mod verify;

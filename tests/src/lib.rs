@@ -4,6 +4,9 @@
 
 use palisade_host::{Grants, Host, Plugin, PluginSource, PluginSpec};
 
+pub mod loadgen;
+pub mod sigstore;
+
 /// Paths of the compiled guest components.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

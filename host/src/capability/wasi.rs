@@ -37,7 +37,7 @@ pub(crate) fn context(log: &Arc<LogSink>) -> WasiCtx {
 }
 
 pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    wasmtime_wasi_io::add_to_linker_async(linker)?;
+    super::wasi_io::add_to_linker(linker)?;
     let l = linker;
     cli::exit::add_to_linker::<PluginState, WasiCli>(l, <PluginState as WasiCliView>::cli)?;
     cli::environment::add_to_linker::<PluginState, WasiCli>(l, <PluginState as WasiCliView>::cli)?;

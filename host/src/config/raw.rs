@@ -10,6 +10,7 @@ use crate::policy::grants_toml::GrantsToml;
 #[serde(deny_unknown_fields)]
 pub(super) struct ConfigToml {
     pub(super) mode: Option<ModeToml>,
+    pub(super) audit_log: Option<String>,
     #[serde(default)]
     pub(super) trust: TrustToml,
     #[serde(default)]
@@ -58,6 +59,18 @@ pub(super) struct TrustToml {
     pub(super) min_versions: BTreeMap<String, String>,
     #[serde(default)]
     pub(super) pins: BTreeMap<String, String>,
+    /// A sigstore `trusted_root.json`, relative to the config file.
+    pub(super) sigstore_trust_root: Option<String>,
+    /// `[[trust.identity]]`: the sigstore signers whose bundles count.
+    #[serde(default)]
+    pub(super) identity: Vec<IdentityToml>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct IdentityToml {
+    pub(super) issuer: String,
+    pub(super) subject: String,
 }
 
 #[derive(Deserialize, Default)]

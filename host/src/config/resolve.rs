@@ -15,7 +15,10 @@ use crate::intercept::{FailurePolicy, Hooks};
 use crate::policy::grants_toml::GrantsToml;
 use crate::policy::{Capability, Grants, Limits};
 use crate::transport::{Pem, TlsMaterial, TransportConfig};
-use crate::verify::{KeyId, PublicKey, TrustPolicy};
+use crate::verify::{
+    DEVELOPMENT_KEY_PREFIX, Identity, KeyId, KeyKind, KeyTextError, MAX_TRUST_ROOT_BYTES,
+    PublicKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy,
+};
 
 /// Why an operator configuration was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +100,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     })?;
     let ConfigToml {
         mode,
+        audit_log,
         trust,
         ceilings,
         plugins,
@@ -110,11 +114,18 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     let lockdown = mode == Mode::Lockdown;
     let refuse = |setting: String, reason: &'static str| ConfigError::Lockdown { setting, reason };
 
-    let trust = resolve_trust(trust, lockdown)?;
+    let trust = resolve_trust(trust, lockdown, base)?;
     let transport = resolve_transport(transport, base, lockdown)?;
     let serve = serve
         .map(|serve| super::serve::resolve(serve, mode, &transport))
         .transpose()?;
+    let audit_log = match audit_log {
+        Some(path) if path.is_empty() => {
+            return Err(invalid("audit_log", "an empty path"));
+        }
+        Some(path) => Some(base.join(path)),
+        None => None,
+    };
 
     let mut forbidden = BTreeSet::new();
     for name in &ceilings.forbid {
@@ -173,6 +184,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     }
     Ok(OperatorConfig {
         mode,
+        audit_log,
         trust: Arc::new(trust),
         ceilings: forbidden,
         plugins: resolved,
@@ -247,31 +259,95 @@ fn unhex32(text: &str) -> Option<[u8; 32]> {
     crate::verify::parse_sha256(&text.to_ascii_lowercase())
 }
 
-fn resolve_trust(raw: TrustToml, lockdown: bool) -> Result<TrustPolicy, ConfigError> {
+fn resolve_trust(raw: TrustToml, lockdown: bool, base: &Path) -> Result<TrustPolicy, ConfigError> {
     let TrustToml {
         keys,
         threshold,
         revoked,
         min_versions,
         pins,
+        sigstore_trust_root,
+        identity,
     } = raw;
-    if lockdown && keys.is_empty() {
+    let mut identities = Vec::with_capacity(identity.len());
+    for (index, raw) in identity.into_iter().enumerate() {
+        let subject = SubjectPattern::parse(&raw.subject)
+            .map_err(|e| invalid(format!("trust.identity[{index}].subject"), e.to_string()))?;
+        let identity = Identity::new(raw.issuer, subject)
+            .map_err(|e| invalid(format!("trust.identity[{index}].issuer"), e.to_string()))?;
+        identities.push(identity);
+    }
+    if !identities.is_empty() && sigstore_trust_root.is_none() {
+        return Err(invalid(
+            "trust.identity",
+            "trusted identities need `trust.sigstore_trust_root` (a trusted_root.json) to verify their bundles against",
+        ));
+    }
+    if lockdown && sigstore_trust_root.is_some() && identities.is_empty() {
+        return Err(ConfigError::Lockdown {
+            setting: "trust.sigstore_trust_root".into(),
+            reason: "a trust root with no [[trust.identity]] trusts no signer; name the identities whose bundles count",
+        });
+    }
+    if lockdown && keys.is_empty() && identities.is_empty() {
         return Err(ConfigError::Lockdown {
             setting: "trust.keys".into(),
-            reason: "no trusted key, so no package could load; list the publishers' public keys",
+            reason: "no trusted key or identity, so no package could load; list the publishers' public keys or [[trust.identity]]",
         });
     }
     let mut trust = TrustPolicy::new();
-    for (index, key) in keys.iter().enumerate() {
-        let setting = || format!("trust.keys[{index}]");
-        let bytes = unhex32(key).ok_or_else(|| {
+    if let Some(file) = &sigstore_trust_root {
+        let path = base.join(file);
+        let bytes = crate::load::read_config(&path, MAX_TRUST_ROOT_BYTES).map_err(|e| {
             invalid(
-                setting(),
-                format!("{key:?} is not an ed25519 public key (expected 64 hex digits)"),
+                "trust.sigstore_trust_root",
+                format!("cannot read {}: {e}", path.display()),
             )
         })?;
-        let key = PublicKey::from_bytes(&bytes).map_err(|e| invalid(setting(), e.to_string()))?;
-        trust = trust.trust(key);
+        let root = SigstoreTrustRoot::from_json(&bytes)
+            .map_err(|e| invalid("trust.sigstore_trust_root", e.to_string()))?;
+        trust = trust.sigstore_trust_root(root);
+    }
+    let trusted = keys.len() + identities.len();
+    for identity in identities {
+        trust = trust.trust_identity(identity);
+    }
+    for (index, text) in keys.iter().enumerate() {
+        let setting = || format!("trust.keys[{index}]");
+        // One entry is one line: a `#` or a second line here is not a key.
+        let parsed = match text.lines().count() {
+            1 if !text.trim_start().starts_with('#') => PublicKey::parse_text(text),
+            _ => Err(KeyTextError::Missing),
+        };
+        let (key, kind) = parsed.map_err(|e| match e {
+            KeyTextError::NotAKey { key_id } => invalid(
+                setting(),
+                format!("key {key_id} is not a valid ed25519 public key"),
+            ),
+            _ => invalid(
+                setting(),
+                format!(
+                    "{text:?} is not an ed25519 public key (expected 64 hex digits, optionally after `{DEVELOPMENT_KEY_PREFIX}`)"
+                ),
+            ),
+        })?;
+        trust = match kind {
+            KeyKind::Development if lockdown => {
+                return Err(ConfigError::Lockdown {
+                    setting: format!("{} (development key {})", setting(), key.key_id()),
+                    reason: "a development key's secret sits in a build directory; trust a release key (`palisade keygen` without --dev), or use mode = \"development\"",
+                });
+            }
+            KeyKind::Development => {
+                tracing::warn!(
+                    setting = %setting(),
+                    key_id = %key.key_id(),
+                    "trusting a DEVELOPMENT key (development mode; lockdown refuses it)"
+                );
+                trust.trust_development(key)
+            }
+            _ => trust.trust(key),
+        };
     }
     match threshold {
         Some(0) if lockdown => {
@@ -282,12 +358,11 @@ fn resolve_trust(raw: TrustToml, lockdown: bool) -> Result<TrustPolicy, ConfigEr
         }
         Some(n) => {
             let n = usize::try_from(n).unwrap_or(usize::MAX);
-            if n > keys.len() && !keys.is_empty() {
+            if n > trusted && trusted > 0 {
                 return Err(invalid(
                     "trust.threshold",
                     format!(
-                        "{n} signatures needed, but only {} keys are trusted",
-                        keys.len()
+                        "{n} signatures needed, but only {trusted} keys and identities are trusted"
                     ),
                 ));
             }

@@ -35,12 +35,13 @@ pub(crate) struct PluginState {
     pub(crate) shared: Arc<PluginShared>,
     pub(crate) limiter: Limiter,
     table: ResourceTable,
-    wasi: WasiCtx,
+    /// Built on the first WASI call: most hooks make none, and building it (boxed
+    /// streams, a seeded random generator) is a large share of a fresh instance.
+    wasi: Option<WasiCtx>,
 }
 
 impl PluginState {
     pub(crate) fn new(shared: Arc<PluginShared>, limits: &Limits) -> Self {
-        let wasi = wasi::context(&shared.log);
         Self {
             call: ActiveCall::default(),
             limiter: Limiter {
@@ -51,15 +52,23 @@ impl PluginState {
             },
             shared,
             table: ResourceTable::new(),
-            wasi,
+            wasi: None,
         }
+    }
+}
+
+impl PluginState {
+    /// The store's resource table (WASI streams and pollables live there).
+    pub(crate) fn table_mut(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 }
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let log = &self.shared.log;
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx: self.wasi.get_or_insert_with(|| wasi::context(log)),
             table: &mut self.table,
         }
     }

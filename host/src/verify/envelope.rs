@@ -12,16 +12,23 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
 /// The most signature sections in one package.
 pub const MAX_SIGNATURES: usize = 16;
-/// Signature algorithm byte for ed25519.
+/// Signature kind byte for ed25519 (`kind | key id | signature`).
 pub const ALGORITHM_ED25519: u8 = 1;
-/// Bytes of one signature section's body: algorithm, key id, signature.
+/// Signature kind byte for a sigstore bundle (`kind | bundle JSON`).
+pub const KIND_SIGSTORE_BUNDLE: u8 = 2;
+/// Bytes of an ed25519 signature section's body: kind, key id, signature.
 pub const SIGNATURE_SECTION_BYTES: u64 = 1 + 32 + 64;
+/// The largest sigstore bundle (its JSON). A keyless bundle from the public
+/// instance is 4 to 10 KiB.
+pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024;
+/// The largest signature section's body (a sigstore bundle at its bound).
+const MAX_SIGNATURE_SECTION_BYTES: u64 = 1 + MAX_BUNDLE_BYTES;
 /// The largest well-formed package: every section at its bound.
 pub const MAX_PACKAGE_BYTES: u64 = HEADER_BYTES as u64
     + SECTION_HEADER_BYTES as u64 * (2 + MAX_SIGNATURES as u64)
     + MAX_MANIFEST_BYTES
     + MAX_COMPONENT_BYTES
-    + SIGNATURE_SECTION_BYTES * MAX_SIGNATURES as u64;
+    + MAX_SIGNATURE_SECTION_BYTES * MAX_SIGNATURES as u64;
 
 const HEADER_BYTES: usize = 8 + 2;
 const SECTION_HEADER_BYTES: usize = 1 + 4;
@@ -29,7 +36,7 @@ const TAG_MANIFEST: u8 = 1;
 const TAG_COMPONENT: u8 = 2;
 const TAG_SIGNATURE: u8 = 3;
 
-/// One signature section.
+/// One ed25519 signature section.
 #[derive(Clone, Copy)]
 pub(crate) struct RawSignature {
     /// Offset of the section's tag byte in the package.
@@ -38,11 +45,24 @@ pub(crate) struct RawSignature {
     pub(crate) signature: [u8; 64],
 }
 
+/// One signature section of either kind, borrowing the package's bytes.
+#[derive(Clone, Copy)]
+pub(crate) enum Signature<'a> {
+    /// Kind 1.
+    Ed25519(RawSignature),
+    /// Kind 2: the bundle's JSON, not yet parsed (1 to [`MAX_BUNDLE_BYTES`] bytes).
+    Bundle {
+        /// Offset of the section's tag byte in the package.
+        offset: usize,
+        json: &'a [u8],
+    },
+}
+
 /// A parsed envelope, borrowing the package's bytes.
 pub(crate) struct Envelope<'a> {
     pub(crate) manifest: &'a [u8],
     pub(crate) component: &'a [u8],
-    pub(crate) signatures: Vec<RawSignature>,
+    pub(crate) signatures: Vec<Signature<'a>>,
 }
 
 /// Parses `bytes` as a package envelope. Every length is checked against its bound
@@ -84,7 +104,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, VerifyError> {
         let (section, limit) = match tag {
             TAG_MANIFEST => ("manifest", MAX_MANIFEST_BYTES),
             TAG_COMPONENT => ("component", MAX_COMPONENT_BYTES),
-            TAG_SIGNATURE => ("signature", SIGNATURE_SECTION_BYTES),
+            TAG_SIGNATURE => ("signature", MAX_SIGNATURE_SECTION_BYTES),
             _ => return Err(VerifyError::UnknownSection { tag, offset }),
         };
         // Order: manifest, component, then signatures; each at most once (signatures 16).
@@ -113,13 +133,6 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, VerifyError> {
                 return Err(VerifyError::TooManySignatures {
                     offset,
                     limit: MAX_SIGNATURES,
-                });
-            }
-            TAG_SIGNATURE if declared < SIGNATURE_SECTION_BYTES => {
-                return Err(VerifyError::SignatureLength {
-                    offset,
-                    declared,
-                    expected: SIGNATURE_SECTION_BYTES,
                 });
             }
             _ => {}
@@ -163,32 +176,50 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, VerifyError> {
     })
 }
 
-fn parse_signature(offset: usize, body: &[u8]) -> Result<RawSignature, VerifyError> {
+fn parse_signature(offset: usize, body: &[u8]) -> Result<Signature<'_>, VerifyError> {
     let length_error = || VerifyError::SignatureLength {
         offset,
         declared: body.len() as u64,
         expected: SIGNATURE_SECTION_BYTES,
     };
-    let (&algorithm, rest) = body.split_first().ok_or_else(length_error)?;
-    if algorithm != ALGORITHM_ED25519 {
-        return Err(VerifyError::UnknownAlgorithm { offset, algorithm });
+    let (&kind, rest) = body.split_first().ok_or_else(length_error)?;
+    match kind {
+        ALGORITHM_ED25519 => {
+            if body.len() as u64 != SIGNATURE_SECTION_BYTES {
+                return Err(length_error());
+            }
+            let (key_id, signature) = rest.split_at_checked(32).ok_or_else(length_error)?;
+            Ok(Signature::Ed25519(RawSignature {
+                offset,
+                key_id: key_id.try_into().map_err(|_| length_error())?,
+                signature: signature.try_into().map_err(|_| length_error())?,
+            }))
+        }
+        // The section's bound already caps the bundle at MAX_BUNDLE_BYTES.
+        KIND_SIGSTORE_BUNDLE if rest.is_empty() => Err(VerifyError::BundleMalformed {
+            offset,
+            reason: "the bundle is empty".into(),
+        }),
+        KIND_SIGSTORE_BUNDLE => Ok(Signature::Bundle { offset, json: rest }),
+        algorithm => Err(VerifyError::UnknownAlgorithm { offset, algorithm }),
     }
-    let (key_id, signature) = rest.split_at_checked(32).ok_or_else(length_error)?;
-    Ok(RawSignature {
-        offset,
-        key_id: key_id.try_into().map_err(|_| length_error())?,
-        signature: signature.try_into().map_err(|_| length_error())?,
-    })
 }
 
 /// Writes an envelope. The caller has checked every bound.
-pub(crate) fn encode(manifest: &[u8], component: &[u8], signatures: &[RawSignature]) -> Vec<u8> {
+pub(crate) fn encode(manifest: &[u8], component: &[u8], signatures: &[Signature<'_>]) -> Vec<u8> {
+    let signature_bytes: usize = signatures
+        .iter()
+        .map(|s| match s {
+            Signature::Ed25519(_) => SIGNATURE_SECTION_BYTES as usize,
+            Signature::Bundle { json, .. } => 1 + json.len(),
+        })
+        .sum();
     let mut out = Vec::with_capacity(
         HEADER_BYTES
-            + 2 * SECTION_HEADER_BYTES
+            + (2 + signatures.len()) * SECTION_HEADER_BYTES
             + manifest.len()
             + component.len()
-            + signatures.len() * (SECTION_HEADER_BYTES + SIGNATURE_SECTION_BYTES as usize),
+            + signature_bytes,
     );
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -203,10 +234,15 @@ pub(crate) fn encode(manifest: &[u8], component: &[u8], signatures: &[RawSignatu
     section(TAG_MANIFEST, &[manifest]);
     section(TAG_COMPONENT, &[component]);
     for s in signatures {
-        section(
-            TAG_SIGNATURE,
-            &[&[ALGORITHM_ED25519], &s.key_id, &s.signature],
-        );
+        match s {
+            Signature::Ed25519(s) => section(
+                TAG_SIGNATURE,
+                &[&[ALGORITHM_ED25519], &s.key_id, &s.signature],
+            ),
+            Signature::Bundle { json, .. } => {
+                section(TAG_SIGNATURE, &[&[KIND_SIGSTORE_BUNDLE], json]);
+            }
+        }
     }
     out
 }

@@ -72,6 +72,86 @@ impl fmt::Debug for PublicKey {
     }
 }
 
+/// What a public key is for, as its key file (or `trust.keys` entry) says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyKind {
+    /// A publisher's release key.
+    Release,
+    /// A development key (`palisade keygen --dev`): signs examples and local builds;
+    /// its secret sits in a build directory, so lockdown refuses to trust it.
+    Development,
+}
+
+/// The prefix that marks a development key in a `.pub` file or a `trust.keys` entry.
+pub const DEVELOPMENT_KEY_PREFIX: &str = "dev:";
+
+/// A public key's text could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyTextError {
+    /// No key line at all.
+    #[error("no key: expected 64 hex digits, optionally after `dev:`")]
+    Missing,
+    /// A line that is not a key, a `#` comment or blank.
+    #[error("line {line}: expected 64 hex digits, optionally after `dev:`")]
+    Malformed {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// A second key line.
+    #[error("line {line}: a second key; one key per file")]
+    MoreThanOne {
+        /// 1-based line number.
+        line: usize,
+    },
+    /// 64 hex digits that are not an ed25519 public key.
+    #[error("key {key_id} is not a valid ed25519 public key")]
+    NotAKey {
+        /// The id of the bytes given.
+        key_id: KeyId,
+    },
+}
+
+impl PublicKey {
+    /// Reads a public key as `palisade keygen` writes it (`NAME.pub`) or as a
+    /// `trust.keys` entry: 64 hex digits (either case), prefixed by
+    /// [`DEVELOPMENT_KEY_PREFIX`] for a development key. Blank lines and lines
+    /// starting with `#` are ignored; there must be exactly one key line.
+    pub fn parse_text(text: &str) -> Result<(Self, KeyKind), KeyTextError> {
+        let mut found = None;
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if found.is_some() {
+                return Err(KeyTextError::MoreThanOne { line: index + 1 });
+            }
+            let (kind, digits) = match line.strip_prefix(DEVELOPMENT_KEY_PREFIX) {
+                Some(rest) => (KeyKind::Development, rest),
+                None => (KeyKind::Release, line),
+            };
+            let bytes = crate::verify::parse_sha256(&digits.to_ascii_lowercase())
+                .ok_or(KeyTextError::Malformed { line: index + 1 })?;
+            let key = Self::from_bytes(&bytes).map_err(|_| KeyTextError::NotAKey {
+                key_id: key_id_of(&bytes),
+            })?;
+            found = Some((key, kind));
+        }
+        found.ok_or(KeyTextError::Missing)
+    }
+
+    /// The key as one line of a `.pub` file or a `trust.keys` entry (no newline).
+    pub fn to_text(&self, kind: KeyKind) -> String {
+        let digits = hex(&self.to_bytes());
+        match kind {
+            KeyKind::Release => digits,
+            KeyKind::Development => format!("{DEVELOPMENT_KEY_PREFIX}{digits}"),
+        }
+    }
+}
+
 /// A publisher's ed25519 signing key, for [`sign_package`](crate::verify::sign_package)
 /// and [`add_signature`](crate::verify::add_signature). `Debug` shows its key id only;
 /// no error ever carries its bytes.

@@ -62,6 +62,7 @@ fn round_trip_verifies() {
     let verified = verify(loaded(package()), &trusting(1)).unwrap();
     assert_eq!(verified.manifest().name, "demo");
     assert_eq!(verified.signers(), &[key(1).key_id()]);
+    assert!(verified.identities().is_empty());
     assert_eq!(verified.into_component().bytes, COMPONENT);
 }
 
@@ -262,21 +263,40 @@ fn envelope_signature_length_and_algorithm() {
     bytes.extend(section(3, &[1; 98]));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::SectionTooLarge {
-            section: "signature",
+        VerifyError::SignatureLength {
             declared: 98,
-            limit: 97,
+            expected: 97,
             ..
         }
     ));
+    // The bound of a signature section is a sigstore bundle's.
+    let mut bytes = base.clone();
+    bytes.extend(section(3, &[2; 2]));
+    bytes.truncate(bytes.len() - 2);
+    bytes[23..27].copy_from_slice(&(MAX_BUNDLE_BYTES as u32 + 2).to_le_bytes());
+    assert!(matches!(
+        parse_err(&bytes),
+        VerifyError::SectionTooLarge {
+            section: "signature",
+            limit,
+            ..
+        } if limit == MAX_BUNDLE_BYTES + 1
+    ));
+    // An empty bundle.
+    let mut bytes = base.clone();
+    bytes.extend(section(3, &[2]));
+    assert!(matches!(
+        parse_err(&bytes),
+        VerifyError::BundleMalformed { offset: 22, .. }
+    ));
     let mut bytes = base;
     let mut body = signature_body();
-    body[0] = 2;
+    body[0] = 3;
     bytes.extend(section(3, &body));
     assert!(matches!(
         parse_err(&bytes),
         VerifyError::UnknownAlgorithm {
-            algorithm: 2,
+            algorithm: 3,
             offset: 22
         }
     ));

@@ -1,0 +1,378 @@
+//! Sigstore signer identities and the operator's identity policies: which OIDC
+//! issuer and subject a keyless signature must carry to count.
+//!
+//! Palisade evaluates these itself instead of using a library's policy type: the
+//! `sigstore` crate's `AnyOf` (0.15.0) passes only when *every* child passes and
+//! passes when it has none. Here the empty cases are decided explicitly and tested:
+//! an empty [`IdentityPolicy::any_of`] matches nothing, and an empty
+//! [`IdentityPolicy::all_of`] cannot be built.
+
+use std::fmt;
+
+use crate::error::VerifyError;
+
+/// Who made a sigstore signature, as its Fulcio certificate states it: the OIDC
+/// issuer (extension `1.3.6.1.4.1.57264.1.8`, or the legacy `.1.1`) and the subject
+/// (the certificate's one e-mail or URI Subject Alternative Name).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SignerIdentity {
+    /// The OIDC issuer, e.g. `https://token.actions.githubusercontent.com`.
+    pub issuer: String,
+    /// The subject, e.g. `https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1.0.0`.
+    pub subject: String,
+}
+
+impl fmt::Display for SignerIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (issuer {})", self.subject, self.issuer)
+    }
+}
+
+/// How an [`Identity`] matches a signer's subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubjectPattern {
+    /// The subject is exactly this string.
+    Exact(String),
+    /// The subject starts with this string, which ends in `/` or `@` (written
+    /// `prefix*` in the config): `…/release.yml@refs/tags/*` matches every tag, and
+    /// `…/org/*` cannot match `…/org-evil/…`.
+    Prefix(String),
+}
+
+impl SubjectPattern {
+    /// Parses the config's form: a trailing `*` makes a [`SubjectPattern::Prefix`];
+    /// a `*` anywhere else, an empty pattern, a bare `*`, and a prefix that does not
+    /// end in `/` or `@` are refused.
+    pub fn parse(text: &str) -> Result<Self, VerifyError> {
+        let invalid = |reason: &str| VerifyError::InvalidIdentity {
+            value: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        match text.strip_suffix('*') {
+            _ if text.is_empty() => Err(invalid("the subject is empty")),
+            Some(prefix) if prefix.contains('*') => {
+                Err(invalid("`*` may only end a subject (a prefix match), once"))
+            }
+            Some("") => Err(invalid(
+                "a bare `*` would trust every subject of the issuer",
+            )),
+            Some(prefix) if !prefix.ends_with(['/', '@']) => Err(invalid(
+                "a prefix must end in `/` or `@` before the `*`, so that `repo*` cannot match `repo-evil`",
+            )),
+            Some(prefix) => Ok(Self::Prefix(prefix.to_owned())),
+            None if text.contains('*') => {
+                Err(invalid("`*` may only end a subject (a prefix match), once"))
+            }
+            None => Ok(Self::Exact(text.to_owned())),
+        }
+    }
+
+    /// Whether `subject` matches.
+    pub fn matches(&self, subject: &str) -> bool {
+        match self {
+            Self::Exact(expected) => subject == expected,
+            Self::Prefix(prefix) => subject.starts_with(prefix.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for SubjectPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(subject) => f.write_str(subject),
+            Self::Prefix(prefix) => write!(f, "{prefix}*"),
+        }
+    }
+}
+
+/// One trusted identity: an exact OIDC issuer and a subject pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    issuer: String,
+    subject: SubjectPattern,
+}
+
+impl Identity {
+    /// The identity `subject` at `issuer`. The issuer must be an `https://` URL
+    /// (every OIDC issuer is) and is compared exactly.
+    pub fn new(issuer: impl Into<String>, subject: SubjectPattern) -> Result<Self, VerifyError> {
+        let issuer = issuer.into();
+        let rest = issuer.strip_prefix("https://").unwrap_or_default();
+        if rest.is_empty() || rest.contains(char::is_whitespace) {
+            return Err(VerifyError::InvalidIdentity {
+                value: issuer,
+                reason: "an OIDC issuer is an https:// URL".into(),
+            });
+        }
+        Ok(Self { issuer, subject })
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The subject pattern.
+    pub fn subject(&self) -> &SubjectPattern {
+        &self.subject
+    }
+
+    fn matches(&self, signer: &SignerIdentity) -> bool {
+        signer.issuer == self.issuer && self.subject.matches(&signer.subject)
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (issuer {})", self.subject, self.issuer)
+    }
+}
+
+/// Which signer identities an operator trusts: an [`Identity`], or a combination.
+/// Each policy given to [`TrustPolicy::trust_identity`](crate::TrustPolicy::trust_identity)
+/// counts at most once toward the threshold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityPolicy(Node);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Identity(Identity),
+    AnyOf(Vec<IdentityPolicy>),
+    AllOf(Vec<IdentityPolicy>),
+}
+
+impl IdentityPolicy {
+    /// Matches signers with this identity.
+    pub fn identity(identity: Identity) -> Self {
+        Self(Node::Identity(identity))
+    }
+
+    /// Matches signers that any of `policies` matches. **Empty, it matches nothing.**
+    pub fn any_of(policies: impl IntoIterator<Item = IdentityPolicy>) -> Self {
+        Self(Node::AnyOf(policies.into_iter().collect()))
+    }
+
+    /// Matches signers that every one of `policies` matches (e.g. to narrow a prefix).
+    /// An empty list is refused with [`VerifyError::EmptyAllOf`]: "all of nothing"
+    /// would match every signer.
+    pub fn all_of(policies: impl IntoIterator<Item = IdentityPolicy>) -> Result<Self, VerifyError> {
+        let policies: Vec<_> = policies.into_iter().collect();
+        if policies.is_empty() {
+            return Err(VerifyError::EmptyAllOf);
+        }
+        Ok(Self(Node::AllOf(policies)))
+    }
+
+    /// Whether `signer` satisfies this policy.
+    pub fn matches(&self, signer: &SignerIdentity) -> bool {
+        match &self.0 {
+            Node::Identity(identity) => identity.matches(signer),
+            Node::AnyOf(policies) => policies.iter().any(|p| p.matches(signer)),
+            // `all_of` refuses an empty list; should one exist anyway, it matches nothing.
+            Node::AllOf(policies) => {
+                !policies.is_empty() && policies.iter().all(|p| p.matches(signer))
+            }
+        }
+    }
+}
+
+impl From<Identity> for IdentityPolicy {
+    fn from(identity: Identity) -> Self {
+        Self::identity(identity)
+    }
+}
+
+impl fmt::Display for IdentityPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |f: &mut fmt::Formatter<'_>, name: &str, policies: &[IdentityPolicy]| {
+            write!(f, "{name}(")?;
+            for (i, policy) in policies.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                write!(f, "{policy}")?;
+            }
+            f.write_str(")")
+        };
+        match &self.0 {
+            Node::Identity(identity) => write!(f, "{identity}"),
+            Node::AnyOf(policies) => list(f, "any of", policies),
+            Node::AllOf(policies) => list(f, "all of", policies),
+        }
+    }
+}
+
+/// How many trusted identities the verified `signers` amount to: each distinct
+/// signer identity counts at most once, and so does each trusted policy (the
+/// largest matching between the two, so overlapping policies never count one
+/// signer twice, nor one policy twice). `signers` must be distinct.
+pub(crate) fn count_trusted(signers: &[SignerIdentity], policies: &[IdentityPolicy]) -> usize {
+    // Kuhn's augmenting paths; both sides are small (at most MAX_SIGNATURES signers).
+    let edges: Vec<Vec<usize>> = signers
+        .iter()
+        .map(|signer| {
+            policies
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.matches(signer))
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect();
+    let mut owner: Vec<Option<usize>> = vec![None; policies.len()];
+    fn augment(
+        signer: usize,
+        edges: &[Vec<usize>],
+        owner: &mut [Option<usize>],
+        seen: &mut [bool],
+    ) -> bool {
+        for &policy in &edges[signer] {
+            if std::mem::replace(&mut seen[policy], true) {
+                continue;
+            }
+            if owner[policy].is_none_or(|other| augment(other, edges, owner, seen)) {
+                owner[policy] = Some(signer);
+                return true;
+            }
+        }
+        false
+    }
+    (0..signers.len())
+        .filter(|&signer| augment(signer, &edges, &mut owner, &mut vec![false; policies.len()]))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ISSUER: &str = "https://token.actions.example";
+
+    fn signer(issuer: &str, subject: &str) -> SignerIdentity {
+        SignerIdentity {
+            issuer: issuer.into(),
+            subject: subject.into(),
+        }
+    }
+
+    fn exact(subject: &str) -> IdentityPolicy {
+        Identity::new(ISSUER, SubjectPattern::parse(subject).unwrap())
+            .unwrap()
+            .into()
+    }
+
+    #[test]
+    fn empty_any_of_matches_nothing() {
+        let empty = IdentityPolicy::any_of([]);
+        assert!(!empty.matches(&signer(ISSUER, "a")));
+        assert!(!empty.matches(&signer("", "")));
+    }
+
+    #[test]
+    fn empty_all_of_is_refused() {
+        assert!(matches!(
+            IdentityPolicy::all_of([]),
+            Err(VerifyError::EmptyAllOf)
+        ));
+    }
+
+    #[test]
+    fn any_of_is_or_and_all_of_is_and() {
+        let a = exact("https://ci/a");
+        let b = exact("https://ci/b");
+        let either = IdentityPolicy::any_of([a.clone(), b.clone()]);
+        assert!(either.matches(&signer(ISSUER, "https://ci/a")));
+        assert!(either.matches(&signer(ISSUER, "https://ci/b")));
+        assert!(!either.matches(&signer(ISSUER, "https://ci/c")));
+        let both = IdentityPolicy::all_of([a.clone(), b]).unwrap();
+        assert!(!both.matches(&signer(ISSUER, "https://ci/a")));
+        let narrowed = IdentityPolicy::all_of([
+            Identity::new(ISSUER, SubjectPattern::parse("https://ci/*").unwrap())
+                .unwrap()
+                .into(),
+            a,
+        ])
+        .unwrap();
+        assert!(narrowed.matches(&signer(ISSUER, "https://ci/a")));
+        assert!(!narrowed.matches(&signer(ISSUER, "https://ci/b")));
+    }
+
+    #[test]
+    fn issuer_is_exact() {
+        let policy = exact("https://ci/a");
+        assert!(!policy.matches(&signer(
+            "https://token.actions.example.evil",
+            "https://ci/a"
+        )));
+        assert!(!policy.matches(&signer("https://token.actions.exampl", "https://ci/a")));
+        assert!(matches!(
+            Identity::new("http://insecure", SubjectPattern::Exact("x".into())),
+            Err(VerifyError::InvalidIdentity { .. })
+        ));
+        assert!(Identity::new("https://", SubjectPattern::Exact("x".into())).is_err());
+    }
+
+    #[test]
+    fn subject_patterns() {
+        let prefix = SubjectPattern::parse(
+            "https://github.com/org/repo/.github/workflows/r.yml@refs/tags/*",
+        )
+        .unwrap();
+        assert!(prefix.matches("https://github.com/org/repo/.github/workflows/r.yml@refs/tags/v1"));
+        assert!(
+            !prefix.matches("https://github.com/org/repo/.github/workflows/r.yml@refs/heads/main")
+        );
+        for bad in [
+            "",
+            "*",
+            "https://github.com/org/repo*",
+            "https://*/x",
+            "a**",
+            "https://x/*/y/",
+        ] {
+            assert!(
+                matches!(
+                    SubjectPattern::parse(bad),
+                    Err(VerifyError::InvalidIdentity { .. })
+                ),
+                "{bad:?} accepted"
+            );
+        }
+        assert_eq!(
+            SubjectPattern::parse("ci@example.com").unwrap(),
+            SubjectPattern::Exact("ci@example.com".into())
+        );
+    }
+
+    #[test]
+    fn counting_is_over_distinct_signers_and_policies() {
+        let a = signer(ISSUER, "https://ci/a");
+        let b = signer(ISSUER, "https://ci/b");
+        let wide = IdentityPolicy::identity(
+            Identity::new(ISSUER, SubjectPattern::parse("https://ci/*").unwrap()).unwrap(),
+        );
+        // One prefix policy counts once, however many subjects it admits.
+        assert_eq!(
+            count_trusted(&[a.clone(), b.clone()], std::slice::from_ref(&wide)),
+            1
+        );
+        // Two exact policies: two.
+        let exact_a = exact("https://ci/a");
+        let exact_b = exact("https://ci/b");
+        assert_eq!(
+            count_trusted(&[a.clone(), b.clone()], &[exact_a.clone(), exact_b]),
+            2
+        );
+        // Overlap: a matches both `wide` and `exact_a`, b only `wide`; the best
+        // assignment counts two (greedy first-match would count one).
+        assert_eq!(
+            count_trusted(&[a.clone(), b.clone()], &[wide.clone(), exact_a.clone()]),
+            2
+        );
+        // One signer never counts twice, even if two policies match it.
+        assert_eq!(count_trusted(std::slice::from_ref(&a), &[wide, exact_a]), 1);
+        // Nothing trusted, nothing counted.
+        assert_eq!(count_trusted(&[a], &[IdentityPolicy::any_of([])]), 0);
+    }
+}
