@@ -515,7 +515,9 @@
 //! - **Metrics**: `GET /metrics` on `[serve] metrics`, Prometheus text format 0.0.4,
 //!   read from [`Plugin::stats`](crate::Plugin::stats) at scrape time (the call path
 //!   only bumps the plugins' atomics): per plugin of the current chain
-//!   `palisade_plugin_{calls,traps,timeouts,failures}_total{plugin}`, and
+//!   `palisade_plugin_{calls,traps,timeouts,failures}_total{plugin}`,
+//!   `palisade_plugin_decisions_total{plugin,decision}` (continue, reject, respond),
+//!   the histogram `palisade_plugin_call_duration_seconds{plugin}`, and
 //!   `palisade_chain_plugins`, `palisade_reloads_total{outcome}`,
 //!   `palisade_upstream_errors_total`. A reload starts the new plugins' counters at
 //!   zero (Prometheus reads that as a counter reset). The endpoint is plaintext and

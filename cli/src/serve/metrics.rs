@@ -70,6 +70,46 @@ impl Collector for ChainCollector {
             }
         }
 
+        let mut decisions = encoder.encode_descriptor(
+            "palisade_plugin_decisions",
+            "Hook calls that returned a decision, by kind (continue, reject, respond).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (plugin, stats) in &stats {
+            let d = &stats.decisions;
+            for (kind, value) in [
+                ("continue", d.continued),
+                ("reject", d.rejected),
+                ("respond", d.responded),
+            ] {
+                let labels = [("plugin", plugin.as_str()), ("decision", kind)];
+                counter(&mut decisions.encode_family(&labels)?, value)?;
+            }
+        }
+
+        let mut durations = encoder.encode_descriptor(
+            "palisade_plugin_call_duration_seconds",
+            "How long hook calls took, failures included (waiting for an instance, running, returning).",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (plugin, stats) in &stats {
+            let h = &stats.duration;
+            // Per-bucket counts; the encoder accumulates them into `le` buckets.
+            let buckets: Vec<(f64, u64)> = h
+                .bounds_seconds
+                .iter()
+                .copied()
+                .chain(std::iter::once(f64::INFINITY))
+                .zip(h.counts.iter().copied())
+                .collect();
+            let labels = [("plugin", plugin.as_str())];
+            durations
+                .encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(h.sum_seconds, h.count, &buckets, None)?;
+        }
+
         let mut plugins = encoder.encode_descriptor(
             "palisade_chain_plugins",
             "Plugins in the chain new calls get.",
