@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use palisade_host::config::{ReloadPolicy, ServeConfig};
 use palisade_host::layer::{ServerLayer, SharedChain};
 use palisade_host::transport::{Incoming, TransportError, serve_http};
-use palisade_host::{ConfigError, Host, HostConfig, Mode, OperatorConfig};
+use palisade_host::{AuditError, AuditEvent, ConfigError, Host, HostConfig, Mode, OperatorConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
 use tower_layer::Layer as _;
@@ -64,6 +64,10 @@ pub enum ServeError {
     /// The TLS material could not be used.
     #[error("transport: {0}")]
     Transport(#[from] TransportError),
+    /// The config's `audit_log` could not be opened (lockdown refuses to run without
+    /// it; development goes on with a warning).
+    #[error("audit log: {0}")]
+    Audit(#[from] AuditError),
     /// A socket could not be bound.
     #[error("cannot listen on {addr} ({what}): {source}")]
     Bind {
@@ -109,6 +113,10 @@ pub enum ReloadError {
     /// A plugin of the new file failed verification or loading.
     #[error("the new chain did not load: {0}")]
     Load(#[source] palisade_host::Error),
+    /// The reload could not be audited, and the audit log's policy (lockdown) says
+    /// that nothing unaudited may happen: the new chain was not swapped in.
+    #[error("the reload could not be audited: {0}")]
+    Audit(#[source] AuditError),
 }
 
 impl ReloadError {
@@ -173,7 +181,16 @@ impl Serve {
         if incoming_tls {
             config.transport.server_tls()?;
         }
-        let host = Host::new(HostConfig::default())?;
+        let mut host = Host::new(HostConfig::default())?;
+        // The audit log stays open for the proxy's life, so reloads append to it.
+        match config.open_audit_sink() {
+            Ok(Some(sink)) => host = host.with_audit_sink(sink),
+            Ok(None) => {}
+            Err(error) if config.mode == Mode::Lockdown => return Err(error.into()),
+            Err(error) => {
+                tracing::warn!(%error, mode = %config.mode, "audit log not opened; going on without it");
+            }
+        }
         let chain = host.load_config(&config).await?;
         let names = plugin_names(&chain);
         let listener =
@@ -338,6 +355,15 @@ impl Reloader {
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(config = %state.path.display(), outcome = error.outcome(), error = %error, "reload: kept the old chain");
+                let event = AuditEvent::reload_failed(
+                    error.outcome(),
+                    state.path.display().to_string(),
+                    error.to_string(),
+                );
+                if let Err(audit) = state.host.audit(&event) {
+                    // Nothing changed, so there is nothing to undo.
+                    tracing::error!(error = %audit, "reload: the refusal could not be audited");
+                }
             }
         }
         result
@@ -369,6 +395,11 @@ impl Reloader {
                 setting: "transport",
             });
         }
+        if new.audit_log != current.audit_log {
+            return Err(ReloadError::NeedsRestart {
+                setting: "audit_log",
+            });
+        }
         // The whole pipeline for every plugin: read, verify, check, compile,
         // instantiate. Nothing is swapped in before all of it succeeded.
         let chain = state
@@ -376,6 +407,23 @@ impl Reloader {
             .load_config(&new)
             .await
             .map_err(ReloadError::Load)?;
+        // Audited before the swap: with a log that must record everything
+        // (lockdown), a reload that cannot be recorded does not happen.
+        let old = state.chain.current();
+        for plugin in chain.plugins() {
+            let previous = old
+                .plugins()
+                .iter()
+                .find(|p| p.name() == plugin.name())
+                .map(palisade_host::Plugin::component_sha256);
+            let event = AuditEvent::reloaded(
+                plugin.name(),
+                plugin.version().map(str::to_owned),
+                previous,
+                plugin.component_sha256(),
+            );
+            state.host.audit(&event).map_err(ReloadError::Audit)?;
+        }
         let names = plugin_names(&chain);
         state.chain.replace(chain);
         *current = new;

@@ -147,6 +147,7 @@ impl Setup {
             .unwrap_or_default();
         let text = format!(
             r#"mode = "lockdown"
+audit_log = "audit.jsonl"
 
 [trust]
 keys = ["{key}"]
@@ -184,6 +185,23 @@ limits = {{ call_timeout_ms = 10000 }}
         );
         std::fs::write(self.path(), text).unwrap();
         self.path()
+    }
+
+    /// The audit log's events, as JSON values.
+    fn audit_events(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.0.join("audit.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// The events of kind `event`.
+    fn audited(&self, event: &str) -> Vec<serde_json::Value> {
+        self.audit_events()
+            .into_iter()
+            .filter(|e| e["event"] == event)
+            .collect()
     }
 
     fn client_material(&self) -> TlsMaterial {
@@ -362,6 +380,10 @@ async fn serve_lockdown_refuses_reload_unless_the_config_allows_it() {
     let mut client = client(&setup.client_material(), proxy.addr).await;
     let reply = client.say(say("hello")).await.unwrap().into_inner();
     assert_eq!(tenant(&reply.headers), Some("blue"));
+    let refused = setup.audited("reload_failed");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["outcome"], "refused");
+    assert!(setup.audited("reloaded").is_empty());
     proxy.stop().await;
 }
 
@@ -417,6 +439,25 @@ async fn serve_failed_reload_keeps_the_old_chain() {
     assert_eq!(plugins, ["rbac", "add-header"]);
     let reply = client.say(say("hello")).await.unwrap().into_inner();
     assert_eq!(tenant(&reply.headers), Some("green"));
+
+    // The audit trail: both failures, the plugin refusals behind them, then the
+    // reload with each plugin's previous and new component.
+    let failed = setup.audited("reload_failed");
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert!(failed.iter().all(|e| e["outcome"] == "failed"));
+    let refused = setup.audited("refused");
+    assert!(refused.len() >= 2 && refused.iter().all(|e| e["plugin"] == "add-header"));
+    let reloaded = setup.audited("reloaded");
+    let plugins: Vec<&str> = reloaded
+        .iter()
+        .map(|e| e["plugin"].as_str().unwrap())
+        .collect();
+    assert_eq!(plugins, ["rbac", "add-header"]);
+    assert_eq!(reloaded[1]["version"], "0.1.0");
+    assert_eq!(
+        reloaded[1]["previous_sha256"],
+        reloaded[1]["component_sha256"]
+    );
 
     let metrics = scrape(proxy.metrics).await;
     assert_eq!(

@@ -109,6 +109,19 @@ pub enum AuditEvent {
         #[serde(serialize_with = "ser_digest")]
         component_sha256: [u8; 32],
     },
+    /// A reload was refused or failed, and the running chain was kept (for
+    /// `palisade serve`). A plugin that failed to load has its own `refused` event
+    /// before this one.
+    #[non_exhaustive]
+    ReloadFailed {
+        /// `refused` (reloading is off) or `failed` (the new file or a plugin of it
+        /// was refused, or it changes what needs a restart).
+        outcome: &'static str,
+        /// The configuration file.
+        config: String,
+        /// Why.
+        message: String,
+    },
 }
 
 impl AuditEvent {
@@ -124,6 +137,19 @@ impl AuditEvent {
             version,
             previous_sha256,
             component_sha256,
+        }
+    }
+
+    /// A [`ReloadFailed`](Self::ReloadFailed) event.
+    pub fn reload_failed(
+        outcome: &'static str,
+        config: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::ReloadFailed {
+            outcome,
+            config: config.into(),
+            message: message.into(),
         }
     }
 
@@ -145,16 +171,19 @@ impl AuditEvent {
             Self::Loaded { .. } => "loaded",
             Self::Refused { .. } => "refused",
             Self::Reloaded { .. } => "reloaded",
+            Self::ReloadFailed { .. } => "reload_failed",
         }
     }
 
-    /// The plugin the event is about.
+    /// The plugin the event is about (empty for a
+    /// [`ReloadFailed`](Self::ReloadFailed), which is about the whole chain).
     pub fn plugin(&self) -> &str {
         match self {
             Self::Verified { plugin, .. }
             | Self::Loaded { plugin, .. }
             | Self::Refused { plugin, .. }
             | Self::Reloaded { plugin, .. } => plugin,
+            Self::ReloadFailed { .. } => "",
         }
     }
 
@@ -227,6 +256,18 @@ impl AuditEvent {
                 previous_sha256 = %previous_sha256.as_ref().map(|d| hex(d)).unwrap_or_default(),
                 component_sha256 = %hex(component_sha256),
                 "plugin reloaded"
+            ),
+            Self::ReloadFailed {
+                outcome,
+                config,
+                message,
+            } => tracing::warn!(
+                target: AUDIT_TARGET,
+                event = "reload_failed",
+                outcome = *outcome,
+                config = %config,
+                message = %message,
+                "reload refused; the running chain is kept"
             ),
         }
     }

@@ -315,11 +315,12 @@ impl Host {
             plugin: name.clone(),
             reason: e.to_string(),
         })?;
+        let component_sha256 = authorized.loaded.sha256;
         auditor.emit(&AuditEvent::Loaded {
             plugin: name.clone(),
             signed,
-            version,
-            component_sha256: authorized.loaded.sha256,
+            version: version.clone(),
+            component_sha256,
             grants: authorized.grants.clone(),
             hooks,
         })?;
@@ -328,6 +329,8 @@ impl Host {
             failure_policy,
             hooks,
             Arc::clone(&self.compiler.ticker),
+            component_sha256,
+            version,
         ))
     }
 }

@@ -88,6 +88,9 @@ pub(crate) struct PluginInner {
     /// Held so the epoch keeps advancing while any plugin is alive.
     _ticker: Arc<EpochTicker>,
     stats: CallStats,
+    /// What was loaded: the component's SHA-256 and, for a package, its version.
+    component_sha256: [u8; 32],
+    version: Option<String>,
 }
 
 /// A loaded plugin, ready to run. Cheap to clone; clones share instances and state.
@@ -137,6 +140,8 @@ impl Plugin {
         failure_policy: FailurePolicy,
         hooks: Hooks,
         ticker: Arc<EpochTicker>,
+        component_sha256: [u8; 32],
+        version: Option<String>,
     ) -> Self {
         Self {
             inner: Arc::new(PluginInner {
@@ -145,8 +150,21 @@ impl Plugin {
                 hooks,
                 _ticker: ticker,
                 stats: CallStats::default(),
+                component_sha256,
+                version,
             }),
         }
+    }
+
+    /// The SHA-256 of the component that runs (for a package, verified against its
+    /// signed manifest).
+    pub fn component_sha256(&self) -> [u8; 32] {
+        self.inner.component_sha256
+    }
+
+    /// The signed manifest's version, for a plugin loaded from a package.
+    pub fn version(&self) -> Option<&str> {
+        self.inner.version.as_deref()
     }
 
     /// The plugin's name.

@@ -422,7 +422,8 @@
 //! | `verified` | a package passed its trust policy and its grants are settled | `version`, `signers` and `development_signers` (key ids), `component_sha256`, `requested` (the manifest's), `grants` (effective) |
 //! | `loaded` | the plugin's first instance is ready | `signed`, `version` (`null` for a bare component), `component_sha256`, `grants`, `hooks` |
 //! | `refused` | any stage refused the plugin | `stage` (`load`, `verify`, `policy`, `compile`, `link`, `audit`), `reason` (the error variant in snake case: `invalid_signature`, `threshold_not_met`, `component_digest_mismatch`, `exceeds_grants`, `not_granted`, `too_large`, ...), `message` |
-//! | `reloaded` | a running plugin was replaced ([`Host::audit`](crate::Host::audit) with [`AuditEvent::reloaded`](crate::AuditEvent::reloaded)) | `version`, `previous_sha256`, `component_sha256` |
+//! | `reloaded` | a running plugin was replaced (by `palisade serve`'s reload, before the swap) ([`Host::audit`](crate::Host::audit) with [`AuditEvent::reloaded`](crate::AuditEvent::reloaded)) | `version`, `previous_sha256`, `component_sha256` |
+//! | `reload_failed` | a reload was refused or failed; the running chain was kept ([`AuditEvent::reload_failed`](crate::AuditEvent::reload_failed)) | `outcome` (`refused`: reloading is off; `failed`), `config`, `message` (no `plugin`: it is about the whole chain) |
 //!
 //! ```json
 //! {"timestamp":"2026-05-19T07:31:02.123456Z","event":"verified","plugin":"rbac","version":"0.1.0","signers":["3fa1…"],"development_signers":[],"component_sha256":"9c0e…","requested":{"config":{},"log":{}},"grants":{"config":{},"log":{}}}
@@ -510,8 +511,13 @@
 //!   succeeded does the new chain replace the old one
 //!   ([`SharedChain`](crate::layer::SharedChain)). Calls in flight finish on the chain
 //!   they started with; a reload that fails at any step keeps the old chain and logs
-//!   why. A reload changes plugins and trust only: a file whose `mode`, `[serve]` or
-//!   `[transport]` differs is refused (restart for those).
+//!   why. A reload changes plugins and trust only: a file whose `mode`, `[serve]`,
+//!   `[transport]` or `audit_log` differs is refused (restart for those). Each
+//!   reload is audited: a `reloaded` event per plugin (version, previous and new
+//!   component SHA-256), written before the swap, so that in lockdown a reload that
+//!   cannot be recorded does not happen; or one `reload_failed` event with its
+//!   outcome (after the `refused` event of the plugin that failed, if one did). The
+//!   config's `audit_log` is opened at start and kept open.
 //! - **Metrics**: `GET /metrics` on `[serve] metrics`, Prometheus text format 0.0.4,
 //!   read from [`Plugin::stats`](crate::Plugin::stats) at scrape time (the call path
 //!   only bumps the plugins' atomics): per plugin of the current chain
