@@ -218,7 +218,10 @@ async fn log_spam() {
         + limits.log_bytes_per_sec * (started.elapsed().as_secs() + 1)
         + palisade_host::MAX_LOG_MESSAGE_BYTES as u64;
     assert!(stats.log_bytes_emitted <= allowed, "{stats:?}");
-    assert!(stats.log_messages_dropped >= 4000, "{stats:?}");
+    // How many messages the guest gets to write (and so how many are dropped)
+    // depends on how fast it runs: ~4,000+ on a quiet machine, 3,809 seen at a load
+    // average of 10. The byte bound above is the guarantee; this shows dropping.
+    assert!(stats.log_messages_dropped >= 1000, "{stats:?}");
     // The host buffered none of it.
     assert!(grown < 64 << 20, "resident memory grew by {grown} bytes");
 }
