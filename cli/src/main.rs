@@ -17,9 +17,9 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use palisade_host::{
     BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Host, HostConfig, Identity,
-    ImportClass, KeyKind, KeyUse, LoadError, OperatorConfig, PublicKey, SigningKey,
-    SigstoreTrustRoot, SubjectPattern, TrustPolicy, VerifyError, classify_import,
-    component_imports, inspect_package, verify_package,
+    ImportClass, KeyKind, LoadError, OperatorConfig, PublicKey, SigningKey, SigstoreTrustRoot,
+    SubjectPattern, TrustPolicy, VerifyError, classify_import, component_imports, inspect_package,
+    verify_package,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -524,52 +524,6 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     }
 }
 
-const ALL_CAPABILITIES: [Capability; 6] = [
-    Capability::Log,
-    Capability::Clock,
-    Capability::Config,
-    Capability::Kv,
-    Capability::Crypto,
-    Capability::Metrics,
-];
-
-fn capabilities_json(grants: &Grants) -> Value {
-    let mut out = serde_json::Map::new();
-    for capability in ALL_CAPABILITIES {
-        if !grants.allows(capability) {
-            continue;
-        }
-        let detail = match capability {
-            Capability::Kv => grants
-                .kv
-                .as_ref()
-                .map_or(json!({}), |kv| json!({ "quota_bytes": kv.quota_bytes })),
-            Capability::Crypto => {
-                let keys: serde_json::Map<String, Value> = grants
-                    .crypto
-                    .as_ref()
-                    .map(|c| {
-                        c.keys
-                            .iter()
-                            .map(|(name, usage)| {
-                                let usage = match usage {
-                                    KeyUse::Verify => "verify",
-                                    KeyUse::SignAndVerify => "sign",
-                                };
-                                (name.clone(), json!(usage))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                json!({ "keys": keys })
-            }
-            _ => json!({}),
-        };
-        out.insert(capability.name().to_owned(), detail);
-    }
-    Value::Object(out)
-}
-
 /// One import, classified: (class label, capability it needs, whether that is a problem).
 fn classify(import: &str, requested: Option<&Grants>) -> (String, Option<Capability>, bool) {
     match classify_import(import) {
@@ -624,7 +578,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                 "version": info.version,
                 "description": info.description,
                 "hooks": hooks,
-                "capabilities": capabilities_json(&info.capabilities),
+                "capabilities": palisade_host::audit::grants_json(&info.capabilities),
                 "component_sha256": hex(&info.component_sha256),
             })
         });
@@ -691,7 +645,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                 hooks.push("response");
             }
             say!(o, "hooks:       {}", hooks.join(", "));
-            let caps = capabilities_json(&info.capabilities);
+            let caps = palisade_host::audit::grants_json(&info.capabilities);
             let caps: Vec<String> = caps
                 .as_object()
                 .map(|m| {
@@ -799,7 +753,11 @@ fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
             index + 1,
             plugin.name
         );
-        say!(o, "   grants:  {}", capabilities_json(&plugin.grants));
+        say!(
+            o,
+            "   grants:  {}",
+            palisade_host::audit::grants_json(&plugin.grants)
+        );
     }
     emit(&o);
     if args.load {

@@ -8,7 +8,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use palisade_tests::guests::ADD_HEADER;
 
@@ -36,15 +35,7 @@ impl std::ops::Deref for TempDir {
 }
 
 fn temp_dir(test: &str) -> TempDir {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "palisade-cli-{}-{test}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
+    TempDir(palisade_tests::temp_dir("cli", test))
 }
 
 fn run(dir: &Path, args: &[&str]) -> Output {

@@ -40,15 +40,7 @@ impl Drop for TempDir {
 }
 
 fn temp_dir(test: &str) -> TempDir {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "palisade-serve-{}-{test}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
+    TempDir(palisade_tests::temp_dir("serve", test))
 }
 
 /// The plain echo service the proxy protects: no TLS, no layer.

@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use palisade_host::audit::AUDIT_TARGET;
@@ -20,19 +19,6 @@ use tracing_subscriber::layer::{Context, SubscriberExt};
 
 use crate::support::host;
 use crate::verify::{component, hex, key, pack, package, sections};
-
-/// A fresh directory for one test.
-fn temp_dir(test: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "palisade-audit-{}-{test}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// A config loading `add-header` from `package` (or, in development, `component`),
 /// trusting key 1, with `audit_log`.
@@ -70,7 +56,7 @@ async fn load(dir: &Path, text: &str) -> Result<palisade_host::Chain, Error> {
 
 #[tokio::test]
 async fn audit_log_records_verified_loaded_and_refused_in_lockdown() {
-    let dir = temp_dir("lockdown");
+    let dir = palisade_tests::temp_dir("audit", "lockdown");
     let signed = package();
     let mut tampered = signed.clone();
     let last = tampered.len() - 200; // inside the component, before the signature
@@ -166,7 +152,7 @@ async fn audit_log_records_verified_loaded_and_refused_in_lockdown() {
 
 #[tokio::test]
 async fn development_mode_audits_an_unsigned_component() {
-    let dir = temp_dir("development");
+    let dir = palisade_tests::temp_dir("audit", "development");
     let text = config(
         "development",
         "audit.jsonl",
@@ -188,7 +174,7 @@ async fn development_mode_audits_an_unsigned_component() {
 
 #[tokio::test]
 async fn unwritable_audit_log_refuses_in_lockdown_and_warns_in_development() {
-    let dir = temp_dir("unwritable");
+    let dir = palisade_tests::temp_dir("audit", "unwritable");
     std::fs::write(dir.join("signed.pkg"), package()).unwrap();
     // /dev/full opens, and fails every write with "no space left on device".
     let text = config("lockdown", "/dev/full", "package = \"signed.pkg\"");
@@ -221,7 +207,7 @@ async fn unwritable_audit_log_refuses_in_lockdown_and_warns_in_development() {
 
 #[tokio::test]
 async fn host_audit_sink_records_loads_and_reloads() {
-    let dir = temp_dir("host-sink");
+    let dir = palisade_tests::temp_dir("audit", "host-sink");
     let path = dir.join("audit.jsonl");
     let sink = AuditSink::open(&path, OnAuditFailure::Refuse).unwrap();
     let host = Host::new(HostConfig::default())

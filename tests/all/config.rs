@@ -2,7 +2,6 @@
 //! real configs loaded with `Host::load_config` under lockdown.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use palisade_host::{Capability, ConfigError, Decision, Error, Mode, OperatorConfig, PolicyError};
 
@@ -70,14 +69,7 @@ fn config_lockdown_refusals_are_typed() {
 
 /// A fresh directory holding the signed add-header package.
 fn package_dir(test: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "palisade-config-{}-{test}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = palisade_tests::temp_dir("config", test);
     std::fs::write(dir.join("add-header.pkg"), package()).unwrap();
     dir
 }

@@ -1,9 +1,8 @@
 //! The example plugins as the build signs them (with a development key), and the
 //! issue's "done when": under a lockdown config only signed example plugins load.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hmac::{Hmac, Mac};
 use palisade_host::{
@@ -61,18 +60,6 @@ fn every_example_is_signed_by_the_development_key() {
             component_bytes(component)
         );
     }
-}
-
-fn temp_dir(test: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "palisade-examples-{}-{test}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The demo's chain as an operator config: `keys` trusted, each plugin's `package`.
@@ -165,7 +152,7 @@ fn example_paths() -> Vec<(&'static str, &'static Path)> {
 #[tokio::test]
 async fn development_mode_loads_the_dev_signed_examples() {
     let (dev, dev_line) = dev_key();
-    let dir = temp_dir("development");
+    let dir = palisade_tests::temp_dir("examples", "development");
     let text = chain_config("development", &format!("{dev_line:?}"), &example_paths()).replacen(
         "\n",
         "\naudit_log = \"audit.jsonl\"\n",
@@ -214,7 +201,7 @@ fn lockdown_refuses_to_trust_the_development_key() {
 async fn lockdown_trusting_a_release_key_loads_only_the_examples_it_signed() {
     // The release step: a release key (here test key 7) co-signs what the build made.
     let release = key(7);
-    let dir = temp_dir("release");
+    let dir = palisade_tests::temp_dir("examples", "release");
     let mut signed = Vec::new();
     for (name, path) in examples() {
         let countersigned = add_signature(&component_bytes(path), &release).unwrap();

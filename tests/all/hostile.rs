@@ -178,15 +178,6 @@ async fn trap_sometimes() {
     assert_eq!(plugin.stats().traps, 1);
 }
 
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 #[tokio::test]
 async fn log_spam() {
     let limits = Limits {
@@ -203,14 +194,14 @@ async fn log_spam() {
         .await
         .unwrap();
     let started = Instant::now();
-    let before = resident_bytes();
+    let before = palisade_tests::resident_bytes();
     for how in ["stdout", "stderr", "log"] {
         let mut metadata = headers(&[("x-attack", how)]);
         let decision = plugin.on_request(&call(), &mut metadata).await.unwrap();
         assert_eq!(decision, Decision::Continue, "{how}");
         assert_eq!(metadata["x-served-by"], "log-spam");
     }
-    let grown = resident_bytes().saturating_sub(before);
+    let grown = palisade_tests::resident_bytes().saturating_sub(before);
     let stats = plugin.stats();
     // 300 MiB were written; what reached the log is the burst plus the rate over the
     // elapsed time, each message cut to the message cap.

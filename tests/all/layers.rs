@@ -496,17 +496,6 @@ async fn plain_http_service_through_the_server_layer() {
         .unwrap();
 }
 
-/// Resident memory of this process, from `/proc/self/statm` (pages).
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
 /// 10,000 calls from 64 concurrent clients (each its own mTLS connection) through a
 /// chain whose plugin traps on every 100th call: every call is answered, OK or the
 /// fail-closed `UNAVAILABLE`, exactly as the caller chose; none hangs; memory stays
@@ -577,11 +566,11 @@ async fn ten_thousand_calls_with_one_percent_traps() {
         .await
         .expect("calls hung during warm-up");
     assert_eq!(warm, (WARM_UP - WARM_UP / 100, WARM_UP / 100));
-    let before = resident_bytes();
+    let before = palisade_tests::resident_bytes();
     let (ok, refused) = tokio::time::timeout(limit, run(&clients, WARM_UP..WARM_UP + CALLS))
         .await
         .expect("calls hung");
-    let after = resident_bytes();
+    let after = palisade_tests::resident_bytes();
     assert_eq!(ok + refused, CALLS, "every call answered");
     assert_eq!(refused, CALLS / 100);
     assert_eq!(

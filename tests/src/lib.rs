@@ -30,3 +30,38 @@ pub async fn load(
 pub mod echo;
 pub mod packages;
 pub mod pki;
+
+/// A fresh, empty directory for one test under the system temp directory, named
+/// `palisade-{group}-{pid}-{test}-{n}` so that parallel tests and runs never share one.
+pub fn temp_dir(group: &str, test: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "palisade-{group}-{}-{test}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        #[expect(
+            clippy::panic,
+            reason = "a test fixture without its directory cannot go on"
+        )]
+        {
+            panic!("cannot create {}: {e}", dir.display());
+        }
+    }
+    dir
+}
+
+/// Resident memory of this process, in bytes (`/proc/self/statm`; 0 where it
+/// cannot be read).
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}

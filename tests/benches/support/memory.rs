@@ -3,17 +3,6 @@
 use palisade_host::{HostConfig, InstanceMode, Limits, PluginSource, PluginSpec};
 use palisade_tests::guests;
 
-/// Resident bytes of this process.
-fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
 /// Prints the resident memory of one idle instance and of 1,000.
 pub(crate) fn report(quick: bool) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -39,7 +28,7 @@ pub(crate) fn report(quick: bool) {
         let plugin = rt.block_on(host.load(spec)).unwrap();
         // What its first call adds to the one instance the load made (stack, heap and
         // data pages the guest touches): idle instances that have served calls carry it.
-        let fresh = resident_bytes();
+        let fresh = palisade_tests::resident_bytes();
         let call = std::sync::Arc::new(palisade_host::CallInfo::server("orders.v1.Orders", "Get"));
         let mut metadata = http::HeaderMap::new();
         metadata.insert("x-request-id", http::HeaderValue::from_static("1"));
@@ -48,11 +37,11 @@ pub(crate) fn report(quick: bool) {
             .unwrap();
         println!(
             "memory/{label}: the first call added {} KiB resident to its instance",
-            resident_bytes().saturating_sub(fresh) / 1024
+            palisade_tests::resident_bytes().saturating_sub(fresh) / 1024
         );
-        let before = resident_bytes();
+        let before = palisade_tests::resident_bytes();
         let warmed = rt.block_on(plugin.warm(n + 1)).unwrap();
-        let after = resident_bytes();
+        let after = palisade_tests::resident_bytes();
         let added = warmed.saturating_sub(1).max(1) as u64;
         let each = after.saturating_sub(before) / added;
         println!(
