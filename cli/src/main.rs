@@ -781,7 +781,9 @@ fn serve(args: &ServeArgs) -> Result<(), Failure> {
             Ok(serve) => serve,
             Err(error) => {
                 let refused = matches!(&error, ServeError::Config { source, .. } if source.is_lockdown_refusal());
-                let error = anyhow::Error::new(error);
+                // `ServeError`'s message already names its cause (it is also what the
+                // logs print), so the chain is not repeated after it.
+                let error = anyhow::anyhow!("{error}");
                 return Err(if refused {
                     Failure::Refused(error)
                 } else {
@@ -811,7 +813,7 @@ fn serve(args: &ServeArgs) -> Result<(), Failure> {
         serve
             .run(shutdown)
             .await
-            .map_err(|e| Failure::Broken(anyhow::Error::new(e)))
+            .map_err(|e| Failure::Broken(anyhow::anyhow!("{e}")))
     })
 }
 
