@@ -55,7 +55,10 @@ fn encode(map: &HeaderMap, out: &mut Vec<u8>) {
 }
 
 fn extism_builder() -> PluginBuilder<'static> {
-    PluginBuilder::new(Manifest::new([Wasm::file(EXTISM_WASM)]))
+    // The bytes, not the path: extism without its default features refuses
+    // file-based manifests ("File-based registration is disabled").
+    let wasm = std::fs::read(EXTISM_WASM).unwrap();
+    PluginBuilder::new(Manifest::new([Wasm::data(wasm)]))
         .with_wasi(false)
         .with_cache_disabled()
 }
