@@ -136,9 +136,13 @@ enum Setup {
     NativeLayers,
     /// Palisade's server layer with no plugin in its chain: the layer's own cost.
     EmptyLayer,
+    /// The trivial plugin as a bare component: the host calls both hooks (the
+    /// response hook is the SDK's default `Continue`).
     Plugins,
-    /// The same plugins, loaded with `hooks = ["request"]`: what an operator
-    /// configures for plugins whose response hook does nothing.
+    /// The same plugins with `hooks = ["request"]`, as a package's manifest declares
+    /// for a plugin without a response hook (the example plugins but `add-header`
+    /// do): the like-for-like comparison with the native layers, which only check
+    /// requests.
     PluginsRequestOnly,
 }
 
@@ -156,7 +160,7 @@ impl Setup {
             Self::NoChain => "no chain",
             Self::NativeLayers => "3 native tower layers",
             Self::EmptyLayer => "Palisade layer, empty chain",
-            Self::Plugins => "3 Palisade plugins",
+            Self::Plugins => "3 Palisade plugins, both hooks",
             Self::PluginsRequestOnly => "3 Palisade plugins, request hook only",
         }
     }
