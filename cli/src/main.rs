@@ -16,10 +16,9 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use palisade_host::{
-    BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Host, HostConfig, Identity,
-    ImportClass, KeyKind, LoadError, OperatorConfig, PublicKey, SigningKey, SigstoreTrustRoot,
-    SubjectPattern, TrustPolicy, VerifyError, classify_import, component_imports, inspect_package,
-    verify_package,
+    BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Host, Identity, ImportClass,
+    KeyKind, LoadError, OperatorConfig, PublicKey, SigningKey, SigstoreTrustRoot, SubjectPattern,
+    TrustPolicy, VerifyError, classify_import, component_imports, inspect_package, verify_package,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -826,7 +825,9 @@ fn load_config(config: &OperatorConfig) -> Result<(), Failure> {
         .with_writer(std::io::stderr)
         .try_init();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
-    let host = Host::new(HostConfig::default()).context("cannot create the host")?;
+    // The host the config asks for, compiled cache included (a bad cache directory
+    // is refused here as `serve` would refuse it; a good one is warmed).
+    let host = Host::new(config.host_config()).context("cannot create the host")?;
     match runtime.block_on(host.load_config(config)) {
         Ok(_chain) => {
             let names: Vec<&str> = config.plugins.iter().map(|p| p.name.as_str()).collect();

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use palisade_host::config::{ReloadPolicy, ServeConfig};
 use palisade_host::layer::{ServerLayer, SharedChain};
 use palisade_host::transport::{Incoming, TransportError, serve_http};
-use palisade_host::{AuditError, AuditEvent, ConfigError, Host, HostConfig, Mode, OperatorConfig};
+use palisade_host::{AuditError, AuditEvent, ConfigError, Host, Mode, OperatorConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
 use tower_layer::Layer as _;
@@ -181,7 +181,7 @@ impl Serve {
         if incoming_tls {
             config.transport.server_tls()?;
         }
-        let mut host = Host::new(HostConfig::default())?;
+        let mut host = Host::new(config.host_config())?;
         // The audit log stays open for the proxy's life, so reloads append to it.
         match config.open_audit_sink() {
             Ok(Some(sink)) => host = host.with_audit_sink(sink),
@@ -398,6 +398,12 @@ impl Reloader {
         if new.audit_log != current.audit_log {
             return Err(ReloadError::NeedsRestart {
                 setting: "audit_log",
+            });
+        }
+        // The host, and with it its compiled cache, lives as long as the process.
+        if new.compiled_cache != current.compiled_cache {
+            return Err(ReloadError::NeedsRestart {
+                setting: "compiled_cache",
             });
         }
         // The whole pipeline for every plugin: read, verify, check, compile,

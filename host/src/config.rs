@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::audit::{AuditError, AuditSink, Auditor, OnAuditFailure};
+use crate::compile::HostConfig;
 use crate::error::Error;
 use crate::host::{Host, PluginSpec};
 use crate::instance::InstanceMode;
@@ -164,6 +165,9 @@ pub struct OperatorConfig {
     /// `audit_log`: the JSON-lines audit file (relative to the config's directory),
     /// which [`Host::load_config`] appends to.
     pub audit_log: Option<PathBuf>,
+    /// `compiled_cache`: a directory for the authenticated on-disk compiled cache
+    /// ([`HostConfig::cache_dir`]), relative to the config's directory.
+    pub compiled_cache: Option<PathBuf>,
     /// What every package must satisfy.
     pub trust: Arc<TrustPolicy>,
     /// The `[ceilings] forbid` list, already applied to every plugin's grants.
@@ -177,6 +181,15 @@ pub struct OperatorConfig {
 }
 
 impl OperatorConfig {
+    /// The host settings this configuration asks for: the defaults, with
+    /// `compiled_cache` as [`HostConfig::cache_dir`].
+    pub fn host_config(&self) -> HostConfig {
+        HostConfig {
+            cache_dir: self.compiled_cache.clone(),
+            ..HostConfig::default()
+        }
+    }
+
     /// Reads and resolves the file at `path` (at most [`MAX_CONFIG_BYTES`]); plugin
     /// paths are relative to its directory.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {

@@ -291,6 +291,7 @@
 //! ```toml
 //! mode = "lockdown"                 # or "development"; lockdown when absent
 //! audit_log = "audit.jsonl"         # optional: append every load and refusal here
+//! compiled_cache = "cache"          # optional: reuse compiled code across restarts
 //!
 //! [trust]
 //! keys = ["<64 hex digits>"]        # ed25519 public keys, as in `palisade keygen`'s NAME.pub
@@ -512,7 +513,8 @@
 //!   ([`SharedChain`](crate::layer::SharedChain)). Calls in flight finish on the chain
 //!   they started with; a reload that fails at any step keeps the old chain and logs
 //!   why. A reload changes plugins and trust only: a file whose `mode`, `[serve]`,
-//!   `[transport]` or `audit_log` differs is refused (restart for those). Each
+//!   `[transport]`, `audit_log` or `compiled_cache` differs is refused (restart for
+//!   those). Each
 //!   reload is audited: a `reloaded` event per plugin (version, previous and new
 //!   component SHA-256), written before the swap, so that in lockdown a reload that
 //!   cannot be recorded does not happen; or one `reload_failed` event with its

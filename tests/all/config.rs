@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use palisade_host::{Capability, ConfigError, Decision, Error, Mode, OperatorConfig, PolicyError};
+use palisade_host::{
+    Capability, ConfigError, Decision, Error, Host, Mode, OperatorConfig, PolicyError,
+};
 
 use crate::support::{call, headers, host};
 use crate::verify::{hex, key, package};
@@ -110,6 +112,42 @@ async fn config_lockdown_loads_a_signed_package_and_runs_it() {
     let verdict = chain.on_request(&call(), &mut metadata).await;
     assert_eq!(verdict.decision, Decision::Continue);
     assert_eq!(metadata["x-tenant"], "blue");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `compiled_cache` (relative to the config) reaches the host: a second host made
+/// from the same config loads the plugin from the cache instead of compiling it.
+#[tokio::test]
+async fn config_compiled_cache_serves_a_restarted_host() {
+    let dir = package_dir("compiled-cache");
+    let text = format!("compiled_cache = \"cache\"\n{}", lockdown_config("\"kv\""));
+    std::fs::write(dir.join("palisade.toml"), text).unwrap();
+    let config = OperatorConfig::from_file(dir.join("palisade.toml")).unwrap();
+    assert_eq!(config.compiled_cache, Some(dir.join("cache")));
+    assert_eq!(config.host_config().cache_dir, Some(dir.join("cache")));
+
+    let first = Host::new(config.host_config()).unwrap();
+    drop(first.load_config(&config).await.unwrap());
+    let stats = first.cache_stats();
+    assert_eq!(
+        (stats.hits, stats.misses, stats.stored),
+        (0, 1, 1),
+        "{stats:?}"
+    );
+
+    // As after a restart: a new host, the same directory.
+    let second = Host::new(config.host_config()).unwrap();
+    let chain = second.load_config(&config).await.unwrap();
+    let stats = second.cache_stats();
+    assert_eq!((stats.hits, stats.misses), (1, 0), "{stats:?}");
+    let mut metadata = headers(&[]);
+    let verdict = chain.on_request(&call(), &mut metadata).await;
+    assert_eq!(verdict.decision, Decision::Continue);
+    assert_eq!(metadata["x-tenant"], "blue");
+
+    let error = OperatorConfig::from_str("mode = \"development\"\ncompiled_cache = \"\"\n", ".")
+        .unwrap_err();
+    assert!(error.to_string().contains("compiled_cache"), "{error}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

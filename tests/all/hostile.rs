@@ -349,14 +349,17 @@ async fn metadata_flood() {
 
 #[tokio::test]
 async fn metrics_flood() {
-    let plugin = load(
-        host(),
-        "metrics-flood",
-        HOSTILE_METRICS_FLOOD,
-        Grants::none().metrics(),
-    )
-    .await
-    .unwrap();
+    // 10,000 metric calls take a few ms on a quiet machine; the deadline is generous so
+    // that a loaded CI machine tests the cap, not the clock (the default 100 ms once
+    // ran out at a load average of 10).
+    let plugin = host()
+        .load(
+            spec("metrics-flood", HOSTILE_METRICS_FLOOD)
+                .grants(Grants::none().metrics())
+                .limits(limits(10_000)),
+        )
+        .await
+        .unwrap();
     serves_next_call(&plugin, "metrics-flood").await;
     let metrics = plugin.stats().metrics;
     assert_eq!(metrics.len(), palisade_host::MAX_METRICS_PER_PLUGIN);

@@ -11,6 +11,7 @@ use crate::policy::grants_toml::GrantsToml;
 pub(super) struct ConfigToml {
     pub(super) mode: Option<ModeToml>,
     pub(super) audit_log: Option<String>,
+    pub(super) compiled_cache: Option<String>,
     #[serde(default)]
     pub(super) trust: TrustToml,
     #[serde(default)]

@@ -101,6 +101,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     let ConfigToml {
         mode,
         audit_log,
+        compiled_cache,
         trust,
         ceilings,
         plugins,
@@ -122,6 +123,15 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     let audit_log = match audit_log {
         Some(path) if path.is_empty() => {
             return Err(invalid("audit_log", "an empty path"));
+        }
+        Some(path) => Some(base.join(path)),
+        None => None,
+    };
+    // Checked for ownership and mode when the host opens it (`Host::new`), not here:
+    // the directory may not exist yet.
+    let compiled_cache = match compiled_cache {
+        Some(path) if path.is_empty() => {
+            return Err(invalid("compiled_cache", "an empty path"));
         }
         Some(path) => Some(base.join(path)),
         None => None,
@@ -185,6 +195,7 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     Ok(OperatorConfig {
         mode,
         audit_log,
+        compiled_cache,
         trust: Arc::new(trust),
         ceilings: forbidden,
         plugins: resolved,
