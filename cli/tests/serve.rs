@@ -463,6 +463,44 @@ async fn serve_failed_reload_keeps_the_old_chain() {
     proxy.stop().await;
 }
 
+/// `compiled_cache` in the config: the proxy stores each plugin's native code there
+/// (so a restart skips the compiler), and a reload that would move it is refused.
+#[tokio::test]
+async fn serve_compiled_cache_is_filled_and_needs_a_restart_to_change() {
+    let setup = Setup::new("compiled-cache").await;
+    let path = setup.write_config(&Options::default());
+    let with_cache = |dir: &str| {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replace(
+            "audit_log = \"audit.jsonl\"\n",
+            &format!("audit_log = \"audit.jsonl\"\ncompiled_cache = \"{dir}\"\n"),
+        );
+        std::fs::write(&path, text).unwrap();
+    };
+    with_cache("cache");
+    let proxy = start(&path).await;
+    let entries = std::fs::read_dir(setup.dir.0.join("cache"))
+        .unwrap()
+        .filter(|entry| {
+            entry
+                .as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|e| e == "cwasm")
+        })
+        .count();
+    assert_eq!(entries, 2, "one entry per plugin (rbac, add-header)");
+
+    setup.write_config(&Options::default());
+    with_cache("elsewhere");
+    match proxy.reloader.reload().await {
+        Err(ReloadError::NeedsRestart { setting }) => assert_eq!(setting, "compiled_cache"),
+        other => panic!("not refused: {other:?}"),
+    }
+    proxy.stop().await;
+}
+
 /// Concurrent clients call without pause while the chain is reloaded: every call
 /// gets OK, each saw one chain or the other whole, and every call started after the
 /// reload returned sees the new one.
