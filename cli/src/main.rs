@@ -827,7 +827,14 @@ fn load_config(config: &OperatorConfig) -> Result<(), Failure> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     // The host the config asks for, compiled cache included (a bad cache directory
     // is refused here as `serve` would refuse it; a good one is warmed).
-    let host = Host::new(config.host_config()).context("cannot create the host")?;
+    let host = Host::new(config.host_config()).with_context(|| match &config.compiled_cache {
+        // The host names its own setting (`cache_dir`); the operator wrote this one.
+        Some(dir) => format!(
+            "cannot create the host (compiled_cache = {})",
+            dir.display()
+        ),
+        None => "cannot create the host".to_owned(),
+    })?;
     match runtime.block_on(host.load_config(config)) {
         Ok(_chain) => {
             let names: Vec<&str> = config.plugins.iter().map(|p| p.name.as_str()).collect();

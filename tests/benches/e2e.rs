@@ -248,9 +248,10 @@ async fn drive(client: &EchoClient<Channel>, requests: u64, concurrency: usize) 
             let mut request = tonic::Request::new(EchoRequest {
                 message: "hello".into(),
             });
-            request
-                .metadata_mut()
-                .insert("x-request-id", "0f4c2a9e-77d1".parse().unwrap());
+            request.metadata_mut().insert(
+                "x-request-id",
+                tonic::metadata::MetadataValue::from_static("0f4c2a9e-77d1"),
+            );
             client.say(request).await.map(drop)
         }
     })

@@ -11,22 +11,16 @@ use wasmtime::{Config, Engine, Instance, Store, TypedFunc};
 /// Steps of the xorshift walk; the same as `tests/guests/compute`.
 pub(crate) const ROUNDS: i32 = 200_000;
 
-/// A module exporting `f: (i32) -> i32`, `x + 1`.
-fn floor_module() -> Vec<u8> {
+/// A module with one function, `export: (ty) -> ty`, whose code is `body`.
+fn one_function_module(export: &str, ty: ValType, body: &Function) -> Vec<u8> {
     let mut types = TypeSection::new();
-    types.ty().function([ValType::I32], [ValType::I32]);
+    types.ty().function([ty], [ty]);
     let mut functions = FunctionSection::new();
     functions.function(0);
     let mut exports = ExportSection::new();
-    exports.export("f", ExportKind::Func, 0);
-    let mut body = Function::new([]);
-    body.instructions()
-        .local_get(0)
-        .i32_const(1)
-        .i32_add()
-        .end();
+    exports.export(export, ExportKind::Func, 0);
     let mut code = CodeSection::new();
-    code.function(&body);
+    code.function(body);
     let mut module = Module::new();
     module
         .section(&types)
@@ -36,14 +30,19 @@ fn floor_module() -> Vec<u8> {
     module.finish()
 }
 
+/// A module exporting `f: (i32) -> i32`, `x + 1`.
+fn floor_module() -> Vec<u8> {
+    let mut body = Function::new([]);
+    body.instructions()
+        .local_get(0)
+        .i32_const(1)
+        .i32_add()
+        .end();
+    one_function_module("f", ValType::I32, &body)
+}
+
 /// A module exporting `walk: (i64 seed) -> i64`, the compute guest's loop.
 fn kernel_module() -> Vec<u8> {
-    let mut types = TypeSection::new();
-    types.ty().function([ValType::I64], [ValType::I64]);
-    let mut functions = FunctionSection::new();
-    functions.function(0);
-    let mut exports = ExportSection::new();
-    exports.export("walk", ExportKind::Func, 0);
     // Locals: 0 = seed/x (param), 1 = acc, 2 = i.
     let mut body = Function::new([(1, ValType::I64), (1, ValType::I32)]);
     let (x, acc, i) = (0, 1, 2);
@@ -79,15 +78,7 @@ fn kernel_module() -> Vec<u8> {
         .br_if(0)
         .end();
     sink.local_get(acc).end();
-    let mut code = CodeSection::new();
-    code.function(&body);
-    let mut module = Module::new();
-    module
-        .section(&types)
-        .section(&functions)
-        .section(&exports)
-        .section(&code);
-    module.finish()
+    one_function_module("walk", ValType::I64, &body)
 }
 
 /// The second floor: one call of a core function through wasmtime's typed API.
