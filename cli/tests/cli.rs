@@ -117,7 +117,7 @@ fn keygen_sign_verify_inspect() {
     let imports = json["imports"].as_array().unwrap();
     let config = imports
         .iter()
-        .find(|i| i["name"] == "palisade:plugin/config@0.1.0")
+        .find(|i| i["name"] == "palisade:plugin/config@0.2.0")
         .expect("the config import is listed");
     assert_eq!(config["capability"], "config");
     assert_eq!(config["flagged"], false);

@@ -5,13 +5,14 @@
 //! one place that decides what a plugin can reach.
 
 pub(crate) mod bindings;
+pub(crate) mod call;
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod crypto;
 pub(crate) mod kv;
 pub(crate) mod log;
+pub(crate) mod metadata;
 pub(crate) mod metrics;
-pub(crate) mod types;
 pub(crate) mod wasi;
 pub(crate) mod wasi_io;
 
@@ -21,8 +22,8 @@ use crate::error::LinkError;
 use crate::instance::state::PluginState;
 use crate::policy::Grants;
 
-/// Builds the linker for one plugin: the call/metadata resources and the virtual
-/// WASI always, then exactly the granted capabilities.
+/// Builds the linker for one plugin: the call, its metadata and the virtual WASI
+/// always, then exactly the granted capabilities.
 pub(crate) fn link(
     plugin: &str,
     engine: &wasmtime::Engine,
@@ -36,7 +37,8 @@ pub(crate) fn link(
             reason: format!("{e:#}"),
         }
     };
-    types::add_to_linker(&mut linker).map_err(define("types"))?;
+    call::add_to_linker(&mut linker).map_err(define("call"))?;
+    metadata::add_to_linker(&mut linker).map_err(define("metadata"))?;
     wasi::add_to_linker(&mut linker).map_err(define("virtual wasi"))?;
 
     // Exhaustive on purpose: a new field in `Grants` is a compile error here until

@@ -417,13 +417,17 @@ pub enum PolicyError {
         /// The import, as the component names it.
         import: String,
     },
-    /// The component was built against a version of the contract this host does not serve.
-    #[error("plugin `{plugin}` imports `{import}`, but this host serves version {supported}")]
+    /// The component was built against a version of the contract this host does not
+    /// serve: it imports or exports a `palisade:plugin` interface of another version.
+    #[error(
+        "plugin `{plugin}` uses `{interface}`, but this host serves version {supported} of the \
+         contract: rebuild it with a palisade-sdk for {supported}"
+    )]
     UnsupportedVersion {
         /// The plugin's name.
         plugin: String,
-        /// The import, as the component names it.
-        import: String,
+        /// The interface, as the component names it.
+        interface: String,
         /// The version this host serves.
         supported: &'static str,
     },
@@ -590,6 +594,17 @@ pub enum TrapKind {
     /// memory) ends here as an out-of-bounds access.
     #[error("{0}")]
     Wasm(String),
+    /// The hook's reply (`call.respond`) was over its bounds:
+    /// [`MAX_REPLY_BODY_BYTES`](crate::MAX_REPLY_BODY_BYTES),
+    /// [`MAX_REPLY_HEADERS`](crate::MAX_REPLY_HEADERS), or
+    /// [`MAX_METADATA_TOTAL_BYTES`](crate::MAX_METADATA_TOTAL_BYTES) of headers.
+    #[error("reply too large: more than {limit} {what}")]
+    ReplyTooLarge {
+        /// What was over: `body bytes`, `headers` or `header bytes`.
+        what: &'static str,
+        /// The bound.
+        limit: usize,
+    },
     /// The guest broke the canonical ABI or a host function refused to continue.
     #[error("host error: {0}")]
     Host(String),

@@ -4,7 +4,7 @@ pub(crate) mod call;
 pub(crate) mod stats;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use http::HeaderMap;
@@ -13,8 +13,8 @@ use tracing::Instrument;
 pub use self::call::{CallInfo, Code, Decision, Direction, Reply};
 use self::stats::CallStats;
 pub use self::stats::{CALL_DURATION_BUCKETS_SECONDS, DecisionCounts, DurationHistogram};
+use crate::capability::call::ReplyTooLarge;
 use crate::capability::metrics::MetricValue;
-use crate::capability::types;
 use crate::compile::EpochTicker;
 use crate::error::{CallError, TrapKind};
 use crate::instance::{Instance, Pool};
@@ -79,12 +79,18 @@ pub struct PluginStats {
     pub kv_used_bytes: usize,
     /// The plugin's own metrics.
     pub metrics: std::collections::BTreeMap<String, MetricValue>,
+    /// The hooks the plugin said it does not implement (the SDK says so for a hook
+    /// left at its default), which the host has stopped calling.
+    pub unimplemented_hooks: Hooks,
 }
 
 pub(crate) struct PluginInner {
     pub(crate) pool: Pool,
     pub(crate) failure_policy: FailurePolicy,
     pub(crate) hooks: Hooks,
+    /// Set when a hook says it is not implemented: the host stops calling it.
+    request_unimplemented: AtomicBool,
+    response_unimplemented: AtomicBool,
     /// Held so the epoch keeps advancing while any plugin is alive.
     _ticker: Arc<EpochTicker>,
     stats: CallStats,
@@ -148,6 +154,8 @@ impl Plugin {
                 pool,
                 failure_policy,
                 hooks,
+                request_unimplemented: AtomicBool::new(false),
+                response_unimplemented: AtomicBool::new(false),
                 _ticker: ticker,
                 stats: CallStats::default(),
                 component_sha256,
@@ -184,7 +192,7 @@ impl Plugin {
         call: &Arc<CallInfo>,
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
-        if !self.inner.hooks.request {
+        if !self.inner.hooks.request || self.inner.request_unimplemented.load(Ordering::Relaxed) {
             return Ok(Decision::Continue);
         }
         self.run(Hook::Request, call, metadata).await
@@ -197,7 +205,7 @@ impl Plugin {
         status: Code,
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
-        if !self.inner.hooks.response {
+        if !self.inner.hooks.response || self.inner.response_unimplemented.load(Ordering::Relaxed) {
             return Ok(Decision::Continue);
         }
         self.run(Hook::Response(status), call, metadata).await
@@ -219,6 +227,10 @@ impl Plugin {
             log_messages_dropped: shared.log.dropped_messages(),
             kv_used_bytes: shared.kv.as_ref().map_or(0, |kv| kv.used_bytes()),
             metrics: shared.metrics.snapshot(),
+            unimplemented_hooks: Hooks {
+                request: self.inner.request_unimplemented.load(Ordering::Relaxed),
+                response: self.inner.response_unimplemented.load(Ordering::Relaxed),
+            },
         }
     }
 
@@ -301,25 +313,33 @@ impl Plugin {
             .call
             .begin(Arc::clone(call), std::mem::take(metadata));
         pool.arm(store);
-        let (call_handle, metadata_handle) = types::lend();
         let interceptor = bindings.palisade_plugin_interceptor();
         // A plain call on this thread's stack: the guest can reach no async host
         // function, so it needs no fiber. It blocks this worker for at most the
         // deadline, exactly as a fiber that never yields would.
         let result = match hook {
-            Hook::Request => interceptor.call_on_request(&mut *store, call_handle, metadata_handle),
-            Hook::Response(status) => interceptor.call_on_response(
-                &mut *store,
-                call_handle,
-                status.into(),
-                metadata_handle,
-            ),
+            Hook::Request => interceptor.call_on_request(&mut *store),
+            Hook::Response(status) => interceptor.call_on_response(&mut *store, status.into()),
         };
-        *metadata = store.data_mut().call.finish(result.is_ok());
+        let finished = store.data_mut().call.finish(result.is_ok());
+        *metadata = finished.metadata;
         match result {
-            Ok(decision) => {
+            Ok(()) => {
+                if finished.unimplemented {
+                    let flag = match hook {
+                        Hook::Request => &inner.request_unimplemented,
+                        Hook::Response(_) => &inner.response_unimplemented,
+                    };
+                    if !flag.swap(true, Ordering::Relaxed) {
+                        tracing::debug!(
+                            plugin = self.name(),
+                            hook = hook.name(),
+                            "hook not implemented; no longer called"
+                        );
+                    }
+                }
                 pool.checkin(instance);
-                Ok(decision.into())
+                Ok(finished.decision)
             }
             Err(error) => {
                 let kind = classify_trap(&error, &instance, limits);
@@ -339,6 +359,12 @@ impl Plugin {
 fn classify_trap(error: &wasmtime::Error, instance: &Instance, limits: &crate::Limits) -> TrapKind {
     if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
         return TrapKind::Exit(exit.0);
+    }
+    if let Some(too_large) = error.downcast_ref::<ReplyTooLarge>() {
+        return TrapKind::ReplyTooLarge {
+            what: too_large.what,
+            limit: too_large.limit,
+        };
     }
     // A refused memory.grow surfaces as whatever the guest does next (Rust aborts
     // with `unreachable`); the limiter remembers the refusal.

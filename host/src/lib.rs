@@ -109,14 +109,17 @@ mod host;
 pub mod manual;
 
 pub use crate::audit::{AuditError, AuditEvent, AuditSink, OnAuditFailure};
+pub use crate::capability::call::{
+    MAX_REJECTION_MESSAGE_BYTES, MAX_REPLY_BODY_BYTES, MAX_REPLY_HEADERS,
+};
 pub use crate::capability::crypto::{KeyRing, MAX_CRYPTO_INPUT_BYTES};
 pub use crate::capability::kv::{MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES};
 pub use crate::capability::log::MAX_LOG_MESSAGE_BYTES;
-pub use crate::capability::metrics::{MAX_METRIC_NAME_BYTES, MAX_METRICS_PER_PLUGIN, MetricValue};
-pub use crate::capability::types::{
+pub use crate::capability::metadata::{
     MAX_METADATA_CHANGES_PER_CALL, MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES,
     RESERVED_HEADERS, RESERVED_PREFIX, is_reserved,
 };
+pub use crate::capability::metrics::{MAX_METRIC_NAME_BYTES, MAX_METRICS_PER_PLUGIN, MetricValue};
 pub use crate::compile::HostConfig;
 pub use crate::compile::cache::CacheStats;
 pub use crate::config::{

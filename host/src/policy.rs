@@ -18,10 +18,10 @@ use crate::error::PolicyError;
 use crate::load::Loaded;
 
 /// The version of the `palisade:plugin` contract this host serves.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// The export every plugin must provide.
-pub const INTERCEPTOR_EXPORT: &str = "palisade:plugin/interceptor@0.1.0";
+pub const INTERCEPTOR_EXPORT: &str = "palisade:plugin/interceptor@0.2.0";
 
 /// A capability the operator can grant. Each is one WIT interface in `wit/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -246,7 +246,7 @@ pub(crate) struct Authorized {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ImportClass {
-    /// The call and metadata resources: every plugin has them.
+    /// The call, its metadata and their types: every plugin has them.
     Core,
     /// Part of the virtual WASI every Rust `std` guest gets (no authority).
     VirtualWasi,
@@ -269,7 +269,8 @@ pub fn classify_import(import: &str) -> ImportClass {
             return ImportClass::WrongVersion;
         }
         return match interface {
-            "types" => ImportClass::Core,
+            // The call itself: what an interceptor is. No grant needed.
+            "types" | "call" | "metadata" => ImportClass::Core,
             "log" => ImportClass::Needs(Capability::Log),
             "clock" => ImportClass::Needs(Capability::Clock),
             "config" => ImportClass::Needs(Capability::Config),
@@ -314,6 +315,15 @@ pub fn classify_import(import: &str) -> ImportClass {
     }
 }
 
+/// An export that is the interceptor of another version of the contract.
+fn other_interceptor_version(exports: &[String]) -> Option<&String> {
+    let (interceptor, _) = INTERCEPTOR_EXPORT.split_once('@')?;
+    exports.iter().find(|e| {
+        e.split_once('@')
+            .is_some_and(|(path, _)| path == interceptor)
+    })
+}
+
 /// Checks the component's imports against `grants`, and that it exports the
 /// interceptor. Runs before compilation.
 pub(crate) fn authorize(
@@ -346,7 +356,7 @@ pub(crate) fn authorize(
             ImportClass::WrongVersion => {
                 return Err(PolicyError::UnsupportedVersion {
                     plugin,
-                    import: import.clone(),
+                    interface: import.clone(),
                     supported: CONTRACT_VERSION,
                 });
             }
@@ -359,6 +369,15 @@ pub(crate) fn authorize(
         }
     }
     if !surface.exports.iter().any(|e| e == INTERCEPTOR_EXPORT) {
+        // A plugin built against another version of the contract says so, rather
+        // than "no interceptor".
+        if let Some(other) = other_interceptor_version(&surface.exports) {
+            return Err(PolicyError::UnsupportedVersion {
+                plugin,
+                interface: other.clone(),
+                supported: CONTRACT_VERSION,
+            });
+        }
         return Err(PolicyError::MissingExport {
             plugin,
             expected: INTERCEPTOR_EXPORT,

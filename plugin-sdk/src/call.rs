@@ -1,9 +1,11 @@
 //! The call a hook runs for.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
-use crate::bindings::palisade::plugin::types as wit;
+use crate::bindings::palisade::plugin::call as wit;
+use crate::bindings::palisade::plugin::types::Direction as WitDirection;
 
 /// Which side of the call the plugin wraps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -14,52 +16,53 @@ pub enum Direction {
     Server,
 }
 
-/// The facts of one call, borrowed from the host for one hook. Read-only.
+/// The facts of the call the running hook is for. Read-only, and valid for that
+/// hook only (the lifetime keeps it there).
 ///
 /// Every accessor asks the host, so a hook pays only for what it reads; read a value
 /// once and keep it rather than asking twice.
 pub struct Call<'a> {
-    inner: &'a wit::Call,
+    hook: PhantomData<&'a ()>,
 }
 
-impl<'a> Call<'a> {
-    pub(crate) fn new(inner: &'a wit::Call) -> Self {
-        Self { inner }
+impl Call<'_> {
+    pub(crate) fn new() -> Self {
+        Self { hook: PhantomData }
     }
 
     /// Client or server side.
     pub fn direction(&self) -> Direction {
-        match self.inner.direction() {
-            wit::Direction::Client => Direction::Client,
-            wit::Direction::Server => Direction::Server,
+        match wit::side() {
+            WitDirection::Client => Direction::Client,
+            WitDirection::Server => Direction::Server,
         }
     }
 
     /// The fully qualified service, e.g. `orders.v1.Orders`.
     pub fn service(&self) -> String {
-        self.inner.service()
+        wit::service()
     }
 
     /// The method name, e.g. `Create`.
     pub fn method(&self) -> String {
-        self.inner.method()
+        wit::method()
     }
 
     /// The `:authority` the call is addressed to, when known.
     pub fn authority(&self) -> Option<String> {
-        self.inner.authority()
+        wit::authority()
     }
 
     /// The peer identity verified by mutual TLS (URI or DNS SAN), when there is one.
     ///
     /// This comes from the transport: no header can set it.
     pub fn peer_identity(&self) -> Option<String> {
-        self.inner.peer_identity()
+        wit::peer_identity()
     }
 
     /// The time left before the call's deadline, when it has one.
     pub fn deadline(&self) -> Option<Duration> {
-        self.inner.deadline_ms().map(Duration::from_millis)
+        wit::deadline_ms().map(Duration::from_millis)
     }
 }
 

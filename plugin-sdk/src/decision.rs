@@ -1,5 +1,6 @@
 //! What a hook decides.
 
+use crate::bindings::palisade::plugin::call;
 use crate::bindings::palisade::plugin::types as wit;
 
 /// A gRPC status code. HTTP services map them to HTTP statuses.
@@ -153,18 +154,16 @@ impl Decision {
         }
     }
 
-    pub(crate) fn into_wit(self) -> wit::Decision {
+    /// Hands the decision to the host, as the hook returns: `Continue` needs nothing.
+    pub(crate) fn submit(self) {
         match self {
-            Self::Continue => wit::Decision::Continue,
-            Self::Reject { code, message } => wit::Decision::Reject(wit::Rejection {
-                code: code.into_wit(),
-                message,
-            }),
+            Self::Continue => {}
+            Self::Reject { code, message } => call::reject(code.into_wit(), &message),
             Self::Respond {
                 code,
                 headers,
                 body,
-            } => wit::Decision::Respond(wit::Reply {
+            } => call::respond(&wit::Reply {
                 code: code.into_wit(),
                 headers,
                 body,

@@ -20,7 +20,9 @@
 //!    at any time: state shared between instances belongs in [`kv`].
 //! 3. Read the call with [`Call`] and the headers with [`Metadata`], and return a
 //!    [`Decision`]: [`Decision::Continue`], [`Decision::reject`] or
-//!    [`Decision::respond`].
+//!    [`Decision::respond`]. Every read asks the host about the one thing it names,
+//!    so a hook pays only for what it reads. Write only the hooks you need: a hook
+//!    left at its default runs once, and then the host stops calling it.
 //! 4. Export it with [`export_plugin!`].
 //! 5. Build it with `cargo build --release --target wasm32-wasip2`: the `.wasm` in
 //!    `target/wasm32-wasip2/release/` is the component the host loads.
@@ -95,6 +97,10 @@ pub mod log;
 pub mod metrics;
 
 pub use call::{Call, Direction};
+
+/// The version of the `palisade:plugin` contract (`wit/`) this SDK builds plugins
+/// for. A host serves one version and refuses plugins built for another, naming it.
+pub const CONTRACT_VERSION: &str = "0.2.0";
 pub use decision::{Code, Decision};
 pub use metadata::{Metadata, MetadataError};
 
@@ -129,38 +135,45 @@ pub mod bindings {
 /// What [`export_plugin!`] expands to refers to these. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    use std::cell::Cell;
+
     pub use crate::bindings::exports::palisade::plugin::interceptor::Guest;
-    use crate::bindings::palisade::plugin::types as wit;
-    pub use wit::{
-        Call as WitCall, Code as WitCode, Decision as WitDecision, Metadata as WitMetadata,
-    };
+    use crate::bindings::palisade::plugin::call;
+    pub use crate::bindings::palisade::plugin::types::Code as WitCode;
     pub use wit_bindgen::rt;
 
-    use crate::{Call, Code, Metadata, Plugin};
+    use crate::{Call, Code, Decision, Metadata, Plugin};
 
-    /// Runs `plugin`'s request hook on the host's borrowed resources.
-    pub fn on_request<P: Plugin>(
-        plugin: &P,
-        call: &WitCall,
-        metadata: &WitMetadata,
-    ) -> WitDecision {
-        let call = Call::new(call);
-        let mut metadata = Metadata::new(metadata);
-        plugin.on_request(&call, &mut metadata).into_wit()
+    std::thread_local! {
+        /// Set by a hook left at its default: see [`default_hook`].
+        static DEFAULT_HOOK_RAN: Cell<bool> = const { Cell::new(false) };
     }
 
-    /// Runs `plugin`'s response hook on the host's borrowed resources.
-    pub fn on_response<P: Plugin>(
-        plugin: &P,
-        call: &WitCall,
-        status: WitCode,
-        metadata: &WitMetadata,
-    ) -> WitDecision {
-        let call = Call::new(call);
-        let mut metadata = Metadata::new(metadata);
-        plugin
-            .on_response(&call, Code::from_wit(status), &mut metadata)
-            .into_wit()
+    /// Called by the default bodies of [`Plugin`]'s hooks. Once the hook returns, the
+    /// host is told that this plugin does not implement it, so it stops calling it:
+    /// a hook a plugin does not write costs one call, not one per request.
+    pub fn default_hook() {
+        DEFAULT_HOOK_RAN.with(|ran| ran.set(true));
+    }
+
+    /// Runs `plugin`'s request hook for the call the host is running.
+    pub fn on_request<P: Plugin>(plugin: &P) {
+        let decision = plugin.on_request(&Call::new(), &mut Metadata::new());
+        finish(decision);
+    }
+
+    /// Runs `plugin`'s response hook with the response's `status`.
+    pub fn on_response<P: Plugin>(plugin: &P, status: WitCode) {
+        let decision =
+            plugin.on_response(&Call::new(), Code::from_wit(status), &mut Metadata::new());
+        finish(decision);
+    }
+
+    fn finish(decision: Decision) {
+        if DEFAULT_HOOK_RAN.with(Cell::take) {
+            call::hook_unimplemented();
+        }
+        decision.submit();
     }
 }
 
@@ -175,6 +188,7 @@ pub trait Plugin: Default + 'static {
     /// is [`Decision::Continue`].
     fn on_request(&self, call: &Call<'_>, metadata: &mut Metadata<'_>) -> Decision {
         let _ = (call, metadata);
+        __private::default_hook();
         Decision::Continue
     }
 
@@ -182,6 +196,7 @@ pub trait Plugin: Default + 'static {
     /// [`Decision::Reject`] and [`Decision::Respond`] replace the response.
     fn on_response(&self, call: &Call<'_>, status: Code, metadata: &mut Metadata<'_>) -> Decision {
         let _ = (call, status, metadata);
+        __private::default_hook();
         Decision::Continue
     }
 }
@@ -212,22 +227,13 @@ macro_rules! export_plugin {
             struct __PalisadeExport;
 
             impl $crate::__private::Guest for __PalisadeExport {
-                fn on_request(
-                    call: &$crate::__private::WitCall,
-                    metadata: &$crate::__private::WitMetadata,
-                ) -> $crate::__private::WitDecision {
-                    __PALISADE_PLUGIN.with(|plugin| {
-                        $crate::__private::on_request::<$plugin>(plugin, call, metadata)
-                    })
+                fn on_request() {
+                    __PALISADE_PLUGIN.with($crate::__private::on_request::<$plugin>)
                 }
 
-                fn on_response(
-                    call: &$crate::__private::WitCall,
-                    status: $crate::__private::WitCode,
-                    metadata: &$crate::__private::WitMetadata,
-                ) -> $crate::__private::WitDecision {
+                fn on_response(status: $crate::__private::WitCode) {
                     __PALISADE_PLUGIN.with(|plugin| {
-                        $crate::__private::on_response::<$plugin>(plugin, call, status, metadata)
+                        $crate::__private::on_response::<$plugin>(plugin, status)
                     })
                 }
             }
@@ -235,10 +241,7 @@ macro_rules! export_plugin {
             // Outside WebAssembly nothing is exported; these references keep the
             // plugin's code alive so that native builds lint it like wasm builds.
             #[cfg(not(target_arch = "wasm32"))]
-            const _: (
-                fn(&$crate::__private::WitCall, &$crate::__private::WitMetadata) -> $crate::__private::WitDecision,
-                fn(&$crate::__private::WitCall, $crate::__private::WitCode, &$crate::__private::WitMetadata) -> $crate::__private::WitDecision,
-            ) = (
+            const _: (fn(), fn($crate::__private::WitCode)) = (
                 <__PalisadeExport as $crate::__private::Guest>::on_request,
                 <__PalisadeExport as $crate::__private::Guest>::on_response,
             );
@@ -249,4 +252,14 @@ macro_rules! export_plugin {
             );
         };
     };
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_contract_version_is_the_wit_packages() {
+        let world = include_str!("../../wit/world.wit");
+        let package = format!("package palisade:plugin@{};", super::CONTRACT_VERSION);
+        assert!(world.lines().any(|l| l == package), "{package}");
+    }
 }

@@ -1,8 +1,9 @@
 //! The call's headers.
 
 use std::fmt;
+use std::marker::PhantomData;
 
-use crate::bindings::palisade::plugin::types as wit;
+use crate::bindings::palisade::plugin::metadata as wit;
 
 /// Why the host refused a metadata change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,50 +53,55 @@ impl fmt::Display for MetadataError {
 
 impl std::error::Error for MetadataError {}
 
-/// The call's metadata (gRPC metadata or HTTP headers), borrowed from the host for
-/// one hook.
+/// The running hook's metadata (gRPC metadata or HTTP headers), valid for that hook
+/// only (the lifetime keeps it there).
 ///
-/// Names are case-insensitive and come back lowercase. Changes take effect when the
-/// hook returns [`Decision::Continue`](crate::Decision::Continue).
+/// Names are case-insensitive and come back lowercase. Each call asks the host about
+/// the one name it gives, so a hook pays only for what it touches. Changes take effect
+/// when the hook returns [`Decision::Continue`](crate::Decision::Continue).
 pub struct Metadata<'a> {
-    inner: &'a wit::Metadata,
+    hook: PhantomData<&'a ()>,
 }
 
-impl<'a> Metadata<'a> {
-    pub(crate) fn new(inner: &'a wit::Metadata) -> Self {
-        Self { inner }
+impl Metadata<'_> {
+    pub(crate) fn new() -> Self {
+        Self { hook: PhantomData }
     }
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<String> {
-        self.inner.get(name)
+        wit::get(name)
+    }
+
+    /// Whether `name` is present. Cheaper than [`get`](Self::get) when the value does
+    /// not matter: nothing is copied into the plugin.
+    pub fn contains(&self, name: &str) -> bool {
+        wit::contains(name)
     }
 
     /// Every value of `name`, in order.
     pub fn get_all(&self, name: &str) -> Vec<String> {
-        self.inner.get_all(name)
+        wit::get_all(name)
     }
 
     /// The distinct names present.
     pub fn keys(&self) -> Vec<String> {
-        self.inner.keys()
+        wit::keys()
     }
 
     /// Replaces every value of `name` with `value`.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), MetadataError> {
-        self.inner.set(name, value).map_err(MetadataError::from_wit)
+        wit::set(name, value).map_err(MetadataError::from_wit)
     }
 
     /// Adds a value to `name`, keeping the existing ones.
     pub fn append(&mut self, name: &str, value: &str) -> Result<(), MetadataError> {
-        self.inner
-            .append(name, value)
-            .map_err(MetadataError::from_wit)
+        wit::append(name, value).map_err(MetadataError::from_wit)
     }
 
     /// Removes every value of `name`.
     pub fn remove(&mut self, name: &str) -> Result<(), MetadataError> {
-        self.inner.remove(name).map_err(MetadataError::from_wit)
+        wit::remove(name).map_err(MetadataError::from_wit)
     }
 }
 

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use palisade_host::{
-    CallError, Chain, Code, Decision, FailurePolicy, Grants, InstanceMode, Limits, Plugin, TrapKind,
+    CallError, Chain, Code, Decision, FailurePolicy, Grants, Hooks, InstanceMode, Limits, Plugin,
+    TrapKind,
 };
 use palisade_tests::guests::*;
 use palisade_tests::spec;
@@ -70,6 +71,48 @@ async fn response_runs_every_plugin() {
     let verdict = chain.on_response(&call(), Code::Ok, &mut metadata).await;
     assert_eq!(verdict.decision, Decision::Continue);
     assert_eq!(metadata.get_all("x-added-by").iter().count(), 2);
+}
+
+#[tokio::test]
+async fn a_hook_left_at_its_default_is_called_once_then_skipped() {
+    // `trivial` writes only a request hook; `add-header` writes both.
+    let trivial = host().load(spec("trivial", GUEST_TRIVIAL)).await.unwrap();
+    let both = add_header("x-a").await;
+    for _ in 0..3 {
+        for plugin in [&trivial, &both] {
+            let mut metadata = headers(&[]);
+            let decision = plugin.on_response(&call(), Code::Ok, &mut metadata).await;
+            assert_eq!(decision.unwrap(), Decision::Continue);
+        }
+    }
+    let stats = trivial.stats();
+    assert_eq!(stats.calls, 1, "the default response hook ran once");
+    assert_eq!(
+        stats.unimplemented_hooks,
+        Hooks {
+            request: false,
+            response: true
+        }
+    );
+    assert_eq!(both.stats().calls, 3);
+    assert_eq!(
+        both.stats().unimplemented_hooks,
+        Hooks {
+            request: false,
+            response: false
+        }
+    );
+    // The hook the plugin does write is still called, and still decides.
+    let mut metadata = headers(&[]);
+    let decision = trivial.on_request(&call(), &mut metadata).await.unwrap();
+    assert!(matches!(
+        decision,
+        Decision::Reject {
+            code: Code::InvalidArgument,
+            ..
+        }
+    ));
+    assert_eq!(trivial.stats().calls, 2);
 }
 
 #[tokio::test]

@@ -6,8 +6,9 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use palisade_host::{
-    CallError, Capability, CryptoGrant, Decision, Grants, KeyUse, Limits,
-    MAX_METADATA_CHANGES_PER_CALL, MAX_METADATA_TOTAL_BYTES, Plugin, PolicyError, TrapKind,
+    CallError, Capability, Code, CryptoGrant, Decision, Grants, KeyUse, Limits,
+    MAX_METADATA_CHANGES_PER_CALL, MAX_METADATA_TOTAL_BYTES, MAX_REJECTION_MESSAGE_BYTES,
+    MAX_REPLY_BODY_BYTES, MAX_REPLY_HEADERS, Plugin, PolicyError, TrapKind,
 };
 use palisade_tests::guests::*;
 use palisade_tests::{load, spec};
@@ -234,14 +235,14 @@ async fn import_ungranted() {
             capability,
         }) => {
             assert_eq!(plugin, "import-ungranted");
-            assert_eq!(import, "palisade:plugin/crypto@0.1.0");
+            assert_eq!(import, "palisade:plugin/crypto@0.2.0");
             assert_eq!(*capability, Capability::Crypto);
         }
         other => panic!("expected NotGranted, got {other}"),
     }
     assert_eq!(
         err.to_string(),
-        "plugin `import-ungranted` imports `palisade:plugin/crypto@0.1.0`, which needs capability `crypto`; it was not granted"
+        "plugin `import-ungranted` imports `palisade:plugin/crypto@0.2.0`, which needs capability `crypto`; it was not granted"
     );
     // Positive control: granted, it loads and runs.
     let grants = Grants::none()
@@ -345,6 +346,49 @@ async fn metadata_flood() {
         .map(|(n, v)| n.as_str().len() + v.len())
         .sum();
     assert!(total <= MAX_METADATA_TOTAL_BYTES, "{total}");
+}
+
+#[tokio::test]
+async fn oversized_outcome() {
+    let plugin = load(
+        host(),
+        "oversized-outcome",
+        HOSTILE_OVERSIZED_OUTCOME,
+        Grants::none(),
+    )
+    .await
+    .unwrap();
+    // A 1 MiB rejection message is cut to the bound; the call is still rejected.
+    match attack(&plugin, "message").await.unwrap() {
+        Decision::Reject { code, message } => {
+            assert_eq!(code, Code::PermissionDenied);
+            assert_eq!(message.len(), MAX_REJECTION_MESSAGE_BYTES);
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    // Replies over a bound trap the hook, with the bound named; the hook's metadata
+    // change (`x-served-by`) is rolled back, and the next call is served.
+    for (how, what, limit) in [
+        ("body", "body bytes", MAX_REPLY_BODY_BYTES),
+        ("headers", "headers", MAX_REPLY_HEADERS),
+        ("header-bytes", "header bytes", MAX_METADATA_TOTAL_BYTES),
+    ] {
+        let mut metadata = headers(&[("x-attack", how)]);
+        let err = plugin.on_request(&call(), &mut metadata).await.unwrap_err();
+        assert_eq!(
+            err.trap_kind(),
+            Some(&TrapKind::ReplyTooLarge { what, limit }),
+            "{how}: {err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "plugin `oversized-outcome` trapped: reply too large: more than {limit} {what}"
+            )
+        );
+        assert!(metadata.get("x-served-by").is_none(), "{how}");
+        serves_next_call(&plugin, "oversized-outcome").await;
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 use palisade_host::{
     CryptoGrant, Error, Grants, KeyUse, Limits, LoadError, PluginSource, PluginSpec, PolicyError,
 };
-use palisade_tests::guests::ADD_HEADER;
+use palisade_tests::guests::{ADD_HEADER, FIXTURE_OLD_CONTRACT};
 use palisade_tests::spec;
 
 use crate::support::host;
@@ -97,6 +97,27 @@ async fn bad_names_are_refused() {
             "{name:?}: {err}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_plugin_built_for_the_previous_contract_is_refused_by_version() {
+    let err = host()
+        .load(spec("old", FIXTURE_OLD_CONTRACT))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Policy(PolicyError::UnsupportedVersion { interface, supported: "0.2.0", .. })
+                if interface == "palisade:plugin/types@0.1.0"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin `old` uses `palisade:plugin/types@0.1.0`, but this host serves version 0.2.0 \
+         of the contract: rebuild it with a palisade-sdk for 0.2.0"
+    );
 }
 
 #[tokio::test]

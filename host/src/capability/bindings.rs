@@ -10,10 +10,10 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
-    with: {
-        "palisade:plugin/types.call": crate::capability::types::CallRep,
-        "palisade:plugin/types.metadata": crate::capability::types::MetadataRep,
+    imports: {
+        // A reply over its bounds traps the hook (a typed `TrapKind::ReplyTooLarge`).
+        "palisade:plugin/call.respond": trappable,
     },
 });
 
-pub(crate) use palisade::plugin::types::{Code, Decision};
+pub(crate) use palisade::plugin::types::{Code, Direction, Reply};

@@ -10,11 +10,11 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::capability::call::ActiveCall;
 use crate::capability::crypto::PluginKeys;
 use crate::capability::kv::KvStore;
 use crate::capability::log::LogSink;
 use crate::capability::metrics::PluginMetrics;
-use crate::capability::types::ActiveCall;
 use crate::capability::wasi;
 use crate::policy::Limits;
 

@@ -137,20 +137,3 @@ pub enum Decision {
     /// Answer directly.
     Respond(Reply),
 }
-
-impl From<b::Decision> for Decision {
-    fn from(decision: b::Decision) -> Self {
-        match decision {
-            b::Decision::Continue => Self::Continue,
-            b::Decision::Reject(r) => Self::Reject {
-                code: r.code.into(),
-                message: r.message,
-            },
-            b::Decision::Respond(r) => Self::Respond(Reply {
-                code: r.code.into(),
-                headers: r.headers,
-                body: r.body,
-            }),
-        }
-    }
-}

@@ -1,7 +1,7 @@
 //! The component-model floor for the benchmarks: one export, `add-one: func(u32) ->
-//! u32`, with no resources, no strings and no host calls. What a Palisade hook costs
-//! beyond this is its signature (two borrowed handles, a variant result) and the
-//! host call it makes.
+//! u32`, with no strings and no host calls. A Palisade hook that makes no host call
+//! costs about this (its export takes no argument and returns nothing); what a hook
+//! costs beyond it is the host calls it makes.
 
 #![allow(
     unsafe_code,

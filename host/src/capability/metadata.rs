@@ -1,19 +1,16 @@
-//! The `call` and `metadata` resources every plugin gets: the call it is wrapping.
+//! The `metadata` interface every plugin gets: the running hook's headers.
 //!
 //! The host never copies the metadata into the guest. For the length of one hook the
-//! call's `HeaderMap` is moved into the store (a pointer-sized move), the guest gets a
-//! borrowed handle, and each `get`/`set` touches only the one header it names. Writes
-//! are checked against the reserved names and the per-call bounds below.
+//! call's `HeaderMap` is moved into the store (a pointer-sized move), and each
+//! `get`/`set` touches only the one header it names. Writes are checked against the
+//! reserved names and the per-call bounds below.
 
-use std::sync::Arc;
-use std::time::Instant;
+use http::header::{HeaderName, HeaderValue};
+use wasmtime::component::{HasData, Linker};
 
-use http::header::{HeaderMap, HeaderName, HeaderValue};
-use wasmtime::component::{HasData, Linker, Resource};
-
-use super::bindings::palisade::plugin::types as generated;
+use super::bindings::palisade::plugin::metadata as generated;
+use super::call::ActiveCall;
 use crate::instance::state::PluginState;
-use crate::intercept::{CallInfo, Direction};
 
 /// Metadata changes (set, append, remove) one hook call may make.
 pub const MAX_METADATA_CHANGES_PER_CALL: usize = 64;
@@ -53,53 +50,7 @@ pub fn is_reserved(name: &str) -> bool {
     name.starts_with(':') || name.starts_with(RESERVED_PREFIX) || RESERVED_HEADERS.contains(&name)
 }
 
-/// Marker for the `call` resource: the handle's rep is unused; the live call is in the store.
-#[allow(
-    unreachable_pub,
-    reason = "bindgen re-exports it; the module is private"
-)]
-pub struct CallRep;
-/// Marker for the `metadata` resource.
-#[allow(
-    unreachable_pub,
-    reason = "bindgen re-exports it; the module is private"
-)]
-pub struct MetadataRep;
-
-/// The call a hook is running for, held in the store while the hook runs.
-#[derive(Default)]
-pub(crate) struct ActiveCall {
-    pub(crate) info: Option<Arc<CallInfo>>,
-    pub(crate) metadata: HeaderMap,
-    /// The metadata as it was before the first write of this hook, so that a hook
-    /// that traps leaves no half-made changes behind. Hooks that only read pay nothing.
-    pub(crate) original: Option<HeaderMap>,
-    pub(crate) changes: usize,
-}
-
 impl ActiveCall {
-    pub(crate) fn begin(&mut self, info: Arc<CallInfo>, metadata: HeaderMap) {
-        self.info = Some(info);
-        self.metadata = metadata;
-        self.original = None;
-        self.changes = 0;
-    }
-
-    /// Ends the hook and hands the metadata back: as changed when `keep` is true,
-    /// as it was before the hook otherwise.
-    pub(crate) fn finish(&mut self, keep: bool) -> HeaderMap {
-        self.info = None;
-        let changed = std::mem::take(&mut self.metadata);
-        match self.original.take() {
-            Some(original) if !keep => original,
-            _ => changed,
-        }
-    }
-
-    fn info(&self) -> Option<&CallInfo> {
-        self.info.as_deref()
-    }
-
     fn write(&mut self, name: &str, op: Write) -> Result<(), generated::MetadataError> {
         let lower = name.to_ascii_lowercase();
         if is_reserved(&lower) {
@@ -155,133 +106,62 @@ enum Write {
     Remove,
 }
 
-/// The view the `types` functions run on.
-pub(crate) struct CallView<'a> {
-    call: &'a mut ActiveCall,
-}
-
-impl generated::Host for CallView<'_> {}
-
-impl generated::HostCall for CallView<'_> {
-    fn direction(&mut self, _: Resource<CallRep>) -> generated::Direction {
-        match self.call.info().map(|i| i.direction) {
-            Some(Direction::Client) => generated::Direction::Client,
-            _ => generated::Direction::Server,
-        }
-    }
-
-    fn service(&mut self, _: Resource<CallRep>) -> String {
-        self.call
-            .info()
-            .map(|i| i.service.clone())
-            .unwrap_or_default()
-    }
-
-    fn method(&mut self, _: Resource<CallRep>) -> String {
-        self.call
-            .info()
-            .map(|i| i.method.clone())
-            .unwrap_or_default()
-    }
-
-    fn authority(&mut self, _: Resource<CallRep>) -> Option<String> {
-        self.call.info()?.authority.clone()
-    }
-
-    fn peer_identity(&mut self, _: Resource<CallRep>) -> Option<String> {
-        self.call.info()?.peer_identity.clone()
-    }
-
-    fn deadline_ms(&mut self, _: Resource<CallRep>) -> Option<u64> {
-        let deadline = self.call.info()?.deadline?;
-        Some(
-            deadline
-                .saturating_duration_since(Instant::now())
-                .as_millis() as u64,
-        )
-    }
-
-    fn drop(&mut self, _: Resource<CallRep>) -> wasmtime::Result<()> {
-        // Handles are only ever lent to the guest, never owned by it.
-        Ok(())
-    }
-}
-
-impl generated::HostMetadata for CallView<'_> {
-    fn get(&mut self, _: Resource<MetadataRep>, name: String) -> Option<String> {
-        let value = self.call.metadata.get(name.as_str())?;
+impl generated::Host for ActiveCall {
+    fn get(&mut self, name: String) -> Option<String> {
+        let value = self.metadata.get(name.as_str())?;
         value.to_str().ok().map(str::to_owned)
     }
 
-    fn get_all(&mut self, _: Resource<MetadataRep>, name: String) -> Vec<String> {
-        self.call
-            .metadata
+    fn contains(&mut self, name: String) -> bool {
+        self.metadata.contains_key(name.as_str())
+    }
+
+    fn get_all(&mut self, name: String) -> Vec<String> {
+        self.metadata
             .get_all(name.as_str())
             .iter()
             .filter_map(|v| v.to_str().ok().map(str::to_owned))
             .collect()
     }
 
-    fn keys(&mut self, _: Resource<MetadataRep>) -> Vec<String> {
-        self.call
-            .metadata
+    fn keys(&mut self) -> Vec<String> {
+        self.metadata
             .keys()
             .map(|k| k.as_str().to_owned())
             .collect()
     }
 
-    fn set(
-        &mut self,
-        _: Resource<MetadataRep>,
-        name: String,
-        value: String,
-    ) -> Result<(), generated::MetadataError> {
-        self.call.write(&name, Write::Set(value))
+    fn set(&mut self, name: String, value: String) -> Result<(), generated::MetadataError> {
+        self.write(&name, Write::Set(value))
     }
 
-    fn append(
-        &mut self,
-        _: Resource<MetadataRep>,
-        name: String,
-        value: String,
-    ) -> Result<(), generated::MetadataError> {
-        self.call.write(&name, Write::Append(value))
+    fn append(&mut self, name: String, value: String) -> Result<(), generated::MetadataError> {
+        self.write(&name, Write::Append(value))
     }
 
-    fn remove(
-        &mut self,
-        _: Resource<MetadataRep>,
-        name: String,
-    ) -> Result<(), generated::MetadataError> {
-        self.call.write(&name, Write::Remove)
-    }
-
-    fn drop(&mut self, _: Resource<MetadataRep>) -> wasmtime::Result<()> {
-        Ok(())
+    fn remove(&mut self, name: String) -> Result<(), generated::MetadataError> {
+        self.write(&name, Write::Remove)
     }
 }
 
-struct HasCall;
+struct HasMetadata;
 
-impl HasData for HasCall {
-    type Data<'a> = CallView<'a>;
+impl HasData for HasMetadata {
+    type Data<'a> = &'a mut ActiveCall;
 }
 
 pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    generated::add_to_linker::<PluginState, HasCall>(linker, |state| CallView {
-        call: &mut state.call,
-    })
-}
-
-/// Handles lent to the guest for one hook. The reps carry no meaning: there is one
-/// live call per store, so the host functions read it from the store.
-pub(crate) fn lend() -> (Resource<CallRep>, Resource<MetadataRep>) {
-    (Resource::new_borrow(0), Resource::new_borrow(0))
+    generated::add_to_linker::<PluginState, HasMetadata>(linker, |state| &mut state.call)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use http::HeaderMap;
+
     use super::*;
+    use crate::intercept::CallInfo;
 
     fn active() -> ActiveCall {
         let mut call = ActiveCall::default();
@@ -337,13 +217,13 @@ mod tests {
         let mut call = active();
         call.write("x-new", Write::Set("v".into())).unwrap();
         call.write("x-kept", Write::Remove).unwrap();
-        let rolled_back = call.finish(false);
+        let rolled_back = call.finish(false).metadata;
         assert!(rolled_back.get("x-new").is_none());
         assert_eq!(rolled_back["x-kept"], "1");
 
         let mut call = active();
         call.write("x-new", Write::Append("v".into())).unwrap();
-        let kept = call.finish(true);
+        let kept = call.finish(true).metadata;
         assert_eq!(kept["x-new"], "v");
     }
 }
