@@ -311,3 +311,33 @@ async fn add_header_with(name: &str, value: &str) -> Plugin {
         .await
         .unwrap()
 }
+
+#[tokio::test]
+async fn metadata_reads_answer_as_the_contract_says() {
+    let probe = host()
+        .load(spec("metadata-probe", FIXTURE_METADATA_PROBE))
+        .await
+        .unwrap();
+    let mut metadata = headers(&[
+        ("x-request-id", "abc"),
+        (
+            "x-probe",
+            "X-Request-ID|x-absent|bad name||x-binary|x-request-id",
+        ),
+    ]);
+    // A value that is not text: present, but `get` has no string to give.
+    metadata.insert(
+        "x-binary",
+        http::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+    );
+    let metadata = expect_continue(&probe, metadata).await;
+    assert_eq!(
+        metadata["x-probe-result"],
+        "X-Request-ID=get:abc,contains:true;\
+         x-absent=get:none,contains:false;\
+         bad name=get:none,contains:false;\
+         =get:none,contains:false;\
+         x-binary=get:none,contains:true;\
+         x-request-id=get:abc,contains:true"
+    );
+}

@@ -5,6 +5,7 @@
 //! `cargo run --release -p palisade-tests --example hook_loop -- N [MODE]`, MODE one of
 //!
 //! - `reuse` (default), `fresh`: the trivial hook on a reused / fresh instance;
+//! - `read-one`: the trivial hook with the header's value copied in (`metadata.get`);
 //! - `chain3`, `chain10`: a chain of 3 / 10 trivial plugins;
 //! - `bare`: the component-model floor, a typed `func(u32) -> u32` call, no Palisade;
 //! - `compute-epoch`, `compute-fuel`: the compute guest on a host without / with fuel;
@@ -32,7 +33,7 @@ use palisade_host::{
     CallInfo, Chain, Decision, Host, HostConfig, InstanceMode, Limits, Plugin, PluginSource,
     PluginSpec,
 };
-use palisade_tests::guests::{GUEST_BARE, GUEST_COMPUTE, GUEST_TRIVIAL};
+use palisade_tests::guests::{GUEST_BARE, GUEST_COMPUTE, GUEST_READ_ONE, GUEST_TRIVIAL};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -50,6 +51,7 @@ fn main() {
     match mode.as_str() {
         "reuse" => hooks(n, GUEST_TRIVIAL, InstanceMode::Reuse, 1, false),
         "fresh" => hooks(n, GUEST_TRIVIAL, InstanceMode::FreshPerCall, 1, false),
+        "read-one" => hooks(n, GUEST_READ_ONE, InstanceMode::Reuse, 1, false),
         "chain3" => hooks(n, GUEST_TRIVIAL, InstanceMode::Reuse, 3, false),
         "chain10" => hooks(n, GUEST_TRIVIAL, InstanceMode::Reuse, 10, false),
         "compute-epoch" => hooks(n, GUEST_COMPUTE, InstanceMode::Reuse, 1, false),

@@ -1,4 +1,4 @@
-//! The trivial hook (read `x-request-id`, continue) on Palisade and on Extism 1.30 (1.41 needs rustc 1.96),
+//! The trivial hook (check that `x-request-id` is present, continue) on Palisade and on Extism 1.30 (1.41 needs rustc 1.96),
 //! per call and per load, in one run so that the ratios come from the same machine
 //! state. Quick mode: `PALISADE_BENCH_QUICK=1`.
 //!

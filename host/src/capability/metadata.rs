@@ -5,8 +5,9 @@
 //! `get`/`set` touches only the one header it names. Writes are checked against the
 //! reserved names and the per-call bounds below.
 
-use http::header::{HeaderName, HeaderValue};
-use wasmtime::component::{HasData, Linker};
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use wasmtime::StoreContextMut;
+use wasmtime::component::{HasData, Linker, WasmStr};
 
 use super::bindings::palisade::plugin::metadata as generated;
 use super::call::ActiveCall;
@@ -106,10 +107,17 @@ enum Write {
     Remove,
 }
 
+/// `metadata.get`: the first value of `name` that is valid UTF-8 text.
+fn first_value(metadata: &HeaderMap, name: &str) -> Option<String> {
+    let value = metadata.get(name)?;
+    value.to_str().ok().map(str::to_owned)
+}
+
 impl generated::Host for ActiveCall {
+    // `get` and `contains` are linked by hand (`add_to_linker`); these serve any
+    // other use of the generated bindings.
     fn get(&mut self, name: String) -> Option<String> {
-        let value = self.metadata.get(name.as_str())?;
-        value.to_str().ok().map(str::to_owned)
+        first_value(&self.metadata, &name)
     }
 
     fn contains(&mut self, name: String) -> bool {
@@ -150,8 +158,41 @@ impl HasData for HasMetadata {
     type Data<'a> = &'a mut ActiveCall;
 }
 
+/// Links `metadata`. The generated bindings take every string argument as an owned
+/// `String`; `get` and `contains`, which nearly every plugin calls on every hook,
+/// read the name in place in the guest's memory instead (`WasmStr`): one allocation,
+/// copy and free fewer per call, ~200 of the trivial hook's ~5,550 instructions.
+/// wasmtime checks their signatures against the component's imports at link time,
+/// as it does the generated ones.
 pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    generated::add_to_linker::<PluginState, HasMetadata>(linker, |state| &mut state.call)
+    generated::add_to_linker::<PluginState, HasMetadata>(linker, |state| &mut state.call)?;
+    linker.allow_shadowing(true);
+    let result = add_in_place_readers(linker);
+    linker.allow_shadowing(false);
+    result
+}
+
+fn add_in_place_readers(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    let interface = format!(
+        "palisade:plugin/metadata@{}",
+        crate::policy::CONTRACT_VERSION
+    );
+    let mut instance = linker.instance(&interface)?;
+    instance.func_wrap(
+        "get",
+        |cx: StoreContextMut<'_, PluginState>, (name,): (WasmStr,)| {
+            let name = name.to_str(&cx)?;
+            Ok((first_value(&cx.data().call.metadata, &name),))
+        },
+    )?;
+    instance.func_wrap(
+        "contains",
+        |cx: StoreContextMut<'_, PluginState>, (name,): (WasmStr,)| {
+            let name = name.to_str(&cx)?;
+            Ok((cx.data().call.metadata.contains_key(&*name),))
+        },
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
