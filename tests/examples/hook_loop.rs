@@ -8,6 +8,10 @@
 //! - `read-one`: the trivial hook with the header's value copied in (`metadata.get`);
 //! - `chain3`, `chain10`: a chain of 3 / 10 trivial plugins;
 //! - `bare`: the component-model floor, a typed `func(u32) -> u32` call, no Palisade;
+//! - `layer-native3`, `layer-empty`, `layer3`: a gRPC-shaped request through 3 native
+//!   tower layers / Palisade's `ServerLayer` with an empty chain / with 3 trivial
+//!   plugins, around a handler that answers at once (the layer's own cost, without
+//!   tonic, h2 or TLS);
 //! - `compute-epoch`, `compute-fuel`: the compute guest on a host without / with fuel;
 //! - `kernel-none`, `kernel-epoch`, `kernel-fuel`: its loop as a core module on an
 //!   engine with no metering / epoch interruption / fuel.
@@ -24,6 +28,12 @@
     reason = "shared with the benchmarks; not every item is used here"
 )]
 mod core_floor;
+#[path = "../benches/support/native.rs"]
+#[allow(
+    dead_code,
+    reason = "shared with the benchmarks; not every item is used here"
+)]
+mod native;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +67,11 @@ fn main() {
         "compute-epoch" => hooks(n, GUEST_COMPUTE, InstanceMode::Reuse, 1, false),
         "compute-fuel" => hooks(n, GUEST_COMPUTE, InstanceMode::Reuse, 1, true),
         "bare" => bare(n),
+        "threads1" => threads(n, 1),
+        "threads2" => threads(n, 2),
+        "layer-native3" => layer(n, None),
+        "layer-empty" => layer(n, Some(0)),
+        "layer3" => layer(n, Some(3)),
         "kernel-none" => kernel(core_floor::Metering::None),
         "kernel-epoch" => kernel(core_floor::Metering::Epoch),
         "kernel-fuel" => kernel(core_floor::Metering::Fuel),
@@ -116,4 +131,127 @@ fn bare(n: u64) {
         x = floor.call(x);
     }
     std::hint::black_box(x);
+}
+
+/// The request tonic's server hands its layers for a unary call, give or take.
+fn grpc_request() -> http::Request<()> {
+    let mut request = http::Request::post("/orders.v1.Orders/Create")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-accept-encoding", "identity, deflate, gzip")
+        .header("user-agent", "tonic/0.14")
+        .header("x-request-id", "0f4c2a9e-77d1")
+        .body(())
+        .unwrap();
+    *request.version_mut() = http::Version::HTTP_2;
+    request
+}
+
+/// The handler: answers at once, with an empty body.
+#[derive(Clone, Copy)]
+struct Answer;
+
+impl tower_service::Service<http::Request<()>> for Answer {
+    type Response = http::Response<http_body_util::Empty<bytes::Bytes>>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: http::Request<()>) -> Self::Future {
+        std::future::ready(Ok(http::Response::new(http_body_util::Empty::new())))
+    }
+}
+
+/// `n` requests through 3 native layers (`plugins: None`) or through `ServerLayer`
+/// with that many trivial plugins.
+fn layer(n: u64, plugins: Option<usize>) {
+    use tower_layer::Layer;
+    use tower_service::Service;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let Some(plugins) = plugins else {
+        let mut stack = native::stack(3);
+        rt.block_on(async {
+            for _ in 0..n {
+                std::hint::black_box(stack.call(grpc_request()).await.unwrap());
+            }
+        });
+        return;
+    };
+    let host = Host::new(HostConfig {
+        epoch_tick: Duration::from_millis(100),
+        max_instances: 2 * plugins.max(1) as u32,
+        ..HostConfig::default()
+    })
+    .unwrap();
+    let chain: Vec<Plugin> = (0..plugins)
+        .map(|i| {
+            let spec = PluginSpec::new(format!("p{i}"), PluginSource::File(GUEST_TRIVIAL.into()))
+                .limits(Limits {
+                    call_timeout: Duration::from_secs(10),
+                    ..Limits::default()
+                });
+            rt.block_on(host.load(spec)).unwrap()
+        })
+        .collect();
+    let mut service = palisade_host::layer::ServerLayer::new(Chain::new(chain)).layer(Answer);
+    rt.block_on(async {
+        for _ in 0..n {
+            std::future::poll_fn(|cx| service.poll_ready(cx))
+                .await
+                .unwrap();
+            let response = service.call(grpc_request()).await.unwrap();
+            assert_eq!(response.status(), http::StatusCode::OK);
+            std::hint::black_box(response);
+        }
+    });
+}
+
+/// `n` trivial hooks in all, on `threads` OS threads at once (each with its own
+/// runtime) sharing one plugin; prints the wall time per call. On 2 cores, 2 threads
+/// should each run at the 1-thread speed unless something shared serializes them.
+fn threads(n: u64, threads: u64) {
+    let host = Host::new(HostConfig::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let spec = PluginSpec::new("p", PluginSource::File(GUEST_TRIVIAL.into()));
+    let plugin = rt.block_on(host.load(spec)).unwrap();
+    rt.block_on(plugin.warm(2)).unwrap();
+    let start = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let plugin = plugin.clone();
+            scope.spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                let call = Arc::new(CallInfo::server("orders.v1.Orders", "Create"));
+                let mut proto = HeaderMap::new();
+                proto.insert("x-request-id", HeaderValue::from_static("0f4c2a9e-77d1"));
+                rt.block_on(async {
+                    for _ in 0..n / threads {
+                        let mut metadata = proto.clone();
+                        let decision = plugin.on_request(&call, &mut metadata).await.unwrap();
+                        assert_eq!(decision, Decision::Continue);
+                    }
+                });
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    println!(
+        "{threads} thread(s): {:.0} ns per call per thread",
+        elapsed.as_nanos() as f64 / (n / threads) as f64
+    );
 }
