@@ -3,16 +3,18 @@
 
 pub(crate) mod state;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crossbeam_utils::CachePadded;
 use wasmtime::Store;
 
 use crate::capability::bindings::{Plugin as Bindings, PluginPre};
 use crate::error::CallError;
 use crate::instance::state::{PluginShared, PluginState};
 use crate::policy::Limits;
+use crate::shard;
 
 /// How a plugin's instances are used across calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -57,7 +59,12 @@ pub(crate) struct Pool {
     deadline_ticks: u64,
     /// Whether the engine meters fuel; then every entry into the guest needs some.
     fuel_enabled: bool,
-    idle: Mutex<Vec<Instance>>,
+    /// Idle instances, per thread shard: a worker takes back the instances it used
+    /// (their memory is warm in its core's cache) and touches no other thread's lock;
+    /// it takes from another shard only when its own is empty.
+    idle: Box<[CachePadded<Mutex<Vec<Instance>>>]>,
+    /// Where `prewarm` puts the next instance, so that warm instances are spread.
+    next_prewarm: AtomicUsize,
     health: Mutex<Health>,
     /// Whether `health` counts any trap: lets the healthy path skip its lock.
     trapped: AtomicBool,
@@ -83,7 +90,10 @@ impl Pool {
             mode,
             deadline_ticks,
             fuel_enabled,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..shard::count())
+                .map(|_| CachePadded::default())
+                .collect(),
+            next_prewarm: AtomicUsize::new(0),
             health: Mutex::new(Health::default()),
             trapped: AtomicBool::new(false),
             permits,
@@ -94,24 +104,35 @@ impl Pool {
         &self.shared
     }
 
-    /// An idle instance, or a new one.
+    /// An idle instance (this thread's first, then any other's), or a new one.
     pub(crate) fn checkout(&self) -> Result<Instance, CallError> {
         if self.mode == InstanceMode::Reuse {
-            let idle = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-            if let Some(instance) = idle {
-                return Ok(instance);
+            let home = shard::current(self.idle.len());
+            let mask = self.idle.len() - 1;
+            for i in 0..self.idle.len() {
+                let idle = self.idle[(home + i) & mask]
+                    .lock()
+                    .ok()
+                    .and_then(|mut idle| idle.pop());
+                if let Some(instance) = idle {
+                    return Ok(instance);
+                }
             }
         }
         self.check_backoff()?;
         self.instantiate()
     }
 
-    /// Returns a healthy instance after a call.
+    /// Returns a healthy instance after a call, to this thread's shard.
     pub(crate) fn checkin(&self, instance: Instance) {
         self.record_success();
-        if self.mode == InstanceMode::Reuse
-            && let Ok(mut idle) = self.idle.lock()
-        {
+        if self.mode == InstanceMode::Reuse {
+            self.park(shard::current(self.idle.len()), instance);
+        }
+    }
+
+    fn park(&self, shard: usize, instance: Instance) {
+        if let Ok(mut idle) = self.idle[shard].lock() {
             idle.push(instance);
         }
     }
@@ -129,13 +150,13 @@ impl Pool {
         Ok(self.idle_count())
     }
 
-    /// Creates an instance, for warming the pool at load time.
+    /// Creates an instance, for warming the pool at load time. Warm instances go
+    /// round the shards, so that each worker finds one in its own.
     pub(crate) fn prewarm(&self) -> Result<(), CallError> {
         let instance = self.instantiate()?;
-        if self.mode == InstanceMode::Reuse
-            && let Ok(mut idle) = self.idle.lock()
-        {
-            idle.push(instance);
+        if self.mode == InstanceMode::Reuse {
+            let shard = self.next_prewarm.fetch_add(1, Ordering::Relaxed) & (self.idle.len() - 1);
+            self.park(shard, instance);
         }
         Ok(())
     }
@@ -209,6 +230,9 @@ impl Pool {
 
     /// Idle instances held right now.
     pub(crate) fn idle_count(&self) -> usize {
-        self.idle.lock().map_or(0, |idle| idle.len())
+        self.idle
+            .iter()
+            .map(|shard| shard.lock().map_or(0, |idle| idle.len()))
+            .sum()
     }
 }

@@ -216,10 +216,10 @@ impl Plugin {
         let c = &self.inner.stats;
         let shared = self.inner.pool.shared();
         PluginStats {
-            calls: c.calls.load(Ordering::Relaxed),
-            traps: c.traps.load(Ordering::Relaxed),
-            timeouts: c.timeouts.load(Ordering::Relaxed),
-            failures: c.failures.load(Ordering::Relaxed),
+            calls: c.calls(),
+            traps: c.traps(),
+            timeouts: c.timeouts(),
+            failures: c.failures(),
             decisions: c.decisions(),
             duration: c.duration(),
             idle_instances: self.inner.pool.idle_count(),
@@ -254,7 +254,7 @@ impl Plugin {
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
         let stats = &self.inner.stats;
-        stats.calls.fetch_add(1, Ordering::Relaxed);
+        stats.start();
         // At debug level: with the usual info-level subscriber, a disabled span costs a
         // cached interest check per call, not an allocation.
         let span = tracing::debug_span!(

@@ -107,6 +107,7 @@ pub mod config;
 mod error;
 mod host;
 pub mod manual;
+mod shard;
 
 pub use crate::audit::{AuditError, AuditEvent, AuditSink, OnAuditFailure};
 pub use crate::capability::call::{

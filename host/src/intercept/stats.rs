@@ -1,12 +1,17 @@
 //! Per-plugin call metrics: counters and a fixed-bucket duration histogram, all
 //! lock-free atomics updated on every call, read as a [`PluginStats`](super::PluginStats)
-//! snapshot (which `palisade serve` exports in Prometheus text format).
+//! snapshot (which `palisade serve` exports in Prometheus text format). The counters
+//! are kept per thread ([`crate::shard`]) and summed when read, so that worker
+//! threads calling the same plugin never write the same cache line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crossbeam_utils::CachePadded;
+
 use super::call::Decision;
 use crate::error::{CallError, TrapKind};
+use crate::shard;
 
 /// Upper bounds (inclusive) of the call-duration histogram's buckets, in seconds; a
 /// last, unbounded bucket follows. From 1 µs (a reused instance's hook) to 1 s (past
@@ -82,20 +87,25 @@ impl DurationHistogram {
     }
 }
 
-/// The live counters of one plugin.
+/// The live counters of one plugin: one [`Counters`] per shard.
 pub(crate) struct CallStats {
-    pub(crate) calls: AtomicU64,
+    shards: Box<[CachePadded<Counters>]>,
+}
+
+/// One thread shard's counters.
+struct Counters {
+    calls: AtomicU64,
     continued: AtomicU64,
     rejected: AtomicU64,
     responded: AtomicU64,
-    pub(crate) failures: AtomicU64,
-    pub(crate) traps: AtomicU64,
-    pub(crate) timeouts: AtomicU64,
+    failures: AtomicU64,
+    traps: AtomicU64,
+    timeouts: AtomicU64,
     buckets: [AtomicU64; BUCKETS],
     sum_nanos: AtomicU64,
 }
 
-impl Default for CallStats {
+impl Default for Counters {
     fn default() -> Self {
         Self {
             calls: AtomicU64::new(0),
@@ -111,49 +121,96 @@ impl Default for CallStats {
     }
 }
 
+impl Default for CallStats {
+    fn default() -> Self {
+        Self {
+            shards: (0..shard::count())
+                .map(|_| CachePadded::default())
+                .collect(),
+        }
+    }
+}
+
 impl CallStats {
+    /// The calling thread's counters.
+    fn mine(&self) -> &Counters {
+        &self.shards[shard::current(self.shards.len())]
+    }
+
+    /// The sum of one counter over every shard.
+    fn total(&self, counter: impl Fn(&Counters) -> &AtomicU64) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| counter(shard).load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Counts one call starting.
+    pub(crate) fn start(&self) {
+        self.mine().calls.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts one finished call.
     pub(crate) fn record(&self, result: &Result<Decision, CallError>, elapsed: Duration) {
+        let mine = self.mine();
         let counter = match result {
-            Ok(Decision::Continue) => &self.continued,
-            Ok(Decision::Reject { .. }) => &self.rejected,
-            Ok(Decision::Respond(_)) => &self.responded,
+            Ok(Decision::Continue) => &mine.continued,
+            Ok(Decision::Reject { .. }) => &mine.rejected,
+            Ok(Decision::Respond(_)) => &mine.responded,
             Err(error) => {
                 if let CallError::Trap { kind, .. } = error {
-                    self.traps.fetch_add(1, Ordering::Relaxed);
+                    mine.traps.fetch_add(1, Ordering::Relaxed);
                     if matches!(kind, TrapKind::Timeout(_)) {
-                        self.timeouts.fetch_add(1, Ordering::Relaxed);
+                        mine.timeouts.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                &self.failures
+                &mine.failures
             }
         };
         counter.fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let bucket = BOUNDS_NANOS.partition_point(|&bound| bound < nanos);
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        mine.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        mine.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// Calls started.
+    pub(crate) fn calls(&self) -> u64 {
+        self.total(|c| &c.calls)
+    }
+
+    /// Calls that trapped.
+    pub(crate) fn traps(&self) -> u64 {
+        self.total(|c| &c.traps)
+    }
+
+    /// Calls that timed out.
+    pub(crate) fn timeouts(&self) -> u64 {
+        self.total(|c| &c.timeouts)
+    }
+
+    /// Calls that failed.
+    pub(crate) fn failures(&self) -> u64 {
+        self.total(|c| &c.failures)
     }
 
     pub(crate) fn decisions(&self) -> DecisionCounts {
         DecisionCounts {
-            continued: self.continued.load(Ordering::Relaxed),
-            rejected: self.rejected.load(Ordering::Relaxed),
-            responded: self.responded.load(Ordering::Relaxed),
+            continued: self.total(|c| &c.continued),
+            rejected: self.total(|c| &c.rejected),
+            responded: self.total(|c| &c.responded),
         }
     }
 
     pub(crate) fn duration(&self) -> DurationHistogram {
-        let counts: Vec<u64> = self
-            .buckets
-            .iter()
-            .map(|b| b.load(Ordering::Relaxed))
+        let counts: Vec<u64> = (0..BUCKETS)
+            .map(|bucket| self.total(|c| &c.buckets[bucket]))
             .collect();
         DurationHistogram {
             bounds_seconds: &CALL_DURATION_BUCKETS_SECONDS,
             count: counts.iter().sum(),
             counts,
-            sum_seconds: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+            sum_seconds: self.total(|c| &c.sum_nanos) as f64 / 1e9,
         }
     }
 }
@@ -183,5 +240,24 @@ mod tests {
         assert_eq!(h.count, 3);
         assert_eq!(h.cumulative().last(), Some(&3));
         assert_eq!(stats.decisions().continued, 3);
+    }
+
+    #[test]
+    fn counts_from_every_thread_are_summed() {
+        let stats = CallStats::default();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..100 {
+                        stats.start();
+                        stats.record(&Ok(Decision::Continue), Duration::from_micros(1));
+                    }
+                });
+            }
+        });
+        assert_eq!(stats.calls(), 400);
+        assert_eq!(stats.decisions().continued, 400);
+        assert_eq!(stats.duration().count, 400);
+        assert!((stats.duration().sum_seconds - 400e-6).abs() < 1e-9);
     }
 }
