@@ -308,10 +308,7 @@ impl Plugin {
         };
         let mut instance = pool.checkout()?;
         let Instance { store, bindings } = &mut instance;
-        store
-            .data_mut()
-            .call
-            .begin(Arc::clone(call), std::mem::take(metadata));
+        store.data_mut().call.begin(Arc::clone(call), metadata);
         pool.arm(store);
         let interceptor = bindings.palisade_plugin_interceptor();
         // A plain call on this thread's stack: the guest can reach no async host
@@ -321,8 +318,7 @@ impl Plugin {
             Hook::Request => interceptor.call_on_request(&mut *store),
             Hook::Response(status) => interceptor.call_on_response(&mut *store, status.into()),
         };
-        let finished = store.data_mut().call.finish(result.is_ok());
-        *metadata = finished.metadata;
+        let finished = store.data_mut().call.finish(result.is_ok(), metadata);
         match result {
             Ok(()) => {
                 if finished.unimplemented {

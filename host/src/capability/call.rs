@@ -58,10 +58,8 @@ pub(crate) struct ActiveCall {
     unimplemented: bool,
 }
 
-/// What a hook left behind when it returned.
+/// What a hook decided, once it returned.
 pub(crate) struct Finished {
-    /// The metadata: as the hook changed it, or as it was if the hook trapped.
-    pub(crate) metadata: HeaderMap,
     /// `Continue` unless the hook called `reject` or `respond`.
     pub(crate) decision: Decision,
     /// The hook is the plugin's default and need not be called again.
@@ -69,32 +67,36 @@ pub(crate) struct Finished {
 }
 
 impl ActiveCall {
-    pub(crate) fn begin(&mut self, info: Arc<CallInfo>, metadata: HeaderMap) {
+    /// Starts a hook on `metadata`, which is swapped into the store (and left empty
+    /// until [`finish`](Self::finish) swaps it back): no copy, and nothing dropped.
+    pub(crate) fn begin(&mut self, info: Arc<CallInfo>, metadata: &mut HeaderMap) {
         self.info = Some(info);
-        self.metadata = metadata;
+        std::mem::swap(&mut self.metadata, metadata);
         self.original = None;
         self.changes = 0;
         self.outcome = None;
         self.unimplemented = false;
     }
 
-    /// Ends the hook. When `completed` is false (it trapped) the metadata goes back
-    /// as it was before the hook and nothing the hook decided stands.
-    pub(crate) fn finish(&mut self, completed: bool) -> Finished {
+    /// Ends the hook and swaps the metadata back into `metadata`: as the hook left
+    /// it, or, when `completed` is false (it trapped), as it was before the hook, and
+    /// then nothing the hook decided stands.
+    pub(crate) fn finish(&mut self, completed: bool, metadata: &mut HeaderMap) -> Finished {
         self.info = None;
-        let changed = std::mem::take(&mut self.metadata);
+        std::mem::swap(&mut self.metadata, metadata);
         let original = self.original.take();
         let outcome = self.outcome.take();
         let unimplemented = std::mem::take(&mut self.unimplemented);
         if !completed {
+            if let Some(original) = original {
+                *metadata = original;
+            }
             return Finished {
-                metadata: original.unwrap_or(changed),
                 decision: Decision::Continue,
                 unimplemented: false,
             };
         }
         Finished {
-            metadata: changed,
             decision: outcome.unwrap_or(Decision::Continue),
             unimplemented,
         }
@@ -220,7 +222,7 @@ mod tests {
 
     fn active() -> ActiveCall {
         let mut call = ActiveCall::default();
-        call.begin(Arc::new(CallInfo::server("s", "m")), HeaderMap::new());
+        call.begin(Arc::new(CallInfo::server("s", "m")), &mut HeaderMap::new());
         call
     }
 
@@ -239,7 +241,7 @@ mod tests {
         let mut call = active();
         generated::Host::reject(&mut call, b::Code::PermissionDenied, "no".into());
         generated::Host::respond(&mut call, reply(2, 1, 1)).unwrap();
-        let finished = call.finish(true);
+        let finished = call.finish(true, &mut HeaderMap::new());
         assert!(matches!(
             finished.decision,
             Decision::Respond(Reply { code: Code::Ok, .. })
@@ -247,7 +249,10 @@ mod tests {
 
         let mut call = active();
         generated::Host::reject(&mut call, b::Code::PermissionDenied, "no".into());
-        assert_eq!(call.finish(false).decision, Decision::Continue);
+        assert_eq!(
+            call.finish(false, &mut HeaderMap::new()).decision,
+            Decision::Continue
+        );
     }
 
     #[test]
@@ -256,8 +261,8 @@ mod tests {
         generated::Host::reject(&mut call, b::Code::Internal, "start function".into());
         generated::Host::hook_unimplemented(&mut call);
         assert_eq!(generated::Host::service(&mut call), "");
-        call.begin(Arc::new(CallInfo::server("s", "m")), HeaderMap::new());
-        let finished = call.finish(true);
+        call.begin(Arc::new(CallInfo::server("s", "m")), &mut HeaderMap::new());
+        let finished = call.finish(true, &mut HeaderMap::new());
         assert_eq!(finished.decision, Decision::Continue);
         assert!(!finished.unimplemented);
     }
@@ -267,7 +272,8 @@ mod tests {
         let mut call = active();
         let long = "é".repeat(MAX_REJECTION_MESSAGE_BYTES);
         generated::Host::reject(&mut call, b::Code::Internal, long);
-        let Decision::Reject { message, .. } = call.finish(true).decision else {
+        let Decision::Reject { message, .. } = call.finish(true, &mut HeaderMap::new()).decision
+        else {
             panic!("not a rejection");
         };
         assert_eq!(message.len(), MAX_REJECTION_MESSAGE_BYTES);

@@ -208,7 +208,7 @@ mod tests {
         let mut call = ActiveCall::default();
         let mut map = HeaderMap::new();
         map.insert("x-kept", HeaderValue::from_static("1"));
-        call.begin(Arc::new(CallInfo::server("s", "m")), map);
+        call.begin(Arc::new(CallInfo::server("s", "m")), &mut map);
         call
     }
 
@@ -258,13 +258,15 @@ mod tests {
         let mut call = active();
         call.write("x-new", Write::Set("v".into())).unwrap();
         call.write("x-kept", Write::Remove).unwrap();
-        let rolled_back = call.finish(false).metadata;
+        let mut rolled_back = HeaderMap::new();
+        call.finish(false, &mut rolled_back);
         assert!(rolled_back.get("x-new").is_none());
         assert_eq!(rolled_back["x-kept"], "1");
 
         let mut call = active();
         call.write("x-new", Write::Append("v".into())).unwrap();
-        let kept = call.finish(true).metadata;
+        let mut kept = HeaderMap::new();
+        call.finish(true, &mut kept);
         assert_eq!(kept["x-new"], "v");
     }
 }
