@@ -53,10 +53,43 @@
 //!   needs the `clock` grant like `palisade:plugin/clock` does. Randomness is not
 //!   authority and Rust's `HashMap` needs it, so `wasi:random` is always there.
 //!
+//! # The contract's shape, and why
+//!
+//! `palisade:plugin@0.2.0` (`wit/`) is shaped by what a hook call costs, because a
+//! hook runs on every call a service makes or serves:
+//!
+//! - **Hooks take no handle and return nothing**: `on-request: func()`,
+//!   `on-response: func(status: code)`. The call's facts (`call`) and metadata
+//!   (`metadata`) are plain functions on "the running hook's call": an instance runs
+//!   one hook at a time, so a handle would say nothing the host does not know. A hook
+//!   ends a call by calling `call.reject` or `call.respond` before it returns; a hook
+//!   that returns without either lets the call go on. Contract 0.1 lent two
+//!   borrowed resource handles per hook (lowered into the guest's handle table and
+//!   dropped again on return: ~1,700 instructions) and returned a `decision` variant
+//!   holding strings, which needs a post-return call into the guest on every hook,
+//!   `Continue` included (~360). Together a quarter of a hook's cost, for nothing.
+//! - **A hook pays for what it touches**: `metadata.get` copies one value into the
+//!   plugin (through its allocator: ~1,600 instructions), `metadata.contains` copies
+//!   nothing. No call copies the whole metadata in (BENCHMARKS.md, "30 headers").
+//! - **Hooks a plugin does not write cost one call**: the SDK's default hooks call
+//!   `call.hook-unimplemented`, and the host stops calling that hook for that plugin
+//!   ([`PluginStats::unimplemented_hooks`](crate::PluginStats)). A plugin can only
+//!   excuse itself, so this gives it no power it did not have.
+//! - **What a hook hands back is bounded**: a rejection message is cut to
+//!   [`MAX_REJECTION_MESSAGE_BYTES`](crate::MAX_REJECTION_MESSAGE_BYTES); a reply over
+//!   [`MAX_REPLY_BODY_BYTES`](crate::MAX_REPLY_BODY_BYTES),
+//!   [`MAX_REPLY_HEADERS`](crate::MAX_REPLY_HEADERS) or 64 KiB of headers traps the
+//!   hook ([`TrapKind::ReplyTooLarge`](crate::TrapKind)).
+//! - **One version at a time**: a plugin built for another version of the contract
+//!   (it imports or exports a `palisade:plugin` interface of that version) is refused
+//!   at load with [`PolicyError::UnsupportedVersion`](crate::PolicyError), naming the
+//!   interface; rebuild it with the current SDK
+//!   (`palisade_sdk::CONTRACT_VERSION` says which version an SDK builds for).
+//!
 //! # What "trapped" means for a call
 //!
 //! The instance is dropped (wasmtime cannot re-enter it), metadata changes the hook
-//! made are rolled back, the chain applies the plugin's failure policy, and the next
+//! made and its decision are dropped, the chain applies the plugin's failure policy, and the next
 //! call gets a new instance. After three traps in a row, new instances wait 10 ms,
 //! doubling to at most 1 s, so that a plugin broken on every input does not burn CPU
 //! on instantiation; idle healthy instances keep serving meanwhile.
