@@ -26,14 +26,15 @@ RUSTC_BOOTSTRAP=1 cargo build --manifest-path fuzz/Cargo.toml --profile fuzz-smo
   --target-dir "$out" --bin package ||
   die "could not build the fuzz target (see the errors above)"
 
-# Seeds: the example plugins packaged and signed by the real CLI with test key 1
+# Seeds: the example plugins packaged and signed by the real CLI (the `ci` build
+# scripts/test.sh made) with test key 1
 # (secret [1; 32]); rate-limit also co-signed by key 2, for its threshold of 2.
 echo "==> making the seed corpus (palisade sign with test keys 1 and 2)"
-# The same command and package set as scripts/test.sh, so after its test step this
-# builds nothing: `cargo build -p ...` unifies features differently and compiled
-# palisade-host, wasmtime and wasmtime-wasi a second time (1.5 GB more on disk).
-cargo test -q --workspace --no-run
-palisade="$PWD/target/debug/palisade"
+# The same command, package set and profile as scripts/test.sh, so after its test
+# step this builds nothing: `cargo build -p ...` unifies features differently and
+# compiled palisade-host, wasmtime and wasmtime-wasi a second time (1.5 GB more).
+cargo test -q --workspace --profile ci --no-run
+palisade="$PWD/target/ci/palisade"
 guests="$PWD/target/wasm-guests/wasm32-wasip2/release"
 for n in 1 2; do
   key="$out/test-key-$n.key"

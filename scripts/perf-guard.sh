@@ -1,30 +1,42 @@
 #!/usr/bin/env bash
-# Deterministic performance guard: instructions per trivial-hook call (reused and
-# fresh instance), counted by callgrind, against the budget in
-# scripts/perf-budget.txt. Wall time on a shared 2-core machine is noise; an
-# instruction count is not.
+# Deterministic performance guard: instructions per call of the hook path, counted
+# by callgrind, against the budget in scripts/perf-budget.txt. Wall time on a shared
+# 2-core machine is noise; an instruction count is not. scripts/test.sh runs it.
 #
 #   scripts/perf-guard.sh            # check against the budget (exit 1 if over)
 #   scripts/perf-guard.sh --record   # write the measured counts as the new budget
 #
-# Not part of scripts/test.sh (CI): it needs a release build of wasmtime, which CI
-# does not otherwise make, and valgrind.
+# Modes of tests/examples/hook_loop.rs: `reuse` and `fresh` (the trivial hook on a
+# reused / fresh instance), `read-one` (its value copied in), `layer3` (a gRPC-shaped
+# request through ServerLayer and 3 plugins). It measures the `ci` profile's build,
+# the one scripts/test.sh makes, so it compiles nothing after the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
-command -v valgrind >/dev/null 2>&1 ||
-  die "valgrind is not installed (apt-get install valgrind)"
+if ! command -v valgrind >/dev/null 2>&1; then
+  echo "==> installing valgrind (apt-get install valgrind)"
+  { apt-get install -y -qq valgrind >/dev/null 2>&1 ||
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq valgrind >/dev/null 2>&1; }; } ||
+    die "valgrind is not installed and could not be installed; install it (Debian: apt-get install valgrind) or skip the guard with PERF_GUARD=0"
+fi
 
-# Over-budget tolerance, in percent: instruction counts move a little with the
-# allocator's state and the epoch thread, not with machine load.
-TOLERANCE=${PERF_GUARD_TOLERANCE:-3}
+# Over-budget tolerance, in percent. Under valgrind the counts do not move with
+# machine load, but they do move a little with code layout and the allocator's
+# state (3% was once seen with no change to the hook path); a real regression, such
+# as an allocation or a lock added per call, is more than this.
+TOLERANCE=${PERF_GUARD_TOLERANCE:-5}
 BUDGET=scripts/perf-budget.txt
 LOW=2000
 HIGH=12000
+MODES=(reuse fresh read-one layer3)
 
-echo "==> cargo build --release -p palisade-tests --example hook_loop"
-cargo build --release -p palisade-tests --example hook_loop
-bin=target/release/examples/hook_loop
+# Exactly scripts/test.sh's build (same command, packages and profile): nothing new
+# is compiled after the tests, and a different package set would unify features
+# differently and compile wasmtime again.
+echo "==> cargo test --workspace --profile ci --no-run (hook_loop)"
+cargo test -q --workspace --profile ci --no-run
+bin=target/ci/examples/hook_loop
+[[ -x "$bin" ]] || die "$bin was not built"
 
 # Total instructions of one run of the loop with $1 calls in mode $2.
 instructions() {
@@ -34,7 +46,7 @@ instructions() {
 
 status=0
 record=""
-for mode in reuse fresh; do
+for mode in "${MODES[@]}"; do
   low=$(instructions "$LOW" "$mode")
   high=$(instructions "$HIGH" "$mode")
   [[ -n "$low" && -n "$high" ]] || die "callgrind reported no instruction count for $mode"
@@ -50,14 +62,20 @@ for mode in reuse fresh; do
   if (( per_call > limit )); then
     echo "$mode: $per_call instructions per call: OVER the budget of $budget (+$TOLERANCE%)"
     status=1
+  elif (( per_call * 100 < budget * 90 )); then
+    echo "$mode: $per_call instructions per call, over 10% under the budget of $budget: record the new count (--record) so that the gain is kept"
   else
     echo "$mode: $per_call instructions per call (budget $budget, +$TOLERANCE%)"
   fi
 done
+if (( status != 0 )) && [[ "${1:-}" != "--record" ]]; then
+  echo "The hook path got more expensive. Profile it (tests/examples/hook_loop.rs says how);"
+  echo "if the cost is intended, run scripts/perf-guard.sh --record and say why in the commit."
+fi
 
 if [[ "${1:-}" == "--record" ]]; then
   {
-    echo "# Instructions per trivial-hook call (callgrind), written by scripts/perf-guard.sh --record."
+    echo "# Instructions per call (callgrind, profile ci), written by scripts/perf-guard.sh --record."
     printf '%s' "$record"
   } >"$BUDGET"
   echo "==> budget recorded in $BUDGET"

@@ -2,7 +2,12 @@
 # Everything CI checks, from a bare clone: installs the wasm32-wasip2 target if
 # missing, builds every plugin and hostile fixture as a real component (the build
 # script of the `tests` crate does that), runs every test, the format and lint
-# checks, and a 20-second fuzz run of the package parser (scripts/fuzz.sh).
+# checks, the instruction-count guard of the hook path (scripts/perf-guard.sh), and
+# a 20-second fuzz run of the package parser (scripts/fuzz.sh).
+#
+# One build profile, `ci` (Cargo.toml: optimized, with our crates' debug
+# assertions and overflow checks): the tests, the guard and the fuzzer's seed
+# corpus all use the same build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -12,8 +17,14 @@ ensure_component clippy
 echo "==> cargo fmt --all --check"
 cargo fmt --all --check
 
-echo "==> cargo test --workspace (builds the plugins for wasm32-wasip2 first)"
-cargo test --workspace
+echo "==> cargo test --workspace --profile ci (builds the plugins for wasm32-wasip2 first)"
+cargo test --workspace --profile ci
+
+# Instructions per trivial-hook call against scripts/perf-budget.txt (callgrind;
+# installs valgrind if missing). PERF_GUARD=0 skips it.
+if [ "${PERF_GUARD:-1}" != 0 ]; then
+  bash scripts/perf-guard.sh
+fi
 
 echo "==> cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
