@@ -62,7 +62,9 @@ pub(crate) struct ActiveCall {
 pub(crate) struct Finished {
     /// `Continue` unless the hook called `reject` or `respond`.
     pub(crate) decision: Decision,
-    /// The hook is the plugin's default and need not be called again.
+    /// The hook is the plugin's default and need not be called again: it said so,
+    /// and it decided nothing and changed nothing (a hook that did either is not a
+    /// default, whatever it says).
     pub(crate) unimplemented: bool,
 }
 
@@ -86,7 +88,8 @@ impl ActiveCall {
         std::mem::swap(&mut self.metadata, metadata);
         let original = self.original.take();
         let outcome = self.outcome.take();
-        let unimplemented = std::mem::take(&mut self.unimplemented);
+        let unimplemented =
+            std::mem::take(&mut self.unimplemented) && outcome.is_none() && self.changes == 0;
         if !completed {
             if let Some(original) = original {
                 *metadata = original;
@@ -265,6 +268,25 @@ mod tests {
         let finished = call.finish(true, &mut HeaderMap::new());
         assert_eq!(finished.decision, Decision::Continue);
         assert!(!finished.unimplemented);
+    }
+
+    #[test]
+    fn only_a_hook_that_did_nothing_is_taken_as_unimplemented() {
+        let mut call = active();
+        generated::Host::hook_unimplemented(&mut call);
+        assert!(call.finish(true, &mut HeaderMap::new()).unimplemented);
+
+        let mut call = active();
+        generated::Host::hook_unimplemented(&mut call);
+        generated::Host::reject(&mut call, b::Code::PermissionDenied, "no".into());
+        let finished = call.finish(true, &mut HeaderMap::new());
+        assert!(!finished.unimplemented);
+        assert!(matches!(finished.decision, Decision::Reject { .. }));
+
+        let mut call = active();
+        generated::Host::hook_unimplemented(&mut call);
+        call.changes = 1;
+        assert!(!call.finish(true, &mut HeaderMap::new()).unimplemented);
     }
 
     #[test]
