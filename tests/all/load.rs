@@ -3,7 +3,7 @@
 use palisade_host::{
     CryptoGrant, Error, Grants, KeyUse, Limits, LoadError, PluginSource, PluginSpec, PolicyError,
 };
-use palisade_tests::guests::{ADD_HEADER, FIXTURE_OLD_CONTRACT};
+use palisade_tests::guests::{ADD_HEADER, FIXTURE_OLD_CONTRACT, FIXTURE_WRONG_SIGNATURE};
 use palisade_tests::spec;
 
 use crate::support::host;
@@ -117,6 +117,23 @@ async fn a_plugin_built_for_the_previous_contract_is_refused_by_version() {
         err.to_string(),
         "plugin `old` uses `palisade:plugin/types@0.1.0`, but this host serves version 0.2.0 \
          of the contract: rebuild it with a palisade-sdk for 0.2.0"
+    );
+}
+
+#[tokio::test]
+async fn a_wrongly_typed_import_of_the_right_version_fails_to_link() {
+    // `metadata.get` returning `string`: the hand-linked `get` must not be reachable.
+    let err = host()
+        .load(spec("wrong", FIXTURE_WRONG_SIGNATURE))
+        .await
+        .unwrap_err();
+    let Error::Link(palisade_host::LinkError::Mismatch { plugin, reason }) = &err else {
+        panic!("expected a link mismatch, got {err}");
+    };
+    assert_eq!(plugin, "wrong");
+    assert!(
+        reason.contains("palisade:plugin/metadata@0.2.0") && reason.contains("get"),
+        "{reason}"
     );
 }
 
