@@ -89,8 +89,8 @@ pub(crate) struct PluginInner {
     pub(crate) failure_policy: FailurePolicy,
     pub(crate) hooks: Hooks,
     /// Set when a hook says it is not implemented: the host stops calling it.
-    request_unimplemented: AtomicBool,
-    response_unimplemented: AtomicBool,
+    /// Indexed by [`Hook::index`].
+    unimplemented: [AtomicBool; 2],
     /// Held so the epoch keeps advancing while any plugin is alive.
     _ticker: Arc<EpochTicker>,
     stats: CallStats,
@@ -127,6 +127,30 @@ impl Hook {
             Self::Response(_) => "on-response",
         }
     }
+
+    /// Its place in per-hook arrays.
+    fn index(self) -> usize {
+        match self {
+            Self::Request => 0,
+            Self::Response(_) => 1,
+        }
+    }
+}
+
+impl PluginInner {
+    /// Whether the plugin said `hook` is not implemented.
+    fn unimplemented(&self, hook: Hook) -> &AtomicBool {
+        &self.unimplemented[hook.index()]
+    }
+
+    /// Whether `hook` runs: the spec enables it and the plugin has not excused it.
+    fn runs(&self, hook: Hook) -> bool {
+        let enabled = match hook {
+            Hook::Request => self.hooks.request,
+            Hook::Response(_) => self.hooks.response,
+        };
+        enabled && !self.unimplemented(hook).load(Ordering::Relaxed)
+    }
 }
 
 /// The outcome of a call, as the span's `decision` field.
@@ -154,8 +178,7 @@ impl Plugin {
                 pool,
                 failure_policy,
                 hooks,
-                request_unimplemented: AtomicBool::new(false),
-                response_unimplemented: AtomicBool::new(false),
+                unimplemented: [AtomicBool::new(false), AtomicBool::new(false)],
                 _ticker: ticker,
                 stats: CallStats::default(),
                 component_sha256,
@@ -192,7 +215,7 @@ impl Plugin {
         call: &Arc<CallInfo>,
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
-        if !self.inner.hooks.request || self.inner.request_unimplemented.load(Ordering::Relaxed) {
+        if !self.inner.runs(Hook::Request) {
             return Ok(Decision::Continue);
         }
         self.run(Hook::Request, call, metadata).await
@@ -205,7 +228,7 @@ impl Plugin {
         status: Code,
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
-        if !self.inner.hooks.response || self.inner.response_unimplemented.load(Ordering::Relaxed) {
+        if !self.inner.runs(Hook::Response(status)) {
             return Ok(Decision::Continue);
         }
         self.run(Hook::Response(status), call, metadata).await
@@ -228,8 +251,14 @@ impl Plugin {
             kv_used_bytes: shared.kv.as_ref().map_or(0, |kv| kv.used_bytes()),
             metrics: shared.metrics.snapshot(),
             unimplemented_hooks: Hooks {
-                request: self.inner.request_unimplemented.load(Ordering::Relaxed),
-                response: self.inner.response_unimplemented.load(Ordering::Relaxed),
+                request: self
+                    .inner
+                    .unimplemented(Hook::Request)
+                    .load(Ordering::Relaxed),
+                response: self
+                    .inner
+                    .unimplemented(Hook::Response(Code::Ok))
+                    .load(Ordering::Relaxed),
             },
         }
     }
@@ -321,18 +350,14 @@ impl Plugin {
         let finished = store.data_mut().call.finish(result.is_ok(), metadata);
         match result {
             Ok(()) => {
-                if finished.unimplemented {
-                    let flag = match hook {
-                        Hook::Request => &inner.request_unimplemented,
-                        Hook::Response(_) => &inner.response_unimplemented,
-                    };
-                    if !flag.swap(true, Ordering::Relaxed) {
-                        tracing::debug!(
-                            plugin = self.name(),
-                            hook = hook.name(),
-                            "hook not implemented; no longer called"
-                        );
-                    }
+                if finished.unimplemented
+                    && !inner.unimplemented(hook).swap(true, Ordering::Relaxed)
+                {
+                    tracing::debug!(
+                        plugin = self.name(),
+                        hook = hook.name(),
+                        "hook not implemented; no longer called"
+                    );
                 }
                 pool.checkin(instance);
                 Ok(finished.decision)

@@ -79,17 +79,19 @@ fn main() {
     }
 }
 
-/// `n` request hooks through a chain of `plugins` copies of the guest at `path`.
-fn hooks(n: u64, path: &str, mode: InstanceMode, plugins: usize, fuel: bool) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    // A long epoch tick keeps the ticker thread out of the instruction count; a
-    // small pool keeps the address-space reservation small under valgrind.
+/// A host sized for `plugins`, and a chain of that many copies of the guest at
+/// `path`. A long epoch tick keeps the ticker thread out of the instruction count;
+/// a small pool keeps the address-space reservation small under valgrind.
+fn load_chain(
+    rt: &tokio::runtime::Runtime,
+    path: &str,
+    mode: InstanceMode,
+    plugins: usize,
+    fuel: bool,
+) -> (Host, Chain) {
     let host = Host::new(HostConfig {
         epoch_tick: Duration::from_millis(100),
-        max_instances: 2 * plugins as u32,
+        max_instances: 2 * plugins.max(1) as u32,
         fuel,
         ..HostConfig::default()
     })
@@ -107,7 +109,16 @@ fn hooks(n: u64, path: &str, mode: InstanceMode, plugins: usize, fuel: bool) {
             rt.block_on(host.load(spec)).unwrap()
         })
         .collect();
-    let chain = Chain::new(chain);
+    (host, Chain::new(chain))
+}
+
+/// `n` request hooks through a chain of `plugins` copies of the guest at `path`.
+fn hooks(n: u64, path: &str, mode: InstanceMode, plugins: usize, fuel: bool) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_host, chain) = load_chain(&rt, path, mode, plugins, fuel);
     let call = Arc::new(CallInfo::server("orders.v1.Orders", "Create"));
     let mut proto = HeaderMap::new();
     proto.insert("x-request-id", HeaderValue::from_static("0f4c2a9e-77d1"));
@@ -187,23 +198,8 @@ fn layer(n: u64, plugins: Option<usize>) {
         });
         return;
     };
-    let host = Host::new(HostConfig {
-        epoch_tick: Duration::from_millis(100),
-        max_instances: 2 * plugins.max(1) as u32,
-        ..HostConfig::default()
-    })
-    .unwrap();
-    let chain: Vec<Plugin> = (0..plugins)
-        .map(|i| {
-            let spec = PluginSpec::new(format!("p{i}"), PluginSource::File(GUEST_TRIVIAL.into()))
-                .limits(Limits {
-                    call_timeout: Duration::from_secs(10),
-                    ..Limits::default()
-                });
-            rt.block_on(host.load(spec)).unwrap()
-        })
-        .collect();
-    let mut service = palisade_host::layer::ServerLayer::new(Chain::new(chain)).layer(Answer);
+    let (_host, chain) = load_chain(&rt, GUEST_TRIVIAL, InstanceMode::Reuse, plugins, false);
+    let mut service = palisade_host::layer::ServerLayer::new(chain).layer(Answer);
     rt.block_on(async {
         for _ in 0..n {
             std::future::poll_fn(|cx| service.poll_ready(cx))
