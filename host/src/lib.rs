@@ -108,6 +108,7 @@ mod error;
 mod host;
 pub mod manual;
 mod shard;
+mod untrusted;
 
 pub use crate::audit::{AuditError, AuditEvent, AuditSink, OnAuditFailure};
 pub use crate::capability::call::{
@@ -141,6 +142,7 @@ pub use crate::policy::{
     Capability, ClockGrant, ConfigGrant, CryptoGrant, Grants, ImportClass, KeyUse, KvGrant, Limits,
     LogGrant, MetricsGrant, classify_import, component_imports,
 };
+pub use crate::untrusted::{Untrusted, escape_untrusted};
 pub use crate::verify::{
     BundleSigner, Identity, IdentityPolicy, KeyId, KeyKind, KeyTextError, PackageInfo, PublicKey,
     SignerIdentity, SigningKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy, UnverifiedPackage,

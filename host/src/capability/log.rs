@@ -113,14 +113,7 @@ impl LogSink {
 /// operator's terminal (newlines, ANSI escapes).
 fn sanitize(bytes: &[u8], truncated: bool) -> String {
     let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.trim_end_matches(['\n', '\r']).chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
+    let mut out = crate::untrusted::Untrusted(text.trim_end_matches(['\n', '\r'])).to_string();
     if truncated {
         out.push_str("…[truncated]");
     }
