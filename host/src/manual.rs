@@ -43,9 +43,20 @@
 //! - **Compiled code is cached only when authenticated**
 //!   ([`HostConfig::cache_dir`](crate::HostConfig)): entries are keyed by the
 //!   verified component's SHA-256 and the engine's configuration and carry an
-//!   HMAC-SHA256 under a key the host keeps in the directory (0600); a changed or
-//!   swapped entry is refused and recompiled, never run. The directory must not be
-//!   writable by others.
+//!   HMAC-SHA256 under a key the host keeps *beside* the directory, as `<dir>.key`
+//!   (0600), never in it; a changed or swapped entry is refused and recompiled, never
+//!   run. Native code must come only from this host, so the host refuses to start
+//!   (`HostError::InvalidSetting`, setting `cache_dir`) unless the directory is owned
+//!   by its effective uid, is not a symbolic link and is not writable by group or
+//!   others; every directory above it is owned by root or by that uid and is not
+//!   writable by others unless sticky (ssh's rule for `~/.ssh`); and the key is a
+//!   0600 regular file of that uid. The directory and its parent are opened with
+//!   `O_DIRECTORY | O_NOFOLLOW` and entries reached with `openat`, so a path swapped
+//!   after the checks is never followed. What the operator must still guarantee: no
+//!   other principal runs as the host's uid, and `<dir>.key` is never shared, copied
+//!   or restored from elsewhere. The directory itself may be (a restored CI cache, a
+//!   shared volume): its entries then fail authentication and are recompiled. A
+//!   `key` file inside the directory (the old layout) is ignored.
 //! - **Reused instances** ([`InstanceMode::Reuse`](crate::InstanceMode)): creating an
 //!   instance costs far more than a call. Plugins that must not carry memory from one
 //!   call to the next use [`InstanceMode::FreshPerCall`](crate::InstanceMode).
