@@ -223,7 +223,7 @@ fn check_config_exit_codes() {
     write(
         "ok.toml",
         format!(
-            "mode = \"lockdown\"\n[trust]\nkeys = [\"{key}\"]\n[ceilings]\nforbid = [\"kv\"]\n\
+            "mode = \"lockdown\"\naudit_log = \"audit.jsonl\"\n[trust]\nkeys = [\"{key}\"]\n[ceilings]\nforbid = [\"kv\"]\n\
              [[plugins]]\nname = \"add-header\"\npackage = \"add-header.pkg\"\n\
              [plugins.grants]\nconfig = {{}}\nkv = {{ quota_bytes = 10 }}\n"
         ),

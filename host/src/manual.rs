@@ -334,7 +334,7 @@
 //!
 //! ```toml
 //! mode = "lockdown"                 # or "development"; lockdown when absent
-//! audit_log = "audit.jsonl"         # optional: append every load and refusal here
+//! audit_log = "audit.jsonl"         # append every load and refusal here (lockdown requires it)
 //! compiled_cache = "cache"          # optional: reuse compiled code across restarts
 //!
 //! [trust]
@@ -342,11 +342,11 @@
 //!                                   # ("dev:<64 hex>" is a development key: refused in lockdown)
 //! threshold = 1                     # distinct trusted signatures per package
 //! revoked = ["<64 hex key id>"]     # never counted
-//! sigstore_trust_root = "trusted_root.json"  # Fulcio CAs and Rekor keys, relative to this file
+//! sigstore_trust_root = "trusted_root.json"  # Fulcio CAs, Rekor keys and CT logs, relative to this file
 //! [[trust.identity]]                # a trusted sigstore signer; repeat for several
 //! issuer = "https://token.actions.githubusercontent.com"
 //! subject = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/*"
-//! [trust.min_versions]
+//! [trust.min_versions]                # each names a plugin of [[plugins]] (lockdown)
 //! rbac = "1.0.0"                    # no rollback below this
 //! [trust.pins]
 //! rbac = "<64 hex sha256 of the component>"
@@ -387,7 +387,7 @@
 //! listen = "0.0.0.0:8443"           # mTLS per [transport]
 //! upstream = "http://127.0.0.1:50051"   # plaintext, so a loopback address
 //! # upstream_plaintext = "insecure-allow"  # another host (development only)
-//! metrics = "127.0.0.1:9464"        # optional: GET /metrics
+//! metrics = "127.0.0.1:9464"        # optional: GET /metrics (loopback only in lockdown)
 //! reload = "verified"               # or "off"; the default is "off" in lockdown
 //! shutdown_grace_ms = 10000         # in-flight calls' time after SIGTERM
 //! ```
@@ -399,7 +399,9 @@
 //!   enumerated value (a mode, a hook), with the file and `line:column`.
 //! - `Invalid`: a bad value, naming the setting as a path (`trust.keys[0]`,
 //!   `plugins.rbac.limits.call_timeout_ms`): a key that is not 64 hex digits or not
-//!   an ed25519 point, an unknown name in `forbid`, a plugin with both or neither of
+//!   an ed25519 point, the same key listed twice in `trust.keys` (it would count once,
+//!   so a threshold could pass `check-config` that no package can meet), an unknown
+//!   name in `forbid`, a plugin with both or neither of
 //!   `package` and `component`, duplicate plugin names, a threshold above the number
 //!   of keys and identities, limits of 0 or above the host maxima (1 GiB of memory,
 //!   60 s per call, 1024 concurrent instances), `[transport]` with only some of `cert`,
@@ -419,7 +421,14 @@
 //!   `[transport] plaintext = "insecure-allow"`, a development key in `trust.keys`
 //!   (the setting names the key id: `trust.keys[0] (development key 3fa1…)`), a
 //!   non-loopback `[serve] upstream` (with or without
-//!   `upstream_plaintext = "insecure-allow"`).
+//!   `upstream_plaintext = "insecure-allow"`), a non-loopback `[serve] metrics` (the
+//!   endpoint is plaintext, unauthenticated and has no timeouts), a
+//!   `sigstore_trust_root` that lists no CT logs (a certificate's SCT would not be
+//!   checked), a `trust.min_versions` or `trust.pins` entry naming no plugin of
+//!   `[[plugins]]` (a typo would silently drop the floor or the pin; development mode
+//!   warns), and no `audit_log`. And at reload (`palisade serve`), a new file that
+//!   would run an older signed version of a running plugin than the one running
+//!   (`ReloadError::Rollback`; raise `trust.min_versions` to make a floor permanent).
 //!
 //! **Ceilings** are applied to every plugin's grants before it is loaded: a forbidden
 //! capability is removed, so a package whose manifest requests it is refused with
