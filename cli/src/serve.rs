@@ -354,7 +354,9 @@ impl Reloader {
                     _ => &counters.reloads_failed,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(config = %state.path.display(), outcome = error.outcome(), error = %error, "reload: kept the old chain");
+                // The error may quote a package's manifest: the author's text.
+                let text = error.to_string();
+                tracing::error!(config = %state.path.display(), outcome = error.outcome(), error = %palisade_host::Untrusted(&text), "reload: kept the old chain");
                 let event = AuditEvent::reload_failed(
                     error.outcome(),
                     state.path.display().to_string(),

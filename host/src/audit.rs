@@ -5,9 +5,11 @@
 //!
 //! Field names are stable: they are the JSON keys and the `tracing` field names
 //! alike (`event`, `plugin`, `version`, `signers`, `development_signers`,
-//! `component_sha256`, `requested`, `grants`, `hooks`, `signed`, `stage`, `reason`,
-//! `message`, `previous_sha256`). Key ids and digests are lowercase hex; grants are the
-//! manifest's `[capabilities]` shape as JSON. The format is in
+//! `identities`, `component_sha256`, `requested`, `grants`, `hooks`, `signed`, `stage`,
+//! `reason`, `message`, `previous_sha256`). Key ids and digests are lowercase hex;
+//! grants are the manifest's `[capabilities]` shape as JSON. Text that did not come
+//! from the host (a signer's subject, a message quoting a manifest) is escaped with
+//! [`Untrusted`] in `tracing` output; JSON escapes it on its own. The format is in
 //! [`manual`](crate::manual#audit).
 
 use std::fmt;
@@ -25,7 +27,8 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::intercept::Hooks;
 use crate::policy::{Grants, KeyUse};
-use crate::verify::{KeyId, hex};
+use crate::untrusted::Untrusted;
+use crate::verify::{BundleSigner, KeyId, hex};
 
 /// The `tracing` target of every audit event: filter on it to route the audit trail
 /// (`RUST_LOG=palisade::audit=info`).
@@ -51,6 +54,11 @@ pub enum AuditEvent {
         /// Those of `signers` the trust policy marks as development keys.
         #[serde(serialize_with = "ser_key_ids")]
         development_signers: Vec<KeyId>,
+        /// The distinct sigstore signers whose bundles verified and count, as
+        /// `{"issuer", "subject", "log_index"}` objects (empty for a package signed
+        /// with keys only).
+        #[serde(serialize_with = "ser_identities")]
+        identities: Vec<BundleSigner>,
         /// The component's SHA-256, recomputed and equal to the manifest's.
         #[serde(serialize_with = "ser_digest")]
         component_sha256: [u8; 32],
@@ -196,6 +204,7 @@ impl AuditEvent {
                 version,
                 signers,
                 development_signers,
+                identities,
                 component_sha256,
                 requested,
                 grants,
@@ -206,6 +215,7 @@ impl AuditEvent {
                 version = %version,
                 signers = %Ids(signers),
                 development_signers = %Ids(development_signers),
+                identities = %Signers(identities),
                 component_sha256 = %hex(component_sha256),
                 requested = %grants_json(requested),
                 grants = %grants_json(grants),
@@ -240,7 +250,7 @@ impl AuditEvent {
                 plugin = %plugin,
                 stage = *stage,
                 reason = *reason,
-                message = %message,
+                message = %Untrusted(message),
                 "plugin refused"
             ),
             Self::Reloaded {
@@ -266,7 +276,7 @@ impl AuditEvent {
                 event = "reload_failed",
                 outcome = *outcome,
                 config = %config,
-                message = %message,
+                message = %Untrusted(message),
                 "reload refused; the running chain is kept"
             ),
         }
@@ -468,6 +478,27 @@ impl fmt::Display for Ids<'_> {
     }
 }
 
+/// Sigstore signers as `subject (issuer i), ...` for `tracing`, escaped: the
+/// certificate's text is the signer's, not the host's.
+struct Signers<'a>(&'a [BundleSigner]);
+
+impl fmt::Display for Signers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, signer) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(", ")?;
+            }
+            write!(
+                f,
+                "{} (issuer {})",
+                Untrusted(&signer.identity.subject),
+                Untrusted(&signer.identity.issuer)
+            )?;
+        }
+        Ok(())
+    }
+}
+
 fn hook_names(hooks: Hooks) -> Vec<&'static str> {
     [(hooks.request, "request"), (hooks.response, "response")]
         .into_iter()
@@ -522,6 +553,16 @@ pub fn grants_json(grants: &Grants) -> Value {
 
 fn ser_key_ids<S: Serializer>(ids: &[KeyId], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(ids.iter().map(ToString::to_string))
+}
+
+fn ser_identities<S: Serializer>(signers: &[BundleSigner], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(signers.iter().map(|signer| {
+        json!({
+            "issuer": signer.identity.issuer,
+            "subject": signer.identity.subject,
+            "log_index": signer.log_index,
+        })
+    }))
 }
 
 fn ser_digest<S: Serializer>(digest: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {

@@ -473,15 +473,20 @@
 //!
 //! | `event` | when | fields (besides `timestamp`, `event`, `plugin`) |
 //! |---|---|---|
-//! | `verified` | a package passed its trust policy and its grants are settled | `version`, `signers` and `development_signers` (key ids), `component_sha256`, `requested` (the manifest's), `grants` (effective) |
+//! | `verified` | a package passed its trust policy and its grants are settled | `version`, `signers` and `development_signers` (key ids), `identities` (the sigstore signers that counted: `{"issuer", "subject", "log_index"}`), `component_sha256`, `requested` (the manifest's), `grants` (effective) |
 //! | `loaded` | the plugin's first instance is ready | `signed`, `version` (`null` for a bare component), `component_sha256`, `grants`, `hooks` |
 //! | `refused` | any stage refused the plugin | `stage` (`load`, `verify`, `policy`, `compile`, `link`, `audit`), `reason` (the error variant in snake case: `invalid_signature`, `threshold_not_met`, `component_digest_mismatch`, `exceeds_grants`, `not_granted`, `too_large`, ...), `message` |
 //! | `reloaded` | a running plugin was replaced (by `palisade serve`'s reload, before the swap) ([`Host::audit`](crate::Host::audit) with [`AuditEvent::reloaded`](crate::AuditEvent::reloaded)) | `version`, `previous_sha256`, `component_sha256` |
 //! | `reload_failed` | a reload was refused or failed; the running chain was kept ([`AuditEvent::reload_failed`](crate::AuditEvent::reload_failed)) | `outcome` (`refused`: reloading is off; `failed`), `config`, `message` (no `plugin`: it is about the whole chain) |
 //!
 //! ```json
-//! {"timestamp":"2026-05-19T07:31:02.123456Z","event":"verified","plugin":"rbac","version":"0.1.0","signers":["3fa1…"],"development_signers":[],"component_sha256":"9c0e…","requested":{"config":{},"log":{}},"grants":{"config":{},"log":{}}}
+//! {"timestamp":"2026-05-19T07:31:02.123456Z","event":"verified","plugin":"rbac","version":"0.1.0","signers":["3fa1…"],"development_signers":[],"identities":[],"component_sha256":"9c0e…","requested":{"config":{},"log":{}},"grants":{"config":{},"log":{}}}
 //! ```
+//!
+//! Text that did not come from the host (a signer's subject, an error message quoting
+//! a manifest) is escaped in the `tracing` events with
+//! [`Untrusted`](crate::Untrusted), so a newline or an ESC in a signed manifest cannot
+//! forge a log line; the JSON lines are escaped by JSON itself.
 //!
 //! The log is set with `audit_log = "path"` in the operator config (relative to the
 //! config's directory) or [`Host::with_audit_sink`](crate::Host::with_audit_sink) with

@@ -27,6 +27,7 @@ fn verified() -> AuditEvent {
         version: "1.2.3".into(),
         signers: vec![KeyId::from_bytes([0xab; 32])],
         development_signers: vec![],
+        identities: vec![],
         component_sha256: [0x01; 32],
         requested: Grants::none().config().kv(4096),
         grants: Grants::none()
@@ -121,5 +122,26 @@ fn unopenable_log_is_an_open_error() {
     assert!(
         err.to_string().contains("/nonexistent-dir/audit.jsonl"),
         "{err}"
+    );
+}
+
+#[test]
+fn sigstore_signers_are_escaped_for_tracing() {
+    let signer = |subject: &str| BundleSigner {
+        identity: crate::verify::SignerIdentity {
+            issuer: "https://issuer.test".into(),
+            subject: subject.into(),
+        },
+        log_index: Some(7),
+        integrated_time: None,
+    };
+    let signers = [
+        signer("ci@example.test"),
+        signer("x\n INFO forged\u{1b}[2K"),
+    ];
+    assert_eq!(
+        Signers(&signers).to_string(),
+        "ci@example.test (issuer https://issuer.test), \
+         x\\n INFO forged\\u{1b}[2K (issuer https://issuer.test)"
     );
 }
