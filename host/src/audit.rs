@@ -117,6 +117,19 @@ pub enum AuditEvent {
         #[serde(serialize_with = "ser_digest")]
         component_sha256: [u8; 32],
     },
+    /// A running plugin was taken out of the chain because the reloaded
+    /// configuration no longer names it (for `palisade serve`'s reload). Comes with the
+    /// new plugins' `reloaded` events, before the new chain is swapped in.
+    #[non_exhaustive]
+    Removed {
+        /// The plugin's name.
+        plugin: String,
+        /// The version that was running, when it is a package.
+        version: Option<String>,
+        /// The removed component's SHA-256.
+        #[serde(serialize_with = "ser_digest")]
+        component_sha256: [u8; 32],
+    },
     /// A reload was refused or failed, and the running chain was kept (for
     /// `palisade serve`). A plugin that failed to load has its own `refused` event
     /// before this one.
@@ -144,6 +157,19 @@ impl AuditEvent {
             plugin: plugin.into(),
             version,
             previous_sha256,
+            component_sha256,
+        }
+    }
+
+    /// A [`Removed`](Self::Removed) event.
+    pub fn removed(
+        plugin: impl Into<String>,
+        version: Option<String>,
+        component_sha256: [u8; 32],
+    ) -> Self {
+        Self::Removed {
+            plugin: plugin.into(),
+            version,
             component_sha256,
         }
     }
@@ -179,6 +205,7 @@ impl AuditEvent {
             Self::Loaded { .. } => "loaded",
             Self::Refused { .. } => "refused",
             Self::Reloaded { .. } => "reloaded",
+            Self::Removed { .. } => "removed",
             Self::ReloadFailed { .. } => "reload_failed",
         }
     }
@@ -190,7 +217,8 @@ impl AuditEvent {
             Self::Verified { plugin, .. }
             | Self::Loaded { plugin, .. }
             | Self::Refused { plugin, .. }
-            | Self::Reloaded { plugin, .. } => plugin,
+            | Self::Reloaded { plugin, .. }
+            | Self::Removed { plugin, .. } => plugin,
             Self::ReloadFailed { .. } => "",
         }
     }
@@ -266,6 +294,18 @@ impl AuditEvent {
                 previous_sha256 = %previous_sha256.as_ref().map(|d| hex(d)).unwrap_or_default(),
                 component_sha256 = %hex(component_sha256),
                 "plugin reloaded"
+            ),
+            Self::Removed {
+                plugin,
+                version,
+                component_sha256,
+            } => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "removed",
+                plugin = %plugin,
+                version = version.as_deref().unwrap_or(""),
+                component_sha256 = %hex(component_sha256),
+                "plugin removed"
             ),
             Self::ReloadFailed {
                 outcome,

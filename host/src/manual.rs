@@ -477,6 +477,7 @@
 //! | `loaded` | the plugin's first instance is ready | `signed`, `version` (`null` for a bare component), `component_sha256`, `grants`, `hooks` |
 //! | `refused` | any stage refused the plugin | `stage` (`load`, `verify`, `policy`, `compile`, `link`, `audit`), `reason` (the error variant in snake case: `invalid_signature`, `threshold_not_met`, `component_digest_mismatch`, `exceeds_grants`, `not_granted`, `too_large`, ...), `message` |
 //! | `reloaded` | a running plugin was replaced (by `palisade serve`'s reload, before the swap) ([`Host::audit`](crate::Host::audit) with [`AuditEvent::reloaded`](crate::AuditEvent::reloaded)) | `version`, `previous_sha256`, `component_sha256` |
+//! | `removed` | a reload dropped a running plugin the new file no longer names (before the swap) ([`AuditEvent::removed`](crate::AuditEvent::removed)) | `version`, `component_sha256` (of the removed plugin) |
 //! | `reload_failed` | a reload was refused or failed; the running chain was kept ([`AuditEvent::reload_failed`](crate::AuditEvent::reload_failed)) | `outcome` (`refused`: reloading is off; `failed`), `config`, `message` (no `plugin`: it is about the whole chain) |
 //!
 //! ```json
@@ -574,7 +575,8 @@
 //!   `[transport]`, `audit_log` or `compiled_cache` differs is refused (restart for
 //!   those). Each
 //!   reload is audited: a `reloaded` event per plugin (version, previous and new
-//!   component SHA-256), written before the swap, so that in lockdown a reload that
+//!   component SHA-256) and a `removed` event per running plugin the new file drops,
+//!   written before the swap, so that in lockdown a reload that
 //!   cannot be recorded does not happen; or one `reload_failed` event with its
 //!   outcome (after the `refused` event of the plugin that failed, if one did). The
 //!   config's `audit_log` is opened at start and kept open.

@@ -126,6 +126,29 @@ fn unopenable_log_is_an_open_error() {
 }
 
 #[test]
+fn removed_is_recorded_with_the_running_version_and_digest() {
+    let path = temp_path("removed");
+    let sink = AuditSink::open(&path, OnAuditFailure::Refuse).unwrap();
+    let event = AuditEvent::removed("rbac", Some("1.2.3".into()), [3; 32]);
+    assert_eq!(event.kind(), "removed");
+    assert_eq!(event.plugin(), "rbac");
+    sink.record(&event).unwrap();
+    let line = lines(&path).remove(0);
+    let mut object = line.as_object().unwrap().clone();
+    object.remove("timestamp");
+    assert_eq!(
+        Value::Object(object),
+        json!({
+            "event": "removed",
+            "plugin": "rbac",
+            "version": "1.2.3",
+            "component_sha256": "03".repeat(32),
+        })
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
 fn sigstore_signers_are_escaped_for_tracing() {
     let signer = |subject: &str| BundleSigner {
         identity: crate::verify::SignerIdentity {
