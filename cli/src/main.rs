@@ -438,8 +438,9 @@ fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
 }
 
 /// `SUBJECT (issuer ISSUER), log index N`.
+/// A sigstore signer as text, escaped: the certificate's subject is the signer's text.
 fn signer_text(signer: &BundleSigner) -> String {
-    signer.to_string()
+    palisade_host::escape_untrusted(&signer.to_string()).into_owned()
 }
 
 /// Parses `--identity ISSUER=SUBJECT`.
@@ -630,12 +631,15 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
         return Ok(());
     }
 
+    // Everything below but the path and the digests is the package author's text, so
+    // it is escaped: a control character must not forge or hide a WARNING line.
+    use palisade_host::Untrusted;
     match &info {
         Some(info) => {
             say!(o, "package:     {}", args.package.display());
-            say!(o, "name:        {}", info.name);
+            say!(o, "name:        {}", Untrusted(&info.name));
             say!(o, "version:     {}", info.version);
-            say!(o, "description: {}", info.description);
+            say!(o, "description: {}", Untrusted(&info.description));
             let mut hooks = Vec::new();
             if info.hooks.request {
                 hooks.push("request");
@@ -650,7 +654,10 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                 .map(|m| {
                     m.iter()
                         .map(|(name, detail)| match detail.as_object() {
-                            Some(d) if !d.is_empty() => format!("{name} {detail}"),
+                            // JSON escapes control characters, not bidirectional ones.
+                            Some(d) if !d.is_empty() => {
+                                format!("{name} {}", Untrusted(&detail.to_string()))
+                            }
                             _ => name.clone(),
                         })
                         .collect()
@@ -682,7 +689,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                 );
             }
             for reason in &info.unreadable_bundles {
-                say!(o, "bundle:      unreadable: {reason}");
+                say!(o, "bundle:      unreadable: {}", Untrusted(reason));
             }
             let declared = hex(&info.component_sha256);
             if declared != sha256 {
@@ -698,12 +705,14 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
     say!(o, "imports:");
     for (import, (class, _, flagged)) in &classified {
         let mark = if *flagged { "  !" } else { "" };
+        let import = Untrusted(import).to_string();
         say!(o, "  {import:<48} {class}{mark}");
     }
     for import in &unrequested {
         say!(
             o,
-            "WARNING: {import} needs a capability the manifest does not request"
+            "WARNING: {} needs a capability the manifest does not request",
+            Untrusted(import)
         );
     }
     emit(&o);

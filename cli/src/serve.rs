@@ -113,6 +113,19 @@ pub enum ReloadError {
     /// A plugin of the new file failed verification or loading.
     #[error("the new chain did not load: {0}")]
     Load(#[source] palisade_host::Error),
+    /// Lockdown: the new file would replace a running plugin with an older signed
+    /// version (a rollback; raise `trust.min_versions` to make it permanent).
+    #[error(
+        "lockdown refuses to roll `{plugin}` back from version {running} to {new}; a reload may only keep or raise a plugin's version"
+    )]
+    Rollback {
+        /// The plugin.
+        plugin: String,
+        /// The version running now.
+        running: String,
+        /// The older version the new file loaded.
+        new: String,
+    },
     /// The reload could not be audited, and the audit log's policy (lockdown) says
     /// that nothing unaudited may happen: the new chain was not swapped in.
     #[error("the reload could not be audited: {0}")]
@@ -354,7 +367,9 @@ impl Reloader {
                     _ => &counters.reloads_failed,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(config = %state.path.display(), outcome = error.outcome(), error = %error, "reload: kept the old chain");
+                // The error may quote a package's manifest: the author's text.
+                let text = error.to_string();
+                tracing::error!(config = %state.path.display(), outcome = error.outcome(), error = %palisade_host::Untrusted(&text), "reload: kept the old chain");
                 let event = AuditEvent::reload_failed(
                     error.outcome(),
                     state.path.display().to_string(),
@@ -416,6 +431,9 @@ impl Reloader {
         // Audited before the swap: with a log that must record everything
         // (lockdown), a reload that cannot be recorded does not happen.
         let old = state.chain.current();
+        if current.mode == Mode::Lockdown {
+            refuse_rollback(&old, &chain)?;
+        }
         for plugin in chain.plugins() {
             let previous = old
                 .plugins()
@@ -430,9 +448,48 @@ impl Reloader {
             );
             state.host.audit(&event).map_err(ReloadError::Audit)?;
         }
+        for plugin in old.plugins() {
+            if !chain.plugins().iter().any(|p| p.name() == plugin.name()) {
+                let event = AuditEvent::removed(
+                    plugin.name(),
+                    plugin.version().map(str::to_owned),
+                    plugin.component_sha256(),
+                );
+                state.host.audit(&event).map_err(ReloadError::Audit)?;
+            }
+        }
         let names = plugin_names(&chain);
         state.chain.replace(chain);
         *current = new;
         Ok(names)
     }
+}
+
+/// Refuses a new chain that runs an older signed version of a plugin than `old` does.
+fn refuse_rollback(
+    old: &palisade_host::Chain,
+    new: &palisade_host::Chain,
+) -> Result<(), ReloadError> {
+    let version = |text: &str| semver::Version::parse(text).ok();
+    for plugin in new.plugins() {
+        let Some(new_version) = plugin.version() else {
+            continue;
+        };
+        let running = old
+            .plugins()
+            .iter()
+            .find(|p| p.name() == plugin.name())
+            .and_then(|p| p.version());
+        if let Some(running) = running
+            && let (Some(a), Some(b)) = (version(running), version(new_version))
+            && b < a
+        {
+            return Err(ReloadError::Rollback {
+                plugin: plugin.name().to_owned(),
+                running: running.to_owned(),
+                new: new_version.to_owned(),
+            });
+        }
+    }
+    Ok(())
 }

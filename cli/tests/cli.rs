@@ -223,7 +223,7 @@ fn check_config_exit_codes() {
     write(
         "ok.toml",
         format!(
-            "mode = \"lockdown\"\n[trust]\nkeys = [\"{key}\"]\n[ceilings]\nforbid = [\"kv\"]\n\
+            "mode = \"lockdown\"\naudit_log = \"audit.jsonl\"\n[trust]\nkeys = [\"{key}\"]\n[ceilings]\nforbid = [\"kv\"]\n\
              [[plugins]]\nname = \"add-header\"\npackage = \"add-header.pkg\"\n\
              [plugins.grants]\nconfig = {{}}\nkv = {{ quota_bytes = 10 }}\n"
         ),
@@ -532,5 +532,50 @@ fn sigstore_bundle_sign_verify_inspect() {
             "both.pkg",
         ],
         0,
+    );
+}
+
+/// A signed manifest's text is the package author's: `inspect` escapes it, so a
+/// newline and ESC in `description` cannot print a forged line (here a fake
+/// `signature:` and an erased WARNING) on the operator's terminal.
+#[test]
+fn inspect_escapes_the_manifest_text() {
+    let dir = temp_dir("inspect-escape");
+    let manifest = std::fs::read_to_string(manifest())
+        .unwrap()
+        .replace(
+            "description = \"Sets one configured header on every request and marks responses with x-added-by.\"",
+            "description = \"ok\\nsignature:   0000 (trusted)\\u001B[2K\\u202E\"",
+        );
+    assert!(manifest.contains("\\u001B"), "the example manifest changed");
+    std::fs::write(dir.join("evil.toml"), manifest).unwrap();
+    expect(&dir, &["keygen", "--out", "a"], 0);
+    expect(
+        &dir,
+        &[
+            "sign",
+            "--key",
+            "a.key",
+            "--manifest",
+            "evil.toml",
+            ADD_HEADER,
+            "--out",
+            "evil.pkg",
+        ],
+        0,
+    );
+    let out = expect(&dir, &["inspect", "evil.pkg"], 0);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("description: ok\\nsignature:   0000 (trusted)\\u{1b}[2K\\u{202e}\n"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{202e}'),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.lines().any(|l| l.starts_with("signature:   0000")),
+        "{stdout}"
     );
 }

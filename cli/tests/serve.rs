@@ -850,3 +850,85 @@ async fn serve_unreachable_upstream_is_unavailable() {
     assert_eq!(sample(&metrics, "palisade_upstream_errors_total"), 1);
     proxy.stop().await;
 }
+
+/// `add-header` at `version`, validly signed by the trusted key.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test signs the example component itself"
+)]
+fn add_header_at(setup: &Setup, version: &str) -> Vec<u8> {
+    use sha2::Digest;
+    let manifest = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../plugins/add-header/manifest.toml"
+    ))
+    .unwrap()
+    .replace("version = \"0.1.0\"", &format!("version = \"{version}\""));
+    assert!(manifest.contains(version), "the example manifest changed");
+    let component = std::fs::read(ADD_HEADER).unwrap();
+    let digest = hex(&sha2::Sha256::digest(&component));
+    let manifest = format!("component_sha256 = \"{digest}\"\n{manifest}");
+    palisade_host::sign_package(&manifest, &component, &setup.key).unwrap()
+}
+
+/// In lockdown a reload may not roll a running plugin back to an older signed version
+/// (each one validly signed, and above any `min_versions`); a newer one is fine. And a
+/// reload that drops a plugin records its removal.
+#[tokio::test]
+async fn serve_reload_refuses_a_rollback_in_lockdown_and_audits_a_removal() {
+    let setup = Setup::new("reload-rollback").await;
+    let path = setup.write_config(&Options::default());
+    let proxy = start(&path).await;
+    let before = proxy.chain.current();
+    let package = setup.dir.0.join("add-header.pkg");
+
+    std::fs::write(&package, add_header_at(&setup, "0.0.9")).unwrap();
+    match proxy.reloader.reload().await {
+        Err(ReloadError::Rollback {
+            plugin,
+            running,
+            new,
+        }) => {
+            assert_eq!(
+                (plugin.as_str(), running.as_str(), new.as_str()),
+                ("add-header", "0.1.0", "0.0.9")
+            );
+        }
+        other => panic!("a rollback was not refused: {other:?}"),
+    }
+    assert!(Arc::ptr_eq(&before, &proxy.chain.current()));
+    let failed = setup.audited("reload_failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("roll `add-header` back from version 0.1.0 to 0.0.9"),
+        "{failed:?}"
+    );
+
+    std::fs::write(&package, add_header_at(&setup, "0.2.0")).unwrap();
+    assert_eq!(
+        proxy.reloader.reload().await.unwrap(),
+        ["rbac", "add-header"]
+    );
+    let running = proxy.chain.current();
+    let add_header = running
+        .plugins()
+        .iter()
+        .find(|p| p.name() == "add-header")
+        .unwrap();
+    let sha256 = hex(&add_header.component_sha256());
+
+    // The same file without add-header.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let cut = text.find("\n[[plugins]]\nname = \"add-header\"").unwrap();
+    std::fs::write(&path, &text[..cut]).unwrap();
+    assert_eq!(proxy.reloader.reload().await.unwrap(), ["rbac"]);
+    let removed = setup.audited("removed");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0]["plugin"], "add-header");
+    assert_eq!(removed[0]["version"], "0.2.0");
+    assert_eq!(removed[0]["component_sha256"], sha256);
+    proxy.stop().await;
+}

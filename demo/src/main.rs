@@ -81,6 +81,7 @@ fn hex(bytes: &[u8]) -> String {
 fn config_text(publisher: &str, transport_extra: &str) -> String {
     format!(
         r#"mode = "lockdown"
+audit_log = "audit.jsonl"
 
 [trust]
 keys = ["{publisher}"]

@@ -5,9 +5,11 @@
 //!
 //! Field names are stable: they are the JSON keys and the `tracing` field names
 //! alike (`event`, `plugin`, `version`, `signers`, `development_signers`,
-//! `component_sha256`, `requested`, `grants`, `hooks`, `signed`, `stage`, `reason`,
-//! `message`, `previous_sha256`). Key ids and digests are lowercase hex; grants are the
-//! manifest's `[capabilities]` shape as JSON. The format is in
+//! `identities`, `component_sha256`, `requested`, `grants`, `hooks`, `signed`, `stage`,
+//! `reason`, `message`, `previous_sha256`). Key ids and digests are lowercase hex;
+//! grants are the manifest's `[capabilities]` shape as JSON. Text that did not come
+//! from the host (a signer's subject, a message quoting a manifest) is escaped with
+//! [`Untrusted`] in `tracing` output; JSON escapes it on its own. The format is in
 //! [`manual`](crate::manual#audit).
 
 use std::fmt;
@@ -25,7 +27,8 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::intercept::Hooks;
 use crate::policy::{Grants, KeyUse};
-use crate::verify::{KeyId, hex};
+use crate::untrusted::Untrusted;
+use crate::verify::{BundleSigner, KeyId, hex};
 
 /// The `tracing` target of every audit event: filter on it to route the audit trail
 /// (`RUST_LOG=palisade::audit=info`).
@@ -51,6 +54,11 @@ pub enum AuditEvent {
         /// Those of `signers` the trust policy marks as development keys.
         #[serde(serialize_with = "ser_key_ids")]
         development_signers: Vec<KeyId>,
+        /// The distinct sigstore signers whose bundles verified and count, as
+        /// `{"issuer", "subject", "log_index"}` objects (empty for a package signed
+        /// with keys only).
+        #[serde(serialize_with = "ser_identities")]
+        identities: Vec<BundleSigner>,
         /// The component's SHA-256, recomputed and equal to the manifest's.
         #[serde(serialize_with = "ser_digest")]
         component_sha256: [u8; 32],
@@ -109,6 +117,19 @@ pub enum AuditEvent {
         #[serde(serialize_with = "ser_digest")]
         component_sha256: [u8; 32],
     },
+    /// A running plugin was taken out of the chain because the reloaded
+    /// configuration no longer names it (for `palisade serve`'s reload). Comes with the
+    /// new plugins' `reloaded` events, before the new chain is swapped in.
+    #[non_exhaustive]
+    Removed {
+        /// The plugin's name.
+        plugin: String,
+        /// The version that was running, when it is a package.
+        version: Option<String>,
+        /// The removed component's SHA-256.
+        #[serde(serialize_with = "ser_digest")]
+        component_sha256: [u8; 32],
+    },
     /// A reload was refused or failed, and the running chain was kept (for
     /// `palisade serve`). A plugin that failed to load has its own `refused` event
     /// before this one.
@@ -136,6 +157,19 @@ impl AuditEvent {
             plugin: plugin.into(),
             version,
             previous_sha256,
+            component_sha256,
+        }
+    }
+
+    /// A [`Removed`](Self::Removed) event.
+    pub fn removed(
+        plugin: impl Into<String>,
+        version: Option<String>,
+        component_sha256: [u8; 32],
+    ) -> Self {
+        Self::Removed {
+            plugin: plugin.into(),
+            version,
             component_sha256,
         }
     }
@@ -171,6 +205,7 @@ impl AuditEvent {
             Self::Loaded { .. } => "loaded",
             Self::Refused { .. } => "refused",
             Self::Reloaded { .. } => "reloaded",
+            Self::Removed { .. } => "removed",
             Self::ReloadFailed { .. } => "reload_failed",
         }
     }
@@ -182,7 +217,8 @@ impl AuditEvent {
             Self::Verified { plugin, .. }
             | Self::Loaded { plugin, .. }
             | Self::Refused { plugin, .. }
-            | Self::Reloaded { plugin, .. } => plugin,
+            | Self::Reloaded { plugin, .. }
+            | Self::Removed { plugin, .. } => plugin,
             Self::ReloadFailed { .. } => "",
         }
     }
@@ -196,6 +232,7 @@ impl AuditEvent {
                 version,
                 signers,
                 development_signers,
+                identities,
                 component_sha256,
                 requested,
                 grants,
@@ -206,6 +243,7 @@ impl AuditEvent {
                 version = %version,
                 signers = %Ids(signers),
                 development_signers = %Ids(development_signers),
+                identities = %Signers(identities),
                 component_sha256 = %hex(component_sha256),
                 requested = %grants_json(requested),
                 grants = %grants_json(grants),
@@ -240,7 +278,7 @@ impl AuditEvent {
                 plugin = %plugin,
                 stage = *stage,
                 reason = *reason,
-                message = %message,
+                message = %Untrusted(message),
                 "plugin refused"
             ),
             Self::Reloaded {
@@ -257,6 +295,18 @@ impl AuditEvent {
                 component_sha256 = %hex(component_sha256),
                 "plugin reloaded"
             ),
+            Self::Removed {
+                plugin,
+                version,
+                component_sha256,
+            } => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "removed",
+                plugin = %plugin,
+                version = version.as_deref().unwrap_or(""),
+                component_sha256 = %hex(component_sha256),
+                "plugin removed"
+            ),
             Self::ReloadFailed {
                 outcome,
                 config,
@@ -266,7 +316,7 @@ impl AuditEvent {
                 event = "reload_failed",
                 outcome = *outcome,
                 config = %config,
-                message = %message,
+                message = %Untrusted(message),
                 "reload refused; the running chain is kept"
             ),
         }
@@ -468,6 +518,27 @@ impl fmt::Display for Ids<'_> {
     }
 }
 
+/// Sigstore signers as `subject (issuer i), ...` for `tracing`, escaped: the
+/// certificate's text is the signer's, not the host's.
+struct Signers<'a>(&'a [BundleSigner]);
+
+impl fmt::Display for Signers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, signer) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(", ")?;
+            }
+            write!(
+                f,
+                "{} (issuer {})",
+                Untrusted(&signer.identity.subject),
+                Untrusted(&signer.identity.issuer)
+            )?;
+        }
+        Ok(())
+    }
+}
+
 fn hook_names(hooks: Hooks) -> Vec<&'static str> {
     [(hooks.request, "request"), (hooks.response, "response")]
         .into_iter()
@@ -522,6 +593,16 @@ pub fn grants_json(grants: &Grants) -> Value {
 
 fn ser_key_ids<S: Serializer>(ids: &[KeyId], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(ids.iter().map(ToString::to_string))
+}
+
+fn ser_identities<S: Serializer>(signers: &[BundleSigner], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(signers.iter().map(|signer| {
+        json!({
+            "issuer": signer.identity.issuer,
+            "subject": signer.identity.subject,
+            "log_index": signer.log_index,
+        })
+    }))
 }
 
 fn ser_digest<S: Serializer>(digest: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {

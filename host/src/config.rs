@@ -4,8 +4,10 @@
 //! (`deny_unknown_fields` everywhere, so a typo is an error, not a silently ignored
 //! setting), then `resolve` checks every value and applies the mode's rules.
 //! In [`Mode::Lockdown`] unsigned components, fail-open plugins, an empty trust
-//! section, a zero threshold and `[transport] plaintext = "insecure-allow"` are
-//! refused, each naming the offending setting.
+//! section, a zero threshold, `[transport] plaintext = "insecure-allow"`, a sigstore
+//! trust root without CT logs, a non-loopback metrics endpoint, `min_versions` or
+//! `pins` naming no configured plugin, and a missing `audit_log` are refused, each
+//! naming the offending setting.
 //! The format is in [`manual`](crate::manual#configuration-and-lockdown).
 
 use std::collections::BTreeSet;

@@ -235,6 +235,7 @@ impl Host {
                     version: version.clone(),
                     signers: verified.signers().to_vec(),
                     development_signers,
+                    identities: verified.identities().to_vec(),
                     component_sha256: verified.component_sha256(),
                     requested: manifest.grants.clone(),
                     grants: grants.clone(),

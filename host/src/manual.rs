@@ -43,9 +43,20 @@
 //! - **Compiled code is cached only when authenticated**
 //!   ([`HostConfig::cache_dir`](crate::HostConfig)): entries are keyed by the
 //!   verified component's SHA-256 and the engine's configuration and carry an
-//!   HMAC-SHA256 under a key the host keeps in the directory (0600); a changed or
-//!   swapped entry is refused and recompiled, never run. The directory must not be
-//!   writable by others.
+//!   HMAC-SHA256 under a key the host keeps *beside* the directory, as `<dir>.key`
+//!   (0600), never in it; a changed or swapped entry is refused and recompiled, never
+//!   run. Native code must come only from this host, so the host refuses to start
+//!   (`HostError::InvalidSetting`, setting `cache_dir`) unless the directory is owned
+//!   by its effective uid, is not a symbolic link and is not writable by group or
+//!   others; every directory above it is owned by root or by that uid and is not
+//!   writable by others unless sticky (ssh's rule for `~/.ssh`); and the key is a
+//!   0600 regular file of that uid. The directory and its parent are opened with
+//!   `O_DIRECTORY | O_NOFOLLOW` and entries reached with `openat`, so a path swapped
+//!   after the checks is never followed. What the operator must still guarantee: no
+//!   other principal runs as the host's uid, and `<dir>.key` is never shared, copied
+//!   or restored from elsewhere. The directory itself may be (a restored CI cache, a
+//!   shared volume): its entries then fail authentication and are recompiled. A
+//!   `key` file inside the directory (the old layout) is ignored.
 //! - **Reused instances** ([`InstanceMode::Reuse`](crate::InstanceMode)): creating an
 //!   instance costs far more than a call. Plugins that must not carry memory from one
 //!   call to the next use [`InstanceMode::FreshPerCall`](crate::InstanceMode).
@@ -323,7 +334,7 @@
 //!
 //! ```toml
 //! mode = "lockdown"                 # or "development"; lockdown when absent
-//! audit_log = "audit.jsonl"         # optional: append every load and refusal here
+//! audit_log = "audit.jsonl"         # append every load and refusal here (lockdown requires it)
 //! compiled_cache = "cache"          # optional: reuse compiled code across restarts
 //!
 //! [trust]
@@ -331,11 +342,11 @@
 //!                                   # ("dev:<64 hex>" is a development key: refused in lockdown)
 //! threshold = 1                     # distinct trusted signatures per package
 //! revoked = ["<64 hex key id>"]     # never counted
-//! sigstore_trust_root = "trusted_root.json"  # Fulcio CAs and Rekor keys, relative to this file
+//! sigstore_trust_root = "trusted_root.json"  # Fulcio CAs, Rekor keys and CT logs, relative to this file
 //! [[trust.identity]]                # a trusted sigstore signer; repeat for several
 //! issuer = "https://token.actions.githubusercontent.com"
 //! subject = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/*"
-//! [trust.min_versions]
+//! [trust.min_versions]                # each names a plugin of [[plugins]] (lockdown)
 //! rbac = "1.0.0"                    # no rollback below this
 //! [trust.pins]
 //! rbac = "<64 hex sha256 of the component>"
@@ -376,7 +387,7 @@
 //! listen = "0.0.0.0:8443"           # mTLS per [transport]
 //! upstream = "http://127.0.0.1:50051"   # plaintext, so a loopback address
 //! # upstream_plaintext = "insecure-allow"  # another host (development only)
-//! metrics = "127.0.0.1:9464"        # optional: GET /metrics
+//! metrics = "127.0.0.1:9464"        # optional: GET /metrics (loopback only in lockdown)
 //! reload = "verified"               # or "off"; the default is "off" in lockdown
 //! shutdown_grace_ms = 10000         # in-flight calls' time after SIGTERM
 //! ```
@@ -388,7 +399,9 @@
 //!   enumerated value (a mode, a hook), with the file and `line:column`.
 //! - `Invalid`: a bad value, naming the setting as a path (`trust.keys[0]`,
 //!   `plugins.rbac.limits.call_timeout_ms`): a key that is not 64 hex digits or not
-//!   an ed25519 point, an unknown name in `forbid`, a plugin with both or neither of
+//!   an ed25519 point, the same key listed twice in `trust.keys` (it would count once,
+//!   so a threshold could pass `check-config` that no package can meet), an unknown
+//!   name in `forbid`, a plugin with both or neither of
 //!   `package` and `component`, duplicate plugin names, a threshold above the number
 //!   of keys and identities, limits of 0 or above the host maxima (1 GiB of memory,
 //!   60 s per call, 1024 concurrent instances), `[transport]` with only some of `cert`,
@@ -408,7 +421,14 @@
 //!   `[transport] plaintext = "insecure-allow"`, a development key in `trust.keys`
 //!   (the setting names the key id: `trust.keys[0] (development key 3fa1…)`), a
 //!   non-loopback `[serve] upstream` (with or without
-//!   `upstream_plaintext = "insecure-allow"`).
+//!   `upstream_plaintext = "insecure-allow"`), a non-loopback `[serve] metrics` (the
+//!   endpoint is plaintext, unauthenticated and has no timeouts), a
+//!   `sigstore_trust_root` that lists no CT logs (a certificate's SCT would not be
+//!   checked), a `trust.min_versions` or `trust.pins` entry naming no plugin of
+//!   `[[plugins]]` (a typo would silently drop the floor or the pin; development mode
+//!   warns), and no `audit_log`. And at reload (`palisade serve`), a new file that
+//!   would run an older signed version of a running plugin than the one running
+//!   (`ReloadError::Rollback`; raise `trust.min_versions` to make a floor permanent).
 //!
 //! **Ceilings** are applied to every plugin's grants before it is loaded: a forbidden
 //! capability is removed, so a package whose manifest requests it is refused with
@@ -453,15 +473,21 @@
 //!
 //! | `event` | when | fields (besides `timestamp`, `event`, `plugin`) |
 //! |---|---|---|
-//! | `verified` | a package passed its trust policy and its grants are settled | `version`, `signers` and `development_signers` (key ids), `component_sha256`, `requested` (the manifest's), `grants` (effective) |
+//! | `verified` | a package passed its trust policy and its grants are settled | `version`, `signers` and `development_signers` (key ids), `identities` (the sigstore signers that counted: `{"issuer", "subject", "log_index"}`), `component_sha256`, `requested` (the manifest's), `grants` (effective) |
 //! | `loaded` | the plugin's first instance is ready | `signed`, `version` (`null` for a bare component), `component_sha256`, `grants`, `hooks` |
 //! | `refused` | any stage refused the plugin | `stage` (`load`, `verify`, `policy`, `compile`, `link`, `audit`), `reason` (the error variant in snake case: `invalid_signature`, `threshold_not_met`, `component_digest_mismatch`, `exceeds_grants`, `not_granted`, `too_large`, ...), `message` |
 //! | `reloaded` | a running plugin was replaced (by `palisade serve`'s reload, before the swap) ([`Host::audit`](crate::Host::audit) with [`AuditEvent::reloaded`](crate::AuditEvent::reloaded)) | `version`, `previous_sha256`, `component_sha256` |
+//! | `removed` | a reload dropped a running plugin the new file no longer names (before the swap) ([`AuditEvent::removed`](crate::AuditEvent::removed)) | `version`, `component_sha256` (of the removed plugin) |
 //! | `reload_failed` | a reload was refused or failed; the running chain was kept ([`AuditEvent::reload_failed`](crate::AuditEvent::reload_failed)) | `outcome` (`refused`: reloading is off; `failed`), `config`, `message` (no `plugin`: it is about the whole chain) |
 //!
 //! ```json
-//! {"timestamp":"2026-05-19T07:31:02.123456Z","event":"verified","plugin":"rbac","version":"0.1.0","signers":["3fa1…"],"development_signers":[],"component_sha256":"9c0e…","requested":{"config":{},"log":{}},"grants":{"config":{},"log":{}}}
+//! {"timestamp":"2026-05-19T07:31:02.123456Z","event":"verified","plugin":"rbac","version":"0.1.0","signers":["3fa1…"],"development_signers":[],"identities":[],"component_sha256":"9c0e…","requested":{"config":{},"log":{}},"grants":{"config":{},"log":{}}}
 //! ```
+//!
+//! Text that did not come from the host (a signer's subject, an error message quoting
+//! a manifest) is escaped in the `tracing` events with
+//! [`Untrusted`](crate::Untrusted), so a newline or an ESC in a signed manifest cannot
+//! forge a log line; the JSON lines are escaped by JSON itself.
 //!
 //! The log is set with `audit_log = "path"` in the operator config (relative to the
 //! config's directory) or [`Host::with_audit_sink`](crate::Host::with_audit_sink) with
@@ -549,7 +575,8 @@
 //!   `[transport]`, `audit_log` or `compiled_cache` differs is refused (restart for
 //!   those). Each
 //!   reload is audited: a `reloaded` event per plugin (version, previous and new
-//!   component SHA-256), written before the swap, so that in lockdown a reload that
+//!   component SHA-256) and a `removed` event per running plugin the new file drops,
+//!   written before the swap, so that in lockdown a reload that
 //!   cannot be recorded does not happen; or one `reload_failed` event with its
 //!   outcome (after the `refused` event of the plugin that failed, if one did). The
 //!   config's `audit_log` is opened at start and kept open.

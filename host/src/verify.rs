@@ -174,10 +174,6 @@ impl Verified {
     }
 
     /// The sigstore bundles that verified and count, one per distinct signer.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "part of the stage's output; read by tests")
-    )]
     pub(crate) fn identities(&self) -> &[BundleSigner] {
         &self.identities
     }
@@ -210,7 +206,7 @@ pub(crate) fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, Ve
             tracing::debug!(
                 plugin = %plugin,
                 version = %manifest.version,
-                description = %manifest.description,
+                description = %crate::untrusted::Untrusted(&manifest.description),
                 sha256 = %hex(&sha256),
                 signers = ?signers.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 identities = ?identities.iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -119,6 +119,7 @@ async fn audit_log_records_verified_loaded_and_refused_in_lockdown() {
         "version": "1.0.0",
         "signers": [signer],
         "development_signers": [],
+        "identities": [],
         "component_sha256": digest,
         "requested": {"config": {}},
         "grants": {"config": {}},
@@ -314,4 +315,118 @@ async fn audit_events_reach_tracing_with_stable_fields() {
     assert_eq!(refused["stage"], "verify");
     assert_eq!(refused["reason"], "threshold_not_met");
     assert!(refused["message"].contains("required"), "{refused:?}");
+}
+
+/// A package admitted by a sigstore bundle alone names its signer in the `verified`
+/// event: `identities`, beside the (empty) key `signers`.
+#[tokio::test]
+async fn a_sigstore_admitted_package_is_audited_with_its_signer() {
+    use palisade_host::{Identity, SigstoreTrustRoot, SubjectPattern, package_with_bundle};
+    use palisade_tests::sigstore::{Fulcio, Rekor, Signer, bundle, trusted_root};
+    const ISSUER: &str = "https://token.ci.test";
+    const SUBJECT: &str = "https://ci.test/org/repo/.github/workflows/release.yml@refs/tags/v1.0.0";
+    let fulcio = Fulcio::new("fulcio");
+    let mut rekor = Rekor::new();
+    let root =
+        SigstoreTrustRoot::from_json(trusted_root(&[&fulcio], &[&rekor]).as_bytes()).unwrap();
+    let component = component();
+    let manifest = manifest_with_description(&component, "adds a configured header");
+    let json = bundle(
+        &fulcio,
+        &mut rekor,
+        &Signer::new(ISSUER, SUBJECT),
+        manifest.as_bytes(),
+    );
+    let package = package_with_bundle(manifest.as_bytes(), &component, json.as_bytes()).unwrap();
+    let trust = TrustPolicy::new()
+        .sigstore_trust_root(root)
+        .trust_identity(Identity::new(ISSUER, SubjectPattern::parse(SUBJECT).unwrap()).unwrap());
+
+    let dir = palisade_tests::temp_dir("audit", "sigstore");
+    let path = dir.join("audit.jsonl");
+    let sink = AuditSink::open(&path, OnAuditFailure::Refuse).unwrap();
+    let host = Host::new(HostConfig::default())
+        .unwrap()
+        .with_audit_sink(sink);
+    host.load(
+        PluginSpec::new("add-header", PluginSource::PackageBytes(package))
+            .grants(Grants::none().config())
+            .trust(trust),
+    )
+    .await
+    .unwrap();
+    let lines = read_lines(&path);
+    assert_eq!(lines[0]["event"], "verified");
+    assert_eq!(lines[0]["signers"], json!([]));
+    let identities = lines[0]["identities"].as_array().unwrap();
+    assert_eq!(identities.len(), 1, "{identities:?}");
+    assert_eq!(identities[0]["issuer"], ISSUER);
+    assert_eq!(identities[0]["subject"], SUBJECT);
+    assert!(identities[0]["log_index"].is_u64(), "{identities:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// add-header's manifest, version 1.0.0, with `description` (TOML-escaped already).
+fn manifest_with_description(component: &[u8], description: &str) -> String {
+    format!(
+        "format = 1\n\
+         name = \"add-header\"\n\
+         version = \"1.0.0\"\n\
+         description = \"{description}\"\n\
+         component_sha256 = \"{}\"\n\
+         hooks = [\"request\", \"response\"]\n\
+         \n\
+         [capabilities]\n\
+         config = {{}}\n",
+        hex(&Sha256::digest(component))
+    )
+}
+
+/// Every event's fields, whatever its target, at every level.
+#[derive(Clone, Default)]
+struct AllEvents(Arc<Mutex<Vec<BTreeMap<String, String>>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for AllEvents {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.0.lock().unwrap().push(fields);
+    }
+}
+
+/// A signed manifest's `description` with a newline and an ESC, logged at debug level
+/// when the package verifies, reaches the log escaped, so it cannot start a forged
+/// line such as a fake `event="loaded"` in `palisade serve`'s stderr.
+#[tokio::test]
+async fn a_manifest_description_is_escaped_in_the_debug_log() {
+    let captured = AllEvents::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(captured.clone()));
+    let component = component();
+    let forged = "ok\\n2026-12-01T00:00:00Z  INFO palisade::audit: plugin loaded event=\\\"loaded\\\"\\u001B[2K";
+    let manifest = manifest_with_description(&component, forged);
+    let package = palisade_host::sign_package(&manifest, &component, &key(1)).unwrap();
+    let spec = |bytes: Vec<u8>, trust: TrustPolicy| {
+        PluginSpec::new("add-header", PluginSource::PackageBytes(bytes))
+            .grants(Grants::none().config())
+            .trust(trust)
+    };
+    host()
+        .load(spec(
+            package.clone(),
+            TrustPolicy::new().trust(key(1).public_key()),
+        ))
+        .await
+        .unwrap();
+    let events = captured.0.lock().unwrap().clone();
+    let described: Vec<&String> = events.iter().filter_map(|e| e.get("description")).collect();
+    assert_eq!(
+        described.len(),
+        1,
+        "one debug event with the description: {events:?}"
+    );
+    assert_eq!(
+        described[0],
+        "ok\\n2026-12-01T00:00:00Z  INFO palisade::audit: plugin loaded event=\"loaded\"\\u{1b}[2K"
+    );
 }

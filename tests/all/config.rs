@@ -79,6 +79,7 @@ fn package_dir(test: &str) -> PathBuf {
 fn lockdown_config(ceilings: &str) -> String {
     format!(
         "mode = \"lockdown\"\n\
+         audit_log = \"audit.jsonl\"\n\
          [trust]\n\
          keys = [\"{}\"]\n\
          threshold = 1\n\

@@ -73,6 +73,7 @@ fn chain_config(mode: &str, keys: &str, packages: &[(&str, &Path)]) -> String {
     };
     format!(
         r#"mode = "{mode}"
+audit_log = "audit.jsonl"
 [trust]
 keys = [{keys}]
 
@@ -153,11 +154,7 @@ fn example_paths() -> Vec<(&'static str, &'static Path)> {
 async fn development_mode_loads_the_dev_signed_examples() {
     let (dev, dev_line) = dev_key();
     let dir = palisade_tests::temp_dir("examples", "development");
-    let text = chain_config("development", &format!("{dev_line:?}"), &example_paths()).replacen(
-        "\n",
-        "\naudit_log = \"audit.jsonl\"\n",
-        1,
-    );
+    let text = chain_config("development", &format!("{dev_line:?}"), &example_paths());
     let config = OperatorConfig::from_str(&text, &dir).unwrap();
     assert!(config.trust.is_development(&dev.key_id()));
     let chain = host().load_config(&config).await.unwrap();

@@ -663,9 +663,10 @@ fn sigstore_real_cosign_bundle_is_read() {
     assert_eq!(signer.log_index, Some(738_312_748));
 }
 
-/// Under a lockdown config naming a trust root and one identity (no ed25519 key at
-/// all), a package signed only by a bundle from that identity loads and runs; one
-/// from another identity is refused.
+/// Under a config naming a trust root and one identity (no ed25519 key at all), a
+/// package signed only by a bundle from that identity loads and runs; one from another
+/// identity is refused. Development mode: the test world's trust root has no CT log,
+/// which lockdown refuses (`tests/ui/config/lockdown_trust_root_no_ct_logs.toml`).
 #[tokio::test]
 async fn sigstore_lockdown_config_loads_a_keyless_package() {
     let mut world = world();
@@ -678,7 +679,7 @@ async fn sigstore_lockdown_config_loads_a_keyless_package() {
     )
     .unwrap();
     let config = format!(
-        "mode = \"lockdown\"\n\
+        "mode = \"development\"\n\
          [trust]\n\
          sigstore_trust_root = \"trusted_root.json\"\n\
          [[trust.identity]]\n\

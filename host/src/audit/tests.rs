@@ -27,6 +27,7 @@ fn verified() -> AuditEvent {
         version: "1.2.3".into(),
         signers: vec![KeyId::from_bytes([0xab; 32])],
         development_signers: vec![],
+        identities: vec![],
         component_sha256: [0x01; 32],
         requested: Grants::none().config().kv(4096),
         grants: Grants::none()
@@ -121,5 +122,49 @@ fn unopenable_log_is_an_open_error() {
     assert!(
         err.to_string().contains("/nonexistent-dir/audit.jsonl"),
         "{err}"
+    );
+}
+
+#[test]
+fn removed_is_recorded_with_the_running_version_and_digest() {
+    let path = temp_path("removed");
+    let sink = AuditSink::open(&path, OnAuditFailure::Refuse).unwrap();
+    let event = AuditEvent::removed("rbac", Some("1.2.3".into()), [3; 32]);
+    assert_eq!(event.kind(), "removed");
+    assert_eq!(event.plugin(), "rbac");
+    sink.record(&event).unwrap();
+    let line = lines(&path).remove(0);
+    let mut object = line.as_object().unwrap().clone();
+    object.remove("timestamp");
+    assert_eq!(
+        Value::Object(object),
+        json!({
+            "event": "removed",
+            "plugin": "rbac",
+            "version": "1.2.3",
+            "component_sha256": "03".repeat(32),
+        })
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn sigstore_signers_are_escaped_for_tracing() {
+    let signer = |subject: &str| BundleSigner {
+        identity: crate::verify::SignerIdentity {
+            issuer: "https://issuer.test".into(),
+            subject: subject.into(),
+        },
+        log_index: Some(7),
+        integrated_time: None,
+    };
+    let signers = [
+        signer("ci@example.test"),
+        signer("x\n INFO forged\u{1b}[2K"),
+    ];
+    assert_eq!(
+        Signers(&signers).to_string(),
+        "ci@example.test (issuer https://issuer.test), \
+         x\\n INFO forged\\u{1b}[2K (issuer https://issuer.test)"
     );
 }

@@ -3,26 +3,45 @@
 //! only the host holds.
 //!
 //! Loading native code is `unsafe`: wasmtime runs whatever the artifact contains.
-//! So an entry is used only if its HMAC-SHA256, under a 32-byte key the host made
-//! and keeps in the cache directory (mode 0600), matches; anything else (a swapped,
-//! truncated or foreign file) is refused, counted, and recompiled from the verified
-//! component. The directory must be the host's alone: it is created 0700, and a
-//! directory that is group- or world-writable, or a key file others can read, is
-//! refused when the host starts.
+//! So an entry is used only if its HMAC-SHA256, under a 32-byte key the host made,
+//! matches; anything else (a swapped, truncated or foreign file) is refused, counted,
+//! and recompiled from the verified component.
 //!
-//! Layout: `<dir>/key`, and one `<component sha256>-<engine hash>.cwasm` per entry,
-//! holding `MAGIC`, the 32-byte tag, then the artifact. The tag covers the magic,
-//! the component digest, the engine hash and the artifact, so an entry cannot be
-//! renamed onto another component or engine either.
+//! Native code must come only from this host, so the cache is opened like ssh opens
+//! `~/.ssh`, and refused when the host starts unless:
+//! - the directory is owned by the process's effective uid, is not a symbolic link,
+//!   and is not writable by group or others (it is created 0700);
+//! - every directory above it is owned by root or by the process's uid and is not
+//!   writable by group or others, unless it has the sticky bit (`/tmp`): otherwise
+//!   whoever can write a parent can swap the cache for their own;
+//! - the key is a regular file owned by the process's uid, mode 0600, 32 bytes.
+//!
+//! The key lives *beside* the directory the entries live in, as `<dir>.key` in the
+//! parent, never inside it: a directory that is copied in whole (a shared volume, a
+//! restored CI cache, a backup) brings its entries but not the key that makes them
+//! run, so they fail authentication and are recompiled. A `key` file inside the
+//! directory (the old layout) is ignored.
+//!
+//! The directory and the parent are opened once, with `O_DIRECTORY | O_NOFOLLOW`,
+//! and every entry and the key are reached with `openat` from those descriptors, so
+//! a path swapped after the checks is never followed.
+//!
+//! Layout: `<parent>/<dir>.key`, and one `<component sha256>-<engine hash>.cwasm`
+//! per entry in `<dir>`, holding `MAGIC`, the 32-byte tag, then the artifact. The
+//! tag covers the magic, the component digest, the engine hash and the artifact, so
+//! an entry cannot be renamed onto another component or engine either.
 
-use std::fs::{self, DirBuilder, OpenOptions};
+use std::ffi::OsStr;
+use std::fs::{self, DirBuilder, File};
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
+use rustix::fs::{AtFlags, Mode, OFlags};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -36,6 +55,10 @@ const TAG_BYTES: usize = 32;
 const KEY_BYTES: usize = 32;
 /// The largest entry read back. Example plugins compile to well under 10 MiB.
 const MAX_ENTRY_BYTES: u64 = 256 << 20;
+/// Group- and other-write bits.
+const WRITABLE_BY_OTHERS: u32 = 0o022;
+/// The sticky bit: in such a directory only an entry's owner may rename or remove it.
+const STICKY: u32 = 0o1000;
 
 /// What the compiled cache has done since the host started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -55,7 +78,10 @@ pub struct CacheStats {
 
 /// A compiled cache in one directory.
 pub(crate) struct CompiledCache {
+    /// For messages only: entries are reached through `dir_fd`.
     dir: PathBuf,
+    /// The directory, opened with `O_DIRECTORY | O_NOFOLLOW` after its checks.
+    dir_fd: OwnedFd,
     key: [u8; KEY_BYTES],
     /// Hex of a SHA-256 over the engine's compatibility hash.
     engine_hash: String,
@@ -87,22 +113,126 @@ fn invalid(dir: &Path, reason: impl std::fmt::Display) -> HostError {
     }
 }
 
+/// `path` opened as a directory, never through a symbolic link in its last component.
+fn open_dir(at: Option<&OwnedFd>, path: &Path) -> std::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(match at {
+        Some(parent) => rustix::fs::openat(parent, path, flags, Mode::empty())?,
+        None => rustix::fs::open(path, flags, Mode::empty())?,
+    })
+}
+
+/// The metadata of an open descriptor (`fstat`).
+fn fd_metadata(fd: &OwnedFd) -> std::io::Result<fs::Metadata> {
+    File::from(fd.try_clone()?).metadata()
+}
+
+/// Refuses a directory above the cache that someone other than root or this process
+/// could change: its owner, or anyone when it is writable by group or others without
+/// the sticky bit, could rename the cache away and put their own in its place.
+fn check_parent(dir: &Path, parent: &Path, meta: &fs::Metadata, uid: u32) -> Result<(), HostError> {
+    if meta.uid() != 0 && meta.uid() != uid {
+        return Err(invalid(
+            dir,
+            format!(
+                "the parent directory {} is owned by uid {}, neither root nor this process \
+                 (uid {uid}); its owner could replace the compiled cache",
+                parent.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & WRITABLE_BY_OTHERS != 0 && mode & STICKY == 0 {
+        return Err(invalid(
+            dir,
+            format!(
+                "the parent directory {} is writable by others (mode {:o}, no sticky bit); \
+                 whoever can write it could replace the compiled cache (chmod go-w)",
+                parent.display(),
+                mode & 0o777
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl CompiledCache {
-    /// Opens (creating it 0700 if absent) the cache in `dir` for `engine`.
+    /// Opens (creating it 0700 if absent) the cache in `dir` for `engine`, after the
+    /// checks in the module's documentation.
     pub(crate) fn open(dir: &Path, engine: &Engine) -> Result<Self, HostError> {
-        if fs::symlink_metadata(dir).is_err() {
+        let uid = rustix::process::geteuid().as_raw();
+        let Some(name) = dir.file_name() else {
+            return Err(invalid(
+                dir,
+                "not a directory name (it must end in a name, not `/` or `..`)",
+            ));
+        };
+        let parent = match dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if fs::symlink_metadata(parent).is_err() {
             DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
-                .create(dir)
-                .map_err(|e| invalid(dir, format!("cannot create: {e}")))?;
+                .create(parent)
+                .map_err(|e| invalid(dir, format!("cannot create its parent: {e}")))?;
         }
-        let meta = fs::symlink_metadata(dir).map_err(|e| invalid(dir, e))?;
-        if !meta.is_dir() {
-            return Err(invalid(dir, "not a directory (symbolic links are refused)"));
+        // Every directory from the root down to the parent, symbolic links resolved
+        // (those above the cache are allowed; the cache itself may not be one).
+        let parent = fs::canonicalize(parent)
+            .map_err(|e| invalid(dir, format!("cannot resolve its parent: {e}")))?;
+        for ancestor in parent.ancestors() {
+            let meta = fs::symlink_metadata(ancestor)
+                .map_err(|e| invalid(dir, format!("{}: {e}", ancestor.display())))?;
+            check_parent(dir, ancestor, &meta, uid)?;
         }
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o022 != 0 {
+        // Checked above, and only root or this process can change them: opening the
+        // parent by its path is safe; from here on, everything is relative to it.
+        let parent_fd = open_dir(None, &parent)
+            .map_err(|e| invalid(dir, format!("cannot open its parent: {e}")))?;
+        check_parent(
+            dir,
+            &parent,
+            &fd_metadata(&parent_fd).map_err(|e| invalid(dir, e))?,
+            uid,
+        )?;
+        match rustix::fs::mkdirat(&parent_fd, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) => {}
+            Err(e) if e == rustix::io::Errno::EXIST => {}
+            Err(e) => return Err(invalid(dir, format!("cannot create: {e}"))),
+        }
+        let is_link =
+            rustix::fs::statat(&parent_fd, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+            });
+        if is_link {
+            return Err(invalid(
+                dir,
+                "is a symbolic link; give the real directory (the compiled cache is never reached through a link)",
+            ));
+        }
+        let dir_fd = open_dir(Some(&parent_fd), Path::new(name)).map_err(|e| {
+            invalid(
+                dir,
+                format!("cannot open as a directory (symbolic links are refused): {e}"),
+            )
+        })?;
+        let meta = fd_metadata(&dir_fd).map_err(|e| invalid(dir, e))?;
+        if meta.uid() != uid {
+            return Err(invalid(
+                dir,
+                format!(
+                    "owned by uid {}, not by this process (uid {uid}); the compiled cache holds \
+                     native code, so it must be the host's own (remove it and let the host \
+                     create it, or chown it)",
+                    meta.uid()
+                ),
+            ));
+        }
+        let mode = meta.mode() & 0o777;
+        if mode & WRITABLE_BY_OTHERS != 0 {
             return Err(invalid(
                 dir,
                 format!(
@@ -111,12 +241,15 @@ impl CompiledCache {
                 ),
             ));
         }
-        let key = load_or_create_key(dir, meta.uid())?;
+        let mut key_name = name.to_owned();
+        key_name.push(".key");
+        let key = load_or_create_key(&parent_fd, &parent.join(&key_name), &key_name, uid)?;
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_hash = hex(&hasher.0.finalize()[..16]);
         Ok(Self {
             dir: dir.to_owned(),
+            dir_fd,
             key,
             engine_hash,
             hits: AtomicU64::new(0),
@@ -137,9 +270,9 @@ impl CompiledCache {
         }
     }
 
-    fn path(&self, sha256: &[u8; 32]) -> PathBuf {
-        self.dir
-            .join(format!("{}-{}.cwasm", hex(sha256), self.engine_hash))
+    /// The entry's file name in the directory.
+    fn entry_name(&self, sha256: &[u8; 32]) -> String {
+        format!("{}-{}.cwasm", hex(sha256), self.engine_hash)
     }
 
     fn tag(&self, sha256: &[u8; 32], artifact: &[u8]) -> Hmac<Sha256> {
@@ -159,8 +292,9 @@ impl CompiledCache {
         plugin: &str,
         sha256: &[u8; 32],
     ) -> Option<Component> {
-        let path = self.path(sha256);
-        let bytes = match read_entry(&path) {
+        let name = self.entry_name(sha256);
+        let path = self.dir.join(&name);
+        let bytes = match read_entry(&self.dir_fd, &name) {
             Ok(Some(bytes)) => bytes,
             Ok(None) => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
@@ -208,7 +342,7 @@ impl CompiledCache {
                 entry.extend_from_slice(MAGIC);
                 entry.extend_from_slice(&tag);
                 entry.extend_from_slice(&artifact);
-                write_atomically(&self.path(sha256), &entry)
+                write_atomically(&self.dir_fd, &self.entry_name(sha256), &entry)
             });
         match result {
             Ok(()) => {
@@ -236,14 +370,19 @@ fn deserialize(engine: &Engine, artifact: &[u8]) -> wasmtime::Result<Component> 
     unsafe { Component::deserialize(engine, artifact) }
 }
 
-/// The entry at `path`: `None` when absent; an error when it is not a plain file of
-/// ours or cannot be read.
-fn read_entry(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+/// The entry `name` in `dir`: `None` when absent; an error when it is not a plain
+/// file or cannot be read.
+fn read_entry(dir: &OwnedFd, name: &str) -> std::io::Result<Option<Vec<u8>>> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let file = match rustix::fs::openat(dir, name, flags, Mode::empty()) {
+        Ok(fd) => File::from(fd),
+        Err(e) if e == rustix::io::Errno::NOENT => return Ok(None),
+        Err(e) if e == rustix::io::Errno::LOOP => {
+            return Err(std::io::Error::other("a symbolic link, not a cache entry"));
+        }
+        Err(e) => return Err(e.into()),
     };
+    let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::Error::other("not a regular file"));
     }
@@ -253,32 +392,31 @@ fn read_entry(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
             meta.len()
         )));
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(NOFOLLOW)
-        .open(path)?;
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     file.take(MAX_ENTRY_BYTES + 1).read_to_end(&mut bytes)?;
     Ok(Some(bytes))
 }
 
-/// `O_NOFOLLOW` on Linux: the entry must not be a symbolic link swapped in between the
-/// check and the open.
-const NOFOLLOW: i32 = 0o400_000;
+/// A new 0600 file `name` in `dir`; fails if anything (a link included) is there.
+fn create_new(dir: &OwnedFd, name: &OsStr) -> std::io::Result<File> {
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(File::from(rustix::fs::openat(
+        dir,
+        name,
+        flags,
+        Mode::from_raw_mode(0o600),
+    )?))
+}
 
-/// Writes `bytes` to a new 0600 file beside `path`, then renames it over `path`, so a
-/// reader sees the old entry or the new one, never half of one.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}.{}", std::process::id(), unique()));
-    let written = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
+/// Writes `bytes` to a new 0600 file beside `name`, then renames it over `name`, so
+/// a reader sees the old entry or the new one, never half of one.
+fn write_atomically(dir: &OwnedFd, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = format!("{name}.tmp.{}.{}", std::process::id(), unique());
+    let written = create_new(dir, OsStr::new(&tmp))
         .and_then(|mut file| file.write_all(bytes))
-        .and_then(|()| fs::rename(&tmp, path));
+        .and_then(|()| Ok(rustix::fs::renameat(dir, &tmp, dir, name)?));
     if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = rustix::fs::unlinkat(dir, &tmp, AtFlags::empty());
     }
     written
 }
@@ -289,61 +427,81 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The host's cache key: read from `<dir>/key`, or made from the OS's random number
-/// generator and linked into place atomically, so that concurrent hosts agree on one.
-fn load_or_create_key(dir: &Path, dir_uid: u32) -> Result<[u8; KEY_BYTES], HostError> {
-    let path = dir.join("key");
-    if fs::symlink_metadata(&path).is_err() {
-        let mut key = [0u8; KEY_BYTES];
-        getrandom::getrandom(&mut key)
-            .map_err(|e| invalid(dir, format!("no randomness for the cache key: {e}")))?;
-        let tmp = dir.join(format!("key.tmp.{}.{}", std::process::id(), unique()));
-        let made = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut file| file.write_all(&key))
-            .and_then(|()| fs::hard_link(&tmp, &path));
-        let _ = fs::remove_file(&tmp);
-        match made {
-            Ok(()) => {}
-            // Another host linked its key first: use that one.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(invalid(dir, format!("cannot write the cache key: {e}"))),
+/// The host's cache key, `name` in the directory `parent` (shown as `path`): read, or
+/// made from the OS's random number generator and linked into place atomically, so
+/// that concurrent hosts agree on one. It must be this process's own.
+fn load_or_create_key(
+    parent: &OwnedFd,
+    path: &Path,
+    name: &OsStr,
+    uid: u32,
+) -> Result<[u8; KEY_BYTES], HostError> {
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let open = || rustix::fs::openat(parent, name, flags, Mode::empty());
+    let fd = match open() {
+        Ok(fd) => fd,
+        Err(e) if e == rustix::io::Errno::NOENT => {
+            let mut key = [0u8; KEY_BYTES];
+            getrandom::getrandom(&mut key)
+                .map_err(|e| invalid(path, format!("no randomness for the cache key: {e}")))?;
+            let mut tmp = name.to_owned();
+            tmp.push(format!(".tmp.{}.{}", std::process::id(), unique()));
+            let made = create_new(parent, &tmp)
+                .and_then(|mut file| file.write_all(&key))
+                .and_then(|()| {
+                    Ok(rustix::fs::linkat(
+                        parent,
+                        &tmp,
+                        parent,
+                        name,
+                        AtFlags::empty(),
+                    )?)
+                });
+            let _ = rustix::fs::unlinkat(parent, &tmp, AtFlags::empty());
+            match made {
+                Ok(()) => {}
+                // Another host linked its key first: use that one.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(invalid(path, format!("cannot write the cache key: {e}"))),
+            }
+            open().map_err(|e| invalid(path, format!("cannot open the cache key: {e}")))?
         }
-    }
-    let meta = fs::symlink_metadata(&path).map_err(|e| invalid(&path, e))?;
+        Err(e) if e == rustix::io::Errno::LOOP => {
+            return Err(invalid(path, "the cache key is a symbolic link"));
+        }
+        Err(e) => return Err(invalid(path, format!("cannot open the cache key: {e}"))),
+    };
+    let mut file = File::from(fd);
+    let meta = file.metadata().map_err(|e| invalid(path, e))?;
     if !meta.is_file() {
-        return Err(invalid(&path, "the cache key is not a regular file"));
+        return Err(invalid(path, "the cache key is not a regular file"));
     }
-    if meta.permissions().mode() & 0o077 != 0 {
+    if meta.uid() != uid {
         return Err(invalid(
-            &path,
+            path,
             format!(
-                "mode {:o} lets others read or write the cache key (chmod 600)",
-                meta.permissions().mode() & 0o777
+                "the cache key is owned by uid {}, not by this process (uid {uid}); a key \
+                 someone else made would let them sign native code for this host",
+                meta.uid()
             ),
         ));
     }
-    if meta.uid() != dir_uid {
+    if meta.mode() & 0o077 != 0 {
         return Err(invalid(
-            &path,
-            "the cache key and its directory have different owners",
+            path,
+            format!(
+                "mode {:o} lets others read or write the cache key (chmod 600)",
+                meta.mode() & 0o777
+            ),
         ));
     }
     let mut key = [0u8; KEY_BYTES];
-    let mut file = OpenOptions::new()
-        .read(true)
-        .custom_flags(NOFOLLOW)
-        .open(&path)
-        .map_err(|e| invalid(&path, e))?;
     let mut rest = Vec::new();
     file.read_exact(&mut key)
-        .and_then(|()| file.read_to_end(&mut rest))
-        .map_err(|e| invalid(&path, format!("cannot read the cache key: {e}")))?;
+        .and_then(|()| (&mut file).take(1).read_to_end(&mut rest))
+        .map_err(|e| invalid(path, format!("cannot read the cache key: {e}")))?;
     if !rest.is_empty() {
-        return Err(invalid(&path, "the cache key is not 32 bytes"));
+        return Err(invalid(path, "the cache key is not 32 bytes"));
     }
     Ok(key)
 }

@@ -115,6 +115,19 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
     let lockdown = mode == Mode::Lockdown;
     let refuse = |setting: String, reason: &'static str| ConfigError::Lockdown { setting, reason };
 
+    // The plugins `trust.min_versions` and `trust.pins` name, checked against
+    // `[[plugins]]` below: a typo would silently drop a floor or a pin.
+    let trust_names: Vec<(String, String)> = trust
+        .min_versions
+        .keys()
+        .map(|plugin| (format!("trust.min_versions.{plugin}"), plugin.clone()))
+        .chain(
+            trust
+                .pins
+                .keys()
+                .map(|plugin| (format!("trust.pins.{plugin}"), plugin.clone())),
+        )
+        .collect();
     let trust = resolve_trust(trust, lockdown, base)?;
     let transport = resolve_transport(transport, base, lockdown)?;
     let serve = serve
@@ -192,6 +205,21 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
         }
         resolved.push(plugin);
     }
+    if lockdown {
+        refuse_unconfigured(&trust_names, &names)?;
+        if audit_log.is_none() {
+            return Err(refuse(
+                "audit_log".into(),
+                "lockdown records every verification, load, refusal and reload; give `audit_log = \"audit.jsonl\"` (an append-only JSON-lines file)",
+            ));
+        }
+    } else {
+        for (setting, plugin) in &trust_names {
+            if !names.contains(plugin) {
+                tracing::warn!(%setting, "names no configured plugin, so it has no effect (refused in lockdown mode)");
+            }
+        }
+    }
     Ok(OperatorConfig {
         mode,
         audit_log,
@@ -202,6 +230,24 @@ pub(super) fn resolve(text: &str, base: &Path, path: &Path) -> Result<OperatorCo
         transport,
         serve,
     })
+}
+
+/// Lockdown refuses a `trust.min_versions` or `trust.pins` entry for a plugin that
+/// is not configured.
+fn refuse_unconfigured(
+    trust_names: &[(String, String)],
+    configured: &BTreeSet<String>,
+) -> Result<(), ConfigError> {
+    match trust_names
+        .iter()
+        .find(|(_, plugin)| !configured.contains(plugin))
+    {
+        Some((setting, _)) => Err(ConfigError::Lockdown {
+            setting: setting.clone(),
+            reason: "names no plugin of [[plugins]], so it protects nothing (a typo would silently drop a version floor or a pin); name a configured plugin or remove it",
+        }),
+        None => Ok(()),
+    }
 }
 
 fn resolve_transport(
@@ -317,12 +363,19 @@ fn resolve_trust(raw: TrustToml, lockdown: bool, base: &Path) -> Result<TrustPol
         })?;
         let root = SigstoreTrustRoot::from_json(&bytes)
             .map_err(|e| invalid("trust.sigstore_trust_root", e.to_string()))?;
+        if lockdown && !root.checks_sct() {
+            return Err(ConfigError::Lockdown {
+                setting: "trust.sigstore_trust_root".into(),
+                reason: "the trust root lists no CT logs (`ctlogs`), so a certificate's SCT would not be checked; use a trusted_root.json with the Fulcio instance's CT logs",
+            });
+        }
         trust = trust.sigstore_trust_root(root);
     }
     let trusted = keys.len() + identities.len();
     for identity in identities {
         trust = trust.trust_identity(identity);
     }
+    let mut seen_keys = std::collections::BTreeMap::new();
     for (index, text) in keys.iter().enumerate() {
         let setting = || format!("trust.keys[{index}]");
         // One entry is one line: a `#` or a second line here is not a key.
@@ -342,6 +395,17 @@ fn resolve_trust(raw: TrustToml, lockdown: bool, base: &Path) -> Result<TrustPol
                 ),
             ),
         })?;
+        // A key counts once toward the threshold, however often it is listed: a
+        // repeated key would make `check-config` pass a threshold nothing can meet.
+        if let Some(first) = seen_keys.insert(key.key_id(), index) {
+            return Err(invalid(
+                setting(),
+                format!(
+                    "key {} is already trust.keys[{first}]; a key counts once toward the threshold, so list each key once",
+                    key.key_id()
+                ),
+            ));
+        }
         trust = match kind {
             KeyKind::Development if lockdown => {
                 return Err(ConfigError::Lockdown {

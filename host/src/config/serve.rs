@@ -101,6 +101,13 @@ pub(super) fn resolve(
     };
     let listen = address("listen", &listen)?;
     let metrics = metrics.map(|m| address("metrics", &m)).transpose()?;
+    // `/metrics` is plaintext, unauthenticated and has no timeouts: this machine only.
+    if lockdown && metrics.is_some_and(|m| !m.ip().is_loopback()) {
+        return Err(ConfigError::Lockdown {
+            setting: "serve.metrics".into(),
+            reason: "the metrics endpoint is plaintext and unauthenticated, so it must listen on a loopback address (127.0.0.1:9090); scrape it from this machine or through a local agent",
+        });
+    }
 
     let uri: http::Uri = upstream.parse().map_err(|_| {
         invalid(
