@@ -850,3 +850,100 @@ async fn serve_unreachable_upstream_is_unavailable() {
     assert_eq!(sample(&metrics, "palisade_upstream_errors_total"), 1);
     proxy.stop().await;
 }
+
+/// An HTTPS client of the proxy with `material`, HTTP/1.1 (or HTTP/2 only).
+fn https_client(
+    material: &TlsMaterial,
+    http2: bool,
+) -> hyper_util::client::legacy::Client<palisade_host::transport::PinnedConnector, TestBody> {
+    let connector = ClientTls::new(material)
+        .unwrap()
+        .pin("orders.internal", PROXY_ID)
+        .unwrap()
+        .connector("orders.internal")
+        .unwrap();
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(http2)
+        .build(connector)
+}
+
+/// A request body of fixed frames (data, then trailers if any).
+struct TestBody(std::collections::VecDeque<hyper::body::Frame<bytes::Bytes>>);
+
+impl TestBody {
+    fn empty() -> Self {
+        Self(std::collections::VecDeque::new())
+    }
+}
+
+impl hyper::body::Body for TestBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
+
+/// Sends `method path` with `headers` through `client`: the status and the body.
+async fn send(
+    client: &hyper_util::client::legacy::Client<
+        palisade_host::transport::PinnedConnector,
+        TestBody,
+    >,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (http::StatusCode, String) {
+    use http_body_util::BodyExt;
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(format!("https://localhost:{port}{path}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = client
+        .request(builder.body(TestBody::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Issue 10, item 1: the path the chain judges is the path the upstream gets; a
+/// path the upstream could read as another is refused, not forwarded.
+#[tokio::test]
+async fn serve_forwards_only_the_path_it_judged() {
+    let setup = Setup::new("paths").await;
+    let (upstream, hits) = http_upstream().await;
+    let path = setup.write_config_to(
+        &Options {
+            rules: "allow spiffe://test/frontend */GET/orders/*",
+            ..Options::default()
+        },
+        upstream,
+    );
+    let proxy = start(&path).await;
+    let client = https_client(&setup.client_material(), false);
+    let port = proxy.addr.port();
+    for path in [
+        "/orders/../admin/users",
+        "/orders/%2e%2e/admin/drop",
+        "/orders/1%2F..%2F..%2Fadmin",
+        "/orders//admin",
+    ] {
+        let (status, body) = send(&client, port, "GET", path, &[]).await;
+        assert_eq!(status, http::StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body.starts_with("refused: the request path"), "{body}");
+    }
+    assert_eq!(hits.load(Ordering::Relaxed), 0);
+    let (status, body) = send(&client, port, "GET", "/orders/42?a=b", &[]).await;
+    assert_eq!(status, http::StatusCode::OK);
+    assert!(body.contains("path=/orders/42?a=b "), "{body}");
+    proxy.stop().await;
+}

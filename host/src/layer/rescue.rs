@@ -46,6 +46,67 @@ pub(crate) fn strip_reserved(headers: &mut HeaderMap) {
     }
 }
 
+/// Why a request path is refused: it is not canonical, so the upstream could read
+/// it as another path than the one the plugins judged. The texts hold no client
+/// input, so every caller may read them.
+pub(crate) fn path_problem(path: &str, protocol: Protocol) -> Option<&'static str> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Some("refused: the request path must start with `/`");
+    };
+    if protocol == Protocol::Grpc {
+        let well_formed = rest.split_once('/').is_some_and(|(service, method)| {
+            !service.is_empty() && !method.is_empty() && !method.contains('/')
+        });
+        if !well_formed {
+            return Some("refused: a gRPC path is `/package.Service/Method`");
+        }
+    }
+    if path.contains('\\') {
+        return Some("refused: the request path has a backslash");
+    }
+    if path.contains(';') {
+        return Some("refused: the request path has a `;` (path parameters are not accepted)");
+    }
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        // A trailing `/` (an empty last segment) is a path of its own; `//` is not.
+        if segment.is_empty() && segments.peek().is_some() {
+            return Some("refused: the request path has an empty segment (`//`)");
+        }
+        if segment == "." || segment == ".." {
+            return Some("refused: the request path has a dot segment (`.` or `..`)");
+        }
+        if let Some(problem) = escape_problem(segment) {
+            return Some(problem);
+        }
+    }
+    None
+}
+
+/// Percent-escapes allowed in a canonical path: those of bytes that must be
+/// escaped. An escape of an unreserved character (`%2e` for `.`, `%41` for `A`), of
+/// `/`, `\` or `;`, of a control character, or a malformed one, is refused: an
+/// upstream that decodes would see another path than the plugins did.
+fn escape_problem(segment: &str) -> Option<&'static str> {
+    let mut rest = segment.as_bytes();
+    while let Some(at) = rest.iter().position(|&b| b == b'%') {
+        let escape = rest.get(at..at + 3).unwrap_or(&rest[at..]);
+        let mut decoded = percent_encoding::percent_decode(escape);
+        let byte = match (decoded.next(), decoded.next()) {
+            (Some(byte), None) => byte,
+            _ => return Some("refused: the request path has a malformed percent-escape"),
+        };
+        let unreserved = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~');
+        if unreserved || matches!(byte, b'/' | b'\\' | b';' | b'%') || byte.is_ascii_control() {
+            return Some(
+                "refused: the request path percent-encodes `.`, `/`, `\\`, `;`, `%`, a control or an unreserved character; send the canonical form",
+            );
+        }
+        rest = &rest[at + 3..];
+    }
+    None
+}
+
 /// Service, method, authority and deadline of a request (the peer identity is the
 /// caller's to add).
 pub(crate) fn call_info<B>(req: &Request<B>, protocol: Protocol, client: bool) -> CallInfo {
@@ -327,6 +388,48 @@ mod tests {
         let headers = grpc_headers(Code::PermissionDenied, Some("nope: 100% \u{e9}\n"));
         assert_eq!(headers[GRPC_STATUS], "7");
         assert_eq!(headers[GRPC_MESSAGE], "nope: 100%25 %C3%A9%0A");
+    }
+
+    #[test]
+    fn canonical_paths() {
+        for ok in [
+            "/",
+            "/orders/42",
+            "/orders/",
+            "/caf%C3%A9",
+            "/a%20b",
+            "/a.b/c..d/.e",
+        ] {
+            assert_eq!(path_problem(ok, Protocol::Http), None, "{ok}");
+        }
+        for (bad, problem) in [
+            ("", "start with"),
+            ("*", "start with"),
+            ("/a/../b", "dot segment"),
+            ("/a/.", "dot segment"),
+            ("/..", "dot segment"),
+            ("/a//b", "empty segment"),
+            ("//", "empty segment"),
+            ("/a\\b", "backslash"),
+            ("/a;b", "`;`"),
+            ("/a%2e%2E", "percent-encodes"),
+            ("/a%2Fb", "percent-encodes"),
+            ("/a%5cb", "percent-encodes"),
+            ("/a%3bb", "percent-encodes"),
+            ("/a%41", "percent-encodes"),
+            ("/a%7e", "percent-encodes"),
+            ("/a%25", "percent-encodes"),
+            ("/a%00", "percent-encodes"),
+            ("/a%2", "malformed"),
+            ("/a%g0", "malformed"),
+        ] {
+            let found = path_problem(bad, Protocol::Http).unwrap_or("none");
+            assert!(found.contains(problem), "{bad}: {found}");
+        }
+        assert_eq!(path_problem("/pkg.S/M", Protocol::Grpc), None);
+        for bad in ["/pkg.S", "/pkg.S/", "//M", "/pkg.S/M/x", "/pkg.S/M/../N"] {
+            assert!(path_problem(bad, Protocol::Grpc).is_some(), "{bad}");
+        }
     }
 
     #[test]
