@@ -87,6 +87,8 @@ struct Options<'a> {
     reload: Option<&'a str>,
     rules: &'a str,
     tenant: &'a str,
+    /// `[serve] service`.
+    service: Option<&'a str>,
 }
 
 impl Default for Options<'_> {
@@ -95,6 +97,7 @@ impl Default for Options<'_> {
             reload: Some("verified"),
             rules: "allow spiffe://test/frontend echo.v1.Echo/Say",
             tenant: "blue",
+            service: None,
         }
     }
 }
@@ -133,10 +136,13 @@ impl Setup {
     }
 
     fn write_config_to(&self, options: &Options<'_>, upstream: SocketAddr) -> PathBuf {
-        let reload = options
+        let mut reload = options
             .reload
             .map(|r| format!("reload = \"{r}\"\n"))
             .unwrap_or_default();
+        if let Some(service) = options.service {
+            reload.push_str(&format!("service = \"{service}\"\n"));
+        }
         let text = format!(
             r#"mode = "lockdown"
 audit_log = "audit.jsonl"
@@ -755,7 +761,8 @@ async fn serve_proxies_plain_http_to_an_http1_upstream() {
     let (upstream, hits) = http_upstream().await;
     let path = setup.write_config_to(
         &Options {
-            rules: "allow spiffe://test/frontend localhost/GET/orders/*",
+            rules: "allow spiffe://test/frontend orders.internal/GET/orders/*",
+            service: Some("orders.internal"),
             ..Options::default()
         },
         upstream,
@@ -945,5 +952,32 @@ async fn serve_forwards_only_the_path_it_judged() {
     let (status, body) = send(&client, port, "GET", "/orders/42?a=b", &[]).await;
     assert_eq!(status, http::StatusCode::OK);
     assert!(body.contains("path=/orders/42?a=b "), "{body}");
+    proxy.stop().await;
+}
+
+/// Issue 10, item 1: with the README's rule for another service, a client that
+/// names that service in `Host` is still judged as the configured one.
+#[tokio::test]
+async fn serve_takes_the_service_from_the_config_not_the_host_header() {
+    let setup = Setup::new("service").await;
+    let (upstream, hits) = http_upstream().await;
+    let path = setup.write_config_to(
+        &Options {
+            rules: "allow spiffe://test/* billing.v1.*/*; allow spiffe://test/frontend orders.internal/GET/orders/*",
+            service: Some("orders.internal"),
+            ..Options::default()
+        },
+        upstream,
+    );
+    let proxy = start(&path).await;
+    let client = https_client(&setup.client_material(), false);
+    let port = proxy.addr.port();
+    let host = [("host", "billing.v1.x")];
+    let (status, body) = send(&client, port, "DELETE", "/orders/1", &host).await;
+    assert_eq!(status, http::StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(hits.load(Ordering::Relaxed), 0);
+    let (status, body) = send(&client, port, "GET", "/orders/1", &host).await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert_eq!(hits.load(Ordering::Relaxed), 1);
     proxy.stop().await;
 }

@@ -158,6 +158,8 @@ struct Shared {
     detail: ErrorDetail,
     response_hooks: ResponseHooks,
     server_identity: Option<String>,
+    /// The `service` of plain HTTP calls ([`ServerLayer::http_service`]).
+    http_service: Option<String>,
 }
 
 impl Shared {
@@ -167,6 +169,7 @@ impl Shared {
             detail,
             response_hooks: ResponseHooks::default(),
             server_identity: None,
+            http_service: None,
         })
     }
 
@@ -227,6 +230,18 @@ impl ServerLayer {
     pub fn response_hooks(self, when: ResponseHooks) -> Self {
         Self {
             shared: self.shared.with(|s| s.response_hooks = when),
+        }
+    }
+
+    /// The `service` plugins see for plain HTTP calls: the name of the service this
+    /// layer protects (`orders.internal`), so that rules read
+    /// `orders.internal/GET/orders/*`. Without it, plain HTTP calls have an empty
+    /// service. Never taken from the request: its `Host`/`:authority` is the
+    /// client's choice (plugins still read it as `authority`).
+    pub fn http_service(self, service: impl Into<String>) -> Self {
+        let service = service.into();
+        Self {
+            shared: self.shared.with(|s| s.http_service = Some(service)),
         }
     }
 

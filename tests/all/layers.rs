@@ -437,7 +437,7 @@ async fn plain_http_service_through_the_server_layer() {
         .incoming(listener().await);
     let port = incoming.local_addr().unwrap().port();
     let service = tower::ServiceBuilder::new()
-        .layer(ServerLayer::new(chain))
+        .layer(ServerLayer::new(chain).http_service("localhost"))
         .service(tower::service_fn(http_handler));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve_http(incoming, service, async {
@@ -649,6 +649,44 @@ async fn non_canonical_paths_are_refused_before_the_chain() {
     .await;
     assert!(!headers.contains_key("grpc-status"), "{headers:?}");
     assert_eq!(server.hits(), 4);
+}
+
+/// Issue 10, item 1: a plain HTTP call's `service` is the layer's setting, never the
+/// client's `Host`, which would let a client pick the rules that apply.
+#[tokio::test]
+async fn the_http_service_is_the_layers_not_the_clients_host() {
+    // The README's rule for another service.
+    let rules =
+        format!("allow spiffe://test/* billing.v1.*/*; allow {CLIENT_ID} orders.internal/GET/*");
+    let chain = Chain::new([scripted(&[]).await, rbac(&rules).await]);
+
+    // Without a setting, the service is empty, whatever the client says.
+    let server = http_server(ServerLayer::new(chain.clone())).await;
+    let client = http_client();
+    let host = [("host", "billing.v1.x")];
+    let (status, _, body) = send(&client, server.port, "DELETE", "/orders/1", &host).await;
+    assert_eq!(status, http::StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body,
+        format!("rbac: {CLIENT_ID} may not call /DELETE/orders/1")
+    );
+
+    let server = http_server(ServerLayer::new(chain).http_service("orders.internal")).await;
+    let (status, _, body) = send(&client, server.port, "DELETE", "/orders/1", &host).await;
+    assert_eq!(status, http::StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body,
+        format!("rbac: {CLIENT_ID} may not call orders.internal/DELETE/orders/1")
+    );
+    assert_eq!(server.hits(), 0);
+    // Allowed as `orders.internal`; the client's host is still what it sent.
+    let (status, _, body) = send(&client, server.port, "GET", "/orders/1", &host).await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert!(
+        body.contains("x-seen-call=server orders.internal/GET/orders/1"),
+        "{body}"
+    );
+    assert!(body.contains("host=billing.v1.x"), "{body}");
 }
 
 /// 10,000 calls from 64 concurrent clients (each its own mTLS connection) through a

@@ -108,8 +108,16 @@ fn escape_problem(segment: &str) -> Option<&'static str> {
 }
 
 /// Service, method, authority and deadline of a request (the peer identity is the
-/// caller's to add).
-pub(crate) fn call_info<B>(req: &Request<B>, protocol: Protocol, client: bool) -> CallInfo {
+/// caller's to add). A plain HTTP call's service is `http_service` when set; else,
+/// on the client side only, the host of the authority the request goes to; else
+/// empty. On the server side the authority is the client's choice and never names
+/// the service.
+pub(crate) fn call_info<B>(
+    req: &Request<B>,
+    protocol: Protocol,
+    client: bool,
+    http_service: Option<&str>,
+) -> CallInfo {
     let authority = req
         .uri()
         .authority()
@@ -122,8 +130,12 @@ pub(crate) fn call_info<B>(req: &Request<B>, protocol: Protocol, client: bool) -
             None => (String::new(), path.to_owned()),
         },
         Protocol::Http => {
-            let host = authority.as_deref().map_or("", host_of);
-            (host.to_owned(), format!("{}{path}", req.method()))
+            let service = match http_service {
+                Some(service) => service,
+                None if client => authority.as_deref().map_or("", host_of),
+                None => "",
+            };
+            (service.to_owned(), format!("{}{path}", req.method()))
         }
     };
     let mut info = if client {

@@ -124,7 +124,12 @@ where
         tracing::debug!(problem, "request refused: non-canonical path");
         return Ok(rescue::reject(protocol, Code::InvalidArgument, problem));
     }
-    let mut info = rescue::call_info(&req, protocol, side == Side::Client);
+    let mut info = rescue::call_info(
+        &req,
+        protocol,
+        side == Side::Client,
+        shared.http_service.as_deref(),
+    );
     match side {
         Side::Server => {
             rescue::strip_reserved(req.headers_mut());
