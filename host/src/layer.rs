@@ -80,6 +80,7 @@ mod service;
 use std::sync::{Arc, PoisonError, RwLock};
 
 pub use self::body::LayerBody;
+pub use self::rescue::is_grpc_content_type;
 pub use self::service::{ClientService, LayerFuture, ServerService};
 use crate::intercept::Chain;
 use crate::transport::PeerIdentity;

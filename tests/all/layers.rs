@@ -689,6 +689,52 @@ async fn the_http_service_is_the_layers_not_the_clients_host() {
     assert!(body.contains("host=billing.v1.x"), "{body}");
 }
 
+/// Issue 10, item 1: gRPC is told by the parsed media type, in any case and with a
+/// suffix or parameters; a gRPC call's refusal is a gRPC status.
+#[tokio::test]
+async fn grpc_is_told_by_the_parsed_media_type() {
+    let rules = format!("allow {CLIENT_ID} orders.v1.Orders/GetOrder");
+    let server = http_server(ServerLayer::new(Chain::new([rbac(&rules).await]))).await;
+    let client = http_client();
+    for content_type in [
+        "Application/GRPC",
+        "application/grpc+proto",
+        "application/grpc+json; charset=utf-8",
+        " application/grpc ;x=y",
+    ] {
+        let (status, headers, _) = send(
+            &client,
+            server.port,
+            "POST",
+            "/orders.v1.Orders/DeleteOrder",
+            &[("content-type", content_type)],
+        )
+        .await;
+        assert_eq!(status, http::StatusCode::OK, "{content_type}");
+        assert_eq!(headers["grpc-status"], "7", "{content_type}: {headers:?}");
+        let (_, headers, _) = send(
+            &client,
+            server.port,
+            "POST",
+            "/orders.v1.Orders/GetOrder",
+            &[("content-type", content_type)],
+        )
+        .await;
+        assert!(!headers.contains_key("grpc-status"), "{content_type}");
+    }
+    // Another media type on a gRPC-looking path is plain HTTP (and judged so).
+    let (status, _, _) = send(
+        &client,
+        server.port,
+        "POST",
+        "/orders.v1.Orders/GetOrder",
+        &[("content-type", "application/grpcx")],
+    )
+    .await;
+    assert_eq!(status, http::StatusCode::FORBIDDEN);
+    assert_eq!(server.hits(), 4);
+}
+
 /// 10,000 calls from 64 concurrent clients (each its own mTLS connection) through a
 /// chain whose plugin traps on every 100th call: every call is answered, OK or the
 /// fail-closed `UNAVAILABLE`, exactly as the caller chose; none hangs; memory stays

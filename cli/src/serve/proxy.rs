@@ -18,6 +18,7 @@ use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use palisade_host::layer::is_grpc_content_type;
 use palisade_host::transport::PeerInfo;
 
 use super::State;
@@ -84,11 +85,11 @@ impl tower_service::Service<Request<Incoming>> for Proxy {
     }
 }
 
+/// The layer's test, so that what was judged as gRPC goes over HTTP/2.
 fn is_grpc(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"))
+        .is_some_and(|v| is_grpc_content_type(v.as_bytes()))
 }
 
 /// Removes the hop-by-hop headers (RFC 9110 §7.6.1), which describe one connection

@@ -21,10 +21,39 @@ pub(crate) enum Protocol {
 impl Protocol {
     pub(crate) fn of(headers: &HeaderMap) -> Self {
         match headers.get(CONTENT_TYPE) {
-            Some(value) if value.as_bytes().starts_with(b"application/grpc") => Self::Grpc,
+            Some(value) if is_grpc_content_type(value.as_bytes()) => Self::Grpc,
             _ => Self::Http,
         }
     }
+}
+
+/// Whether a `content-type` value is gRPC's: the media type `application/grpc`,
+/// `application/grpc-web` or `application/grpc-web-text`, in any case, with an
+/// optional `+suffix` (`+proto`, `+json`, ...) and optional parameters after `;`.
+pub fn is_grpc_content_type(value: &[u8]) -> bool {
+    let essence = match value.iter().position(|&b| b == b';') {
+        Some(end) => &value[..end],
+        None => value,
+    }
+    .trim_ascii();
+    let (kind, suffix) = match essence.iter().position(|&b| b == b'+') {
+        Some(plus) => (&essence[..plus], Some(&essence[plus + 1..])),
+        None => (essence, None),
+    };
+    let kind_ok = [
+        &b"application/grpc"[..],
+        b"application/grpc-web",
+        b"application/grpc-web-text",
+    ]
+    .iter()
+    .any(|k| kind.eq_ignore_ascii_case(k));
+    // A suffix is a media-type token: letters, digits and `.-_`.
+    let suffix_ok = suffix.is_none_or(|s| {
+        !s.is_empty()
+            && s.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    });
+    kind_ok && suffix_ok
 }
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
@@ -400,6 +429,30 @@ mod tests {
         let headers = grpc_headers(Code::PermissionDenied, Some("nope: 100% \u{e9}\n"));
         assert_eq!(headers[GRPC_STATUS], "7");
         assert_eq!(headers[GRPC_MESSAGE], "nope: 100%25 %C3%A9%0A");
+    }
+
+    #[test]
+    fn grpc_media_types() {
+        for yes in [
+            "application/grpc",
+            "Application/GRPC",
+            "application/grpc+proto",
+            "application/grpc+json; charset=utf-8",
+            " application/grpc-web+proto ",
+            "application/grpc-web-text",
+        ] {
+            assert!(is_grpc_content_type(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "application/grpcx",
+            "application/grpc+",
+            "application/grpc+a b",
+            "application/json",
+            "text/plain; x=application/grpc",
+            "",
+        ] {
+            assert!(!is_grpc_content_type(no.as_bytes()), "{no}");
+        }
     }
 
     #[test]
