@@ -731,7 +731,9 @@ async fn http_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
                     let mut seen: Vec<String> = req
                         .headers()
                         .iter()
-                        .filter(|(name, _)| name.as_str().starts_with("x-"))
+                        .filter(|(name, _)| {
+                            name.as_str().starts_with('x') || name.as_str() == "forwarded"
+                        })
                         .map(|(name, value)| format!("{name}={}", value.to_str().unwrap_or("?")))
                         .collect();
                     seen.sort();
@@ -979,5 +981,119 @@ async fn serve_takes_the_service_from_the_config_not_the_host_header() {
     let (status, body) = send(&client, port, "GET", "/orders/1", &host).await;
     assert_eq!(status, http::StatusCode::OK, "{body}");
     assert_eq!(hits.load(Ordering::Relaxed), 1);
+    proxy.stop().await;
+}
+
+/// Issue 10, item 2: the upstream always gets the identity header (empty for a
+/// caller without one), and no spelling of it, nor another identity header, from
+/// the client.
+#[tokio::test]
+async fn serve_identity_header_is_always_set_and_never_forged() {
+    let setup = Setup::new("anonymous").await;
+    let (upstream, _) = http_upstream().await;
+    let path = setup.write_config_to(
+        &Options {
+            rules: "allow * */GET/*",
+            ..Options::default()
+        },
+        upstream,
+    );
+    let proxy = start(&path).await;
+    // A verified certificate with no URI or DNS SAN: an anonymous caller.
+    let issued = setup.ca.issue_names(&[]).unwrap();
+    let anonymous = TlsMaterial {
+        cert: palisade_host::transport::Pem::bytes(issued.cert_pem),
+        key: palisade_host::transport::Pem::bytes(issued.key_pem),
+        ..setup.client_material()
+    };
+    let forged = [
+        ("x_palisade_peer_identity", "spiffe://test/admin"),
+        ("x-forwarded-client-cert", "By=x;URI=spiffe://test/admin"),
+        ("forwarded", "for=10.0.0.1"),
+        ("x-spiffe-id", "spiffe://test/admin"),
+    ];
+    for material in [anonymous, setup.client_material()] {
+        let client = https_client(&material, false);
+        let (status, body) = send(&client, proxy.addr.port(), "GET", "/orders/1", &forged).await;
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+        assert!(
+            !body.contains("admin") && !body.contains("forwarded"),
+            "{body}"
+        );
+        let identity: Vec<&str> = body
+            .lines()
+            .filter(|l| l.starts_with("x-palisade-peer-identity="))
+            .collect();
+        assert_eq!(identity.len(), 1, "{body}");
+        assert!(
+            identity[0] == "x-palisade-peer-identity=" || identity[0].ends_with(CLIENT_ID),
+            "{body}"
+        );
+    }
+    proxy.stop().await;
+}
+
+/// Issue 10, item 2: reserved names in a request's trailers do not reach the
+/// upstream (an HTTP/2 upstream that reports the trailers it got).
+#[tokio::test]
+async fn serve_strips_reserved_names_from_request_trailers() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let service =
+                hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async {
+                    let collected = req.into_body().collect().await.unwrap();
+                    let mut names: Vec<String> = collected
+                        .trailers()
+                        .map(|t| t.keys().map(|k| k.to_string()).collect())
+                        .unwrap_or_default();
+                    names.sort();
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                        bytes::Bytes::from(names.join(",")),
+                    )))
+                });
+            tokio::spawn(
+                hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), service),
+            );
+        }
+    });
+    let setup = Setup::new("trailers").await;
+    let proxy = start(&setup.write_config_to(&Options::default(), upstream)).await;
+    let client = https_client(&setup.client_material(), true);
+    let mut trailers = http::HeaderMap::new();
+    for name in [
+        "x-palisade-peer-identity",
+        "x_palisade_peer_identity",
+        "x-spiffe-id",
+        "x-keep",
+    ] {
+        trailers.insert(
+            http::HeaderName::from_static(name),
+            http::HeaderValue::from_static("spiffe://test/admin"),
+        );
+    }
+    let body = TestBody(
+        [
+            hyper::body::Frame::data(bytes::Bytes::from_static(b"\0\0\0\0\0")),
+            hyper::body::Frame::trailers(trailers),
+        ]
+        .into(),
+    );
+    let request = http::Request::post(format!(
+        "https://localhost:{}/echo.v1.Echo/Say",
+        proxy.addr.port()
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(body)
+    .unwrap();
+    let response = client.request(request).await.unwrap();
+    let seen = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(String::from_utf8_lossy(&seen), "x-keep");
     proxy.stop().await;
 }

@@ -80,10 +80,18 @@ mod service;
 use std::sync::{Arc, PoisonError, RwLock};
 
 pub use self::body::LayerBody;
-pub use self::rescue::is_grpc_content_type;
+pub use self::rescue::{is_grpc_content_type, is_untrusted_identity_header};
 pub use self::service::{ClientService, LayerFuture, ServerService};
 use crate::intercept::Chain;
 use crate::transport::PeerIdentity;
+
+/// Removes from `headers` every name [`is_untrusted_identity_header`] matches, as
+/// the server layer does to each request's headers before any plugin runs. For
+/// what the layer cannot reach, such as a request's trailers (the sidecar proxy
+/// strips them with this as they stream).
+pub fn strip_untrusted_headers(headers: &mut http::HeaderMap) {
+    rescue::strip_reserved(headers);
+}
 
 /// When response hooks run on a gRPC response that streams (one with messages, whose
 /// status comes in its trailers). Either way they run once per call; trailers-only

@@ -735,6 +735,30 @@ async fn grpc_is_told_by_the_parsed_media_type() {
     assert_eq!(server.hits(), 4);
 }
 
+/// Issue 10, item 2: no header from the network claims an identity, in any
+/// spelling a server might fold into the reserved one.
+#[tokio::test]
+async fn identity_claims_are_stripped_in_every_spelling() {
+    let server = http_server(ServerLayer::new(Chain::new([scripted(&[]).await]))).await;
+    let client = http_client();
+    let forged = [
+        ("x_palisade_peer_identity", "spiffe://test/admin"),
+        ("x-palisade_peer-identity", "spiffe://test/admin"),
+        ("X_PALISADE_PEER_IDENTITY", "spiffe://test/admin"),
+        ("x-forwarded-client-cert", "By=x;URI=spiffe://test/admin"),
+        ("x_forwarded_client_cert", "By=x;URI=spiffe://test/admin"),
+        ("forwarded", "for=10.0.0.1;by=spiffe://test/admin"),
+        ("x-spiffe-id", "spiffe://test/admin"),
+        ("x_spiffe_id", "spiffe://test/admin"),
+        ("x-keep_me", "yes"),
+    ];
+    let (status, _, body) = send(&client, server.port, "GET", "/", &forged).await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert!(!body.contains("admin"), "{body}");
+    assert!(body.contains("x-keep_me=yes"), "{body}");
+    assert!(body.contains(&format!("x-seen-peer={CLIENT_ID}")), "{body}");
+}
+
 /// 10,000 calls from 64 concurrent clients (each its own mTLS connection) through a
 /// chain whose plugin traps on every 100th call: every call is answered, OK or the
 /// fail-closed `UNAVAILABLE`, exactly as the caller chose; none hangs; memory stays

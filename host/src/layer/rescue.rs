@@ -61,10 +61,39 @@ const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 const APPLICATION_GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
 
-/// Removes every `x-palisade-*` header: they are the host's, and never come from
-/// the network.
+/// Headers that carry a caller's identity in other systems (Envoy's client
+/// certificate, RFC 7239's `for=`/`by=`, a SPIFFE ID): from the network, they are
+/// whatever the client chose, so they are dropped like `x-palisade-*`.
+const IDENTITY_HEADERS: [&[u8]; 3] = [b"x-forwarded-client-cert", b"forwarded", b"x-spiffe-id"];
+
+/// Whether `a` equals `b` (lowercase, with `-`) when every `_` of `a` is read as
+/// `-`, as WSGI, CGI and some ASGI servers do.
+fn folds_to(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(&x, &y)| x == y || (x == b'_' && y == b'-'))
+}
+
+/// Whether a header from the network must be dropped: an `x-palisade-*` name (the
+/// host's), an identity-carrying name ([`IDENTITY_HEADERS`]), or a name that reads
+/// as one of those once `_` is taken for `-` (`x_palisade_peer_identity`).
+pub fn is_untrusted_identity_header(name: &str) -> bool {
+    let name = name.as_bytes();
+    let prefix = crate::RESERVED_PREFIX.as_bytes();
+    // Cheap first: every such name starts with `x` or `f`.
+    if !matches!(name.first(), Some(b'x' | b'f')) {
+        return false;
+    }
+    name.get(..prefix.len())
+        .is_some_and(|p| folds_to(p, prefix))
+        || IDENTITY_HEADERS.iter().any(|h| folds_to(name, h))
+}
+
+/// Removes every header [`is_untrusted_identity_header`] names: they are the
+/// host's, or claim an identity, and never come from the network.
 pub(crate) fn strip_reserved(headers: &mut HeaderMap) {
-    let reserved = |name: &HeaderName| name.as_str().starts_with(crate::RESERVED_PREFIX);
+    let reserved = |name: &HeaderName| is_untrusted_identity_header(name.as_str());
     if !headers.keys().any(reserved) {
         return;
     }
@@ -494,6 +523,32 @@ mod tests {
         assert_eq!(path_problem("/pkg.S/M", Protocol::Grpc), None);
         for bad in ["/pkg.S", "/pkg.S/", "//M", "/pkg.S/M/x", "/pkg.S/M/../N"] {
             assert!(path_problem(bad, Protocol::Grpc).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn identity_claims_in_any_spelling() {
+        for name in [
+            "x-palisade-peer-identity",
+            "x_palisade_peer_identity",
+            "x-palisade_peer-identity",
+            "x_palisade-anything",
+            "x-forwarded-client-cert",
+            "x_forwarded_client_cert",
+            "forwarded",
+            "x-spiffe-id",
+            "x_spiffe_id",
+        ] {
+            assert!(is_untrusted_identity_header(name), "{name}");
+        }
+        for name in [
+            "x-tenant",
+            "x_tenant",
+            "x-palisade",
+            "forwarded-for",
+            "x-forwarded-for",
+        ] {
+            assert!(!is_untrusted_identity_header(name), "{name}");
         }
     }
 
