@@ -1097,3 +1097,26 @@ async fn serve_strips_reserved_names_from_request_trailers() {
     assert_eq!(String::from_utf8_lossy(&seen), "x-keep");
     proxy.stop().await;
 }
+
+/// Issue 10, item 4: a client's `Connection` cannot remove a header a plugin set
+/// (hop-by-hop headers go before the chain, not after).
+#[tokio::test]
+async fn serve_connection_header_cannot_remove_what_a_plugin_set() {
+    let setup = Setup::new("hop-by-hop").await;
+    let (upstream, _) = http_upstream().await;
+    let path = setup.write_config_to(
+        &Options {
+            rules: "allow spiffe://test/frontend */GET/*",
+            ..Options::default()
+        },
+        upstream,
+    );
+    let proxy = start(&path).await;
+    let client = https_client(&setup.client_material(), false);
+    let headers = [("connection", "x-tenant, keep-alive"), ("x-tenant", "red")];
+    let (status, body) = send(&client, proxy.addr.port(), "GET", "/orders/1", &headers).await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert!(body.contains("x-tenant=blue"), "{body}");
+    assert!(!body.contains("red"), "{body}");
+    proxy.stop().await;
+}

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{CONTENT_TYPE, HOST};
+use http::header::{CONNECTION, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -101,6 +101,48 @@ pub(crate) fn strip_reserved(headers: &mut HeaderMap) {
     for name in names {
         tracing::debug!(header = %name, "dropped a reserved header received from the network");
         headers.remove(name);
+    }
+}
+
+/// Removes the headers a request's `Connection` header names (RFC 9110 §7.6.1:
+/// they describe this hop only), and those names from `Connection`, keeping its
+/// standard options (`close`, `keep-alive`, `upgrade`). Run before the chain, so
+/// that a client's `Connection: x-user-role` cannot remove, after the chain, a
+/// header a plugin set. Costs nothing when there is no `Connection` header (HTTP/2)
+/// or it names only standard options.
+pub(crate) fn strip_connection_listed(headers: &mut HeaderMap) {
+    const STANDARD: [&str; 3] = ["close", "keep-alive", "upgrade"];
+    let is_standard = |token: &str| STANDARD.iter().any(|s| token.eq_ignore_ascii_case(s));
+    let tokens = || {
+        headers
+            .get_all(CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .map(|t| std::str::from_utf8(t).unwrap_or("\u{fffd}").trim())
+            .filter(|t| !t.is_empty())
+    };
+    if tokens().all(is_standard) {
+        return;
+    }
+    let mut kept: Vec<&'static str> = Vec::new();
+    let mut listed: Vec<HeaderName> = Vec::new();
+    for token in tokens() {
+        if let Some(standard) = STANDARD.iter().find(|s| token.eq_ignore_ascii_case(s)) {
+            kept.push(*standard);
+        } else if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+            listed.push(name);
+        }
+    }
+    for name in listed {
+        tracing::debug!(header = %name, "dropped a header the client's `Connection` names");
+        headers.remove(name);
+    }
+    headers.remove(CONNECTION);
+    if !kept.is_empty() {
+        kept.dedup();
+        if let Ok(value) = HeaderValue::from_str(&kept.join(", ")) {
+            headers.insert(CONNECTION, value);
+        }
     }
 }
 
@@ -550,6 +592,24 @@ mod tests {
         ] {
             assert!(!is_untrusted_identity_header(name), "{name}");
         }
+    }
+
+    #[test]
+    fn connection_listed_headers_go_and_standard_options_stay() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("x-role, Keep-Alive"));
+        headers.append(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert("x-role", HeaderValue::from_static("admin"));
+        headers.insert("x-other", HeaderValue::from_static("1"));
+        strip_connection_listed(&mut headers);
+        assert!(!headers.contains_key("x-role"));
+        assert_eq!(headers["x-other"], "1");
+        assert_eq!(headers[CONNECTION], "keep-alive, upgrade");
+
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        strip_connection_listed(&mut headers);
+        assert_eq!(headers[CONNECTION], "close");
     }
 
     #[test]

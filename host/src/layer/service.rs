@@ -132,6 +132,9 @@ where
     );
     match side {
         Side::Server => {
+            // Before the chain: what the client's `Connection` names goes now, so
+            // that no later hop-by-hop pass removes what a plugin set.
+            rescue::strip_connection_listed(req.headers_mut());
             rescue::strip_reserved(req.headers_mut());
             info.peer_identity = req
                 .extensions()
