@@ -501,6 +501,7 @@ async fn plain_http_service_through_the_server_layer() {
 struct HttpServer {
     port: u16,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    handshakes: palisade_host::transport::HandshakeStats,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -518,6 +519,7 @@ async fn http_server(layer: ServerLayer) -> HttpServer {
         .unwrap()
         .incoming(listener().await);
     let port = incoming.local_addr().unwrap().port();
+    let handshakes = incoming.stats();
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&hits);
     let handler = tower::service_fn(move |request: http::Request<hyper::body::Incoming>| {
@@ -544,6 +546,7 @@ async fn http_server(layer: ServerLayer) -> HttpServer {
     HttpServer {
         port,
         hits,
+        handshakes,
         _stop: stop,
     }
 }
@@ -757,6 +760,79 @@ async fn identity_claims_are_stripped_in_every_spelling() {
     assert!(!body.contains("admin"), "{body}");
     assert!(body.contains("x-keep_me=yes"), "{body}");
     assert!(body.contains(&format!("x-seen-peer={CLIENT_ID}")), "{body}");
+}
+
+/// Issue 10, item 5: one peer's slow handshakes take at most its share of the
+/// slots, so a client elsewhere is served while they hang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_handshakes_from_one_peer_do_not_starve_another() {
+    let server = http_server(ServerLayer::new(Chain::default())).await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", server.port).parse().unwrap();
+    // More connections than all the slots, from 127.0.0.2, sending nothing.
+    let mut slow = Vec::new();
+    for _ in 0..1100 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        slow.push(socket.connect(addr).await.unwrap());
+    }
+    // Well inside the 10 s the slow ones may hold their slots.
+    let client = http_client();
+    let (status, _, _) = tokio::time::timeout(
+        Duration::from_secs(5),
+        send(&client, server.port, "GET", "/orders/1", &[]),
+    )
+    .await
+    .expect("a client from another address waited behind the slow handshakes");
+    assert_eq!(status, http::StatusCode::OK);
+    assert_eq!(server.hits(), 1);
+    let limit = palisade_host::transport::MAX_PENDING_HANDSHAKES_PER_PEER as u64;
+    assert!(server.handshakes.over_limit() >= 1100 - limit);
+    drop(slow);
+}
+
+/// Issue 10, item 5: a client that sends its headers too slowly, or nothing at all
+/// after its handshake, is closed; others are served meanwhile.
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed() {
+    use hyper_util::rt::TokioIo;
+    use palisade_host::transport::{HttpTimeouts, serve_http_with};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tower::ServiceExt as _;
+
+    let incoming = ServerTls::new(&material(SERVER_ID))
+        .unwrap()
+        .incoming(listener().await);
+    let port = incoming.local_addr().unwrap().port();
+    let service = tower::service_fn(|_: http::Request<hyper::body::Incoming>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from("ok"))))
+    });
+    let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve_http_with(
+        incoming,
+        service,
+        async {
+            let _ = stopped.await;
+        },
+        HttpTimeouts::new(Duration::from_millis(300), Duration::from_millis(600)),
+    ));
+    let uri: http::Uri = format!("https://localhost:{port}").parse().unwrap();
+    let connector = client_tls().connector(SERVICE).unwrap();
+    let mut partial = TokioIo::new(connector.clone().oneshot(uri.clone()).await.unwrap());
+    partial
+        .write_all(b"GET /orders/1 HTTP/1.1\r\nhost: localhost\r\nx-slow: ")
+        .await
+        .unwrap();
+    let mut silent = TokioIo::new(connector.oneshot(uri).await.unwrap());
+
+    // A good client is served while those two hang.
+    let (status, _, body) = send(&http_client(), port, "GET", "/", &[]).await;
+    assert_eq!((status, body.as_str()), (http::StatusCode::OK, "ok"));
+
+    for (what, io) in [("slow headers", &mut partial), ("silent", &mut silent)] {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(10), io.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "{what}: the connection was not closed");
+    }
 }
 
 /// 10,000 calls from 64 concurrent clients (each its own mTLS connection) through a
