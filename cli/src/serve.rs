@@ -299,7 +299,11 @@ impl Serve {
             ))
         });
         let proxy = proxy::Proxy::new(&serve.upstream, Arc::clone(&state));
-        let service = ServerLayer::shared(state.chain.clone()).layer(proxy);
+        // Plain HTTP calls are judged as the configured service, never as the
+        // client's `Host`.
+        let service = ServerLayer::shared(state.chain.clone())
+            .http_service(serve.service.clone())
+            .layer(proxy);
         let mut server = tokio::spawn(serve_http(incoming, service, wait_for(stopped)));
 
         tokio::select! {

@@ -87,6 +87,8 @@ struct Options<'a> {
     reload: Option<&'a str>,
     rules: &'a str,
     tenant: &'a str,
+    /// `[serve] service`.
+    service: Option<&'a str>,
 }
 
 impl Default for Options<'_> {
@@ -95,6 +97,7 @@ impl Default for Options<'_> {
             reload: Some("verified"),
             rules: "allow spiffe://test/frontend echo.v1.Echo/Say",
             tenant: "blue",
+            service: None,
         }
     }
 }
@@ -133,10 +136,13 @@ impl Setup {
     }
 
     fn write_config_to(&self, options: &Options<'_>, upstream: SocketAddr) -> PathBuf {
-        let reload = options
+        let mut reload = options
             .reload
             .map(|r| format!("reload = \"{r}\"\n"))
             .unwrap_or_default();
+        if let Some(service) = options.service {
+            reload.push_str(&format!("service = \"{service}\"\n"));
+        }
         let text = format!(
             r#"mode = "lockdown"
 audit_log = "audit.jsonl"
@@ -725,7 +731,9 @@ async fn http_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
                     let mut seen: Vec<String> = req
                         .headers()
                         .iter()
-                        .filter(|(name, _)| name.as_str().starts_with("x-"))
+                        .filter(|(name, _)| {
+                            name.as_str().starts_with('x') || name.as_str() == "forwarded"
+                        })
                         .map(|(name, value)| format!("{name}={}", value.to_str().unwrap_or("?")))
                         .collect();
                     seen.sort();
@@ -755,7 +763,8 @@ async fn serve_proxies_plain_http_to_an_http1_upstream() {
     let (upstream, hits) = http_upstream().await;
     let path = setup.write_config_to(
         &Options {
-            rules: "allow spiffe://test/frontend localhost/GET/orders/*",
+            rules: "allow spiffe://test/frontend orders.internal/GET/orders/*",
+            service: Some("orders.internal"),
             ..Options::default()
         },
         upstream,
@@ -930,5 +939,266 @@ async fn serve_reload_refuses_a_rollback_in_lockdown_and_audits_a_removal() {
     assert_eq!(removed[0]["plugin"], "add-header");
     assert_eq!(removed[0]["version"], "0.2.0");
     assert_eq!(removed[0]["component_sha256"], sha256);
+    proxy.stop().await;
+}
+
+/// An HTTPS client of the proxy with `material`, HTTP/1.1 (or HTTP/2 only).
+fn https_client(
+    material: &TlsMaterial,
+    http2: bool,
+) -> hyper_util::client::legacy::Client<palisade_host::transport::PinnedConnector, TestBody> {
+    let connector = ClientTls::new(material)
+        .unwrap()
+        .pin("orders.internal", PROXY_ID)
+        .unwrap()
+        .connector("orders.internal")
+        .unwrap();
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(http2)
+        .build(connector)
+}
+
+/// A request body of fixed frames (data, then trailers if any).
+struct TestBody(std::collections::VecDeque<hyper::body::Frame<bytes::Bytes>>);
+
+impl TestBody {
+    fn empty() -> Self {
+        Self(std::collections::VecDeque::new())
+    }
+}
+
+impl hyper::body::Body for TestBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(Ok))
+    }
+}
+
+/// Sends `method path` with `headers` through `client`: the status and the body.
+async fn send(
+    client: &hyper_util::client::legacy::Client<
+        palisade_host::transport::PinnedConnector,
+        TestBody,
+    >,
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (http::StatusCode, String) {
+    use http_body_util::BodyExt;
+    let mut builder = http::Request::builder()
+        .method(method)
+        .uri(format!("https://localhost:{port}{path}"));
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = client
+        .request(builder.body(TestBody::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Issue 10, item 1: the path the chain judges is the path the upstream gets; a
+/// path the upstream could read as another is refused, not forwarded.
+#[tokio::test]
+async fn serve_forwards_only_the_path_it_judged() {
+    let setup = Setup::new("paths").await;
+    let (upstream, hits) = http_upstream().await;
+    let path = setup.write_config_to(
+        &Options {
+            rules: "allow spiffe://test/frontend */GET/orders/*",
+            ..Options::default()
+        },
+        upstream,
+    );
+    let proxy = start(&path).await;
+    let client = https_client(&setup.client_material(), false);
+    let port = proxy.addr.port();
+    for path in [
+        "/orders/../admin/users",
+        "/orders/%2e%2e/admin/drop",
+        "/orders/1%2F..%2F..%2Fadmin",
+        "/orders//admin",
+    ] {
+        let (status, body) = send(&client, port, "GET", path, &[]).await;
+        assert_eq!(status, http::StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(body.starts_with("refused: the request path"), "{body}");
+    }
+    assert_eq!(hits.load(Ordering::Relaxed), 0);
+    let (status, body) = send(&client, port, "GET", "/orders/42?a=b", &[]).await;
+    assert_eq!(status, http::StatusCode::OK);
+    assert!(body.contains("path=/orders/42?a=b "), "{body}");
+    proxy.stop().await;
+}
+
+/// Issue 10, item 1: with the README's rule for another service, a client that
+/// names that service in `Host` is still judged as the configured one.
+#[tokio::test]
+async fn serve_takes_the_service_from_the_config_not_the_host_header() {
+    let setup = Setup::new("service").await;
+    let (upstream, hits) = http_upstream().await;
+    let path = setup.write_config_to(
+        &Options {
+            rules: "allow spiffe://test/* billing.v1.*/*; allow spiffe://test/frontend orders.internal/GET/orders/*",
+            service: Some("orders.internal"),
+            ..Options::default()
+        },
+        upstream,
+    );
+    let proxy = start(&path).await;
+    let client = https_client(&setup.client_material(), false);
+    let port = proxy.addr.port();
+    let host = [("host", "billing.v1.x")];
+    let (status, body) = send(&client, port, "DELETE", "/orders/1", &host).await;
+    assert_eq!(status, http::StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(hits.load(Ordering::Relaxed), 0);
+    let (status, body) = send(&client, port, "GET", "/orders/1", &host).await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert_eq!(hits.load(Ordering::Relaxed), 1);
+    proxy.stop().await;
+}
+
+/// Issue 10, item 2: the upstream always gets the identity header (empty for a
+/// caller without one), and no spelling of it, nor another identity header, from
+/// the client.
+#[tokio::test]
+async fn serve_identity_header_is_always_set_and_never_forged() {
+    let setup = Setup::new("anonymous").await;
+    let (upstream, _) = http_upstream().await;
+    let path = setup.write_config_to(
+        &Options {
+            rules: "allow * */GET/*",
+            ..Options::default()
+        },
+        upstream,
+    );
+    let proxy = start(&path).await;
+    // A verified certificate with no URI or DNS SAN: an anonymous caller.
+    let issued = setup.ca.issue_names(&[]).unwrap();
+    let anonymous = TlsMaterial {
+        cert: palisade_host::transport::Pem::bytes(issued.cert_pem),
+        key: palisade_host::transport::Pem::bytes(issued.key_pem),
+        ..setup.client_material()
+    };
+    let forged = [
+        ("x_palisade_peer_identity", "spiffe://test/admin"),
+        ("x-forwarded-client-cert", "By=x;URI=spiffe://test/admin"),
+        ("forwarded", "for=10.0.0.1"),
+        ("x-spiffe-id", "spiffe://test/admin"),
+    ];
+    for material in [anonymous, setup.client_material()] {
+        let client = https_client(&material, false);
+        let (status, body) = send(&client, proxy.addr.port(), "GET", "/orders/1", &forged).await;
+        assert_eq!(status, http::StatusCode::OK, "{body}");
+        assert!(
+            !body.contains("admin") && !body.contains("forwarded"),
+            "{body}"
+        );
+        let identity: Vec<&str> = body
+            .lines()
+            .filter(|l| l.starts_with("x-palisade-peer-identity="))
+            .collect();
+        assert_eq!(identity.len(), 1, "{body}");
+        assert!(
+            identity[0] == "x-palisade-peer-identity=" || identity[0].ends_with(CLIENT_ID),
+            "{body}"
+        );
+    }
+    proxy.stop().await;
+}
+
+/// Issue 10, item 2: reserved names in a request's trailers do not reach the
+/// upstream (an HTTP/2 upstream that reports the trailers it got).
+#[tokio::test]
+async fn serve_strips_reserved_names_from_request_trailers() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let service =
+                hyper::service::service_fn(|req: http::Request<hyper::body::Incoming>| async {
+                    let collected = req.into_body().collect().await.unwrap();
+                    let mut names: Vec<String> = collected
+                        .trailers()
+                        .map(|t| t.keys().map(|k| k.to_string()).collect())
+                        .unwrap_or_default();
+                    names.sort();
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                        bytes::Bytes::from(names.join(",")),
+                    )))
+                });
+            tokio::spawn(
+                hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), service),
+            );
+        }
+    });
+    let setup = Setup::new("trailers").await;
+    let proxy = start(&setup.write_config_to(&Options::default(), upstream)).await;
+    let client = https_client(&setup.client_material(), true);
+    let mut trailers = http::HeaderMap::new();
+    for name in [
+        "x-palisade-peer-identity",
+        "x_palisade_peer_identity",
+        "x-spiffe-id",
+        "x-keep",
+    ] {
+        trailers.insert(
+            http::HeaderName::from_static(name),
+            http::HeaderValue::from_static("spiffe://test/admin"),
+        );
+    }
+    let body = TestBody(
+        [
+            hyper::body::Frame::data(bytes::Bytes::from_static(b"\0\0\0\0\0")),
+            hyper::body::Frame::trailers(trailers),
+        ]
+        .into(),
+    );
+    let request = http::Request::post(format!(
+        "https://localhost:{}/echo.v1.Echo/Say",
+        proxy.addr.port()
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(body)
+    .unwrap();
+    let response = client.request(request).await.unwrap();
+    let seen = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(String::from_utf8_lossy(&seen), "x-keep");
+    proxy.stop().await;
+}
+
+/// Issue 10, item 4: a client's `Connection` cannot remove a header a plugin set
+/// (hop-by-hop headers go before the chain, not after).
+#[tokio::test]
+async fn serve_connection_header_cannot_remove_what_a_plugin_set() {
+    let setup = Setup::new("hop-by-hop").await;
+    let (upstream, _) = http_upstream().await;
+    let path = setup.write_config_to(
+        &Options {
+            rules: "allow spiffe://test/frontend */GET/*",
+            ..Options::default()
+        },
+        upstream,
+    );
+    let proxy = start(&path).await;
+    let client = https_client(&setup.client_material(), false);
+    let headers = [("connection", "x-tenant, keep-alive"), ("x-tenant", "red")];
+    let (status, body) = send(&client, proxy.addr.port(), "GET", "/orders/1", &headers).await;
+    assert_eq!(status, http::StatusCode::OK, "{body}");
+    assert!(body.contains("x-tenant=blue"), "{body}");
+    assert!(!body.contains("red"), "{body}");
     proxy.stop().await;
 }

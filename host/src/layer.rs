@@ -20,20 +20,63 @@
 //!
 //! # What plugins see
 //!
-//! | | gRPC (`content-type: application/grpc*`) | plain HTTP |
+//! | | gRPC ([`is_grpc_content_type`]) | plain HTTP (any other content type) |
 //! |---|---|---|
-//! | `service` | `pkg.Service` from the path `/pkg.Service/Method` | the authority's host, without port (`orders.internal`) |
+//! | `service` | `pkg.Service` from the path `/pkg.Service/Method`, exactly as sent (the whole dotted name, case kept) | server side: the name given to [`ServerLayer::http_service`] (`orders.internal`; the sidecar's `[serve] service`), else empty, never the client's `Host`; client side: that name, else the host of the authority the request goes to |
 //! | `method` | `Method` | the HTTP method and the path, without query: `GET/orders/42` (so rbac rules read `orders.internal/GET/orders/*`) |
-//! | `authority` | `:authority` (or `Host`) | the same |
+//! | `authority` | `:authority` (or `Host`): on the server side, whatever the client sent | the same |
 //! | `deadline` | from `grpc-timeout` | from `grpc-timeout`, if sent |
 //! | `peer-identity` | server side: the client's verified identity ([`PeerInfo`](crate::transport::PeerInfo) in the request's extensions, put there by the [`transport`](crate::transport)); client side: the server identity pinned for the channel ([`ClientLayer::server_identity`]) | the same |
 //! | response `status` | `grpc-status` of a trailers-only response; for a response with messages, `Ok` on its headers, or its final `grpc-status` on its trailers with [`ResponseHooks::FinalStatus`] | the HTTP status mapped to a code (below) |
 //!
-//! Incoming `x-palisade-*` headers are removed before any plugin runs: on the server
-//! side from requests, on the client side from responses (they come from the
-//! network; the host owns that prefix). The identity therefore cannot be claimed by
-//! a header: it comes from the TLS connection only, and a layer used without the
-//! transport sees no identity at all.
+//! The protocol is the request's media type, parsed: `application/grpc` (or
+//! `grpc-web`, `grpc-web-text`) in any case, with an optional `+proto`/`+json`
+//! suffix and parameters. Any other content type is plain HTTP, whatever the path
+//! looks like: `POST /orders.v1.Orders/DeleteOrder` with `application/json` (as the
+//! Connect protocol sends it) is judged as `orders.internal/POST/orders.v1.Orders/DeleteOrder`,
+//! so an upstream that serves a method over both protocols needs rules for both.
+//!
+//! gRPC's `service` is the full name in the path, matched exactly by the plugins:
+//! `billing.v1.Orders` and `orders.v1.Orders` are two services. An upstream that
+//! dispatches on less than the full name (the last dotted part, as go-micro does,
+//! or without case) would serve `orders.v1.Orders`'s handler to a call judged as
+//! `billing.v1.Orders`: write rules on full names only, never a package prefix
+//! such as `billing.v1.*`, for such an upstream.
+//!
+//! # The request judged is the request forwarded
+//!
+//! Before any plugin runs, on both sides:
+//!
+//! - **The path must be canonical**, or the call is refused with `InvalidArgument`
+//!   (HTTP 400, gRPC status 3) and a message saying which rule it broke: it starts
+//!   with `/`; it has no dot segment (`.`, `..`), no empty segment (`//`; a
+//!   trailing `/` is allowed), no backslash and no `;`; its percent-escapes encode
+//!   only bytes that need escaping (not `.`, `/`, `\`, `;`, `%`, a control
+//!   character or an unreserved character such as `A` or `~`), and are well formed;
+//!   a gRPC path is exactly `/package.Service/Method`. Nothing is rewritten, so the
+//!   path plugins judge is byte for byte the path the inner service (or the
+//!   upstream) receives, and an upstream that normalises or decodes it gets the
+//!   same path back. The query is passed on as it is and not judged. Refused, so
+//!   also `OPTIONS *` and `CONNECT`'s authority form. Not covered: an upstream
+//!   that matches paths without case.
+//!
+//! On the server side, also before any plugin runs:
+//!
+//! - **Headers that claim an identity are removed**
+//!   ([`is_untrusted_identity_header`]): every `x-palisade-*` (the host owns that
+//!   prefix), `x-forwarded-client-cert`, `forwarded` and `x-spiffe-id` (the
+//!   direct peer is the client, so these are its own claims), and any name that
+//!   reads as one of those once `_` is taken for `-` (`x_palisade_peer_identity`:
+//!   WSGI, CGI and some ASGI servers fold `_` into `-`). The identity therefore
+//!   cannot be claimed by a header: it comes from the TLS connection only, and a
+//!   layer used without the transport sees no identity at all. On the client side
+//!   the same names are removed from responses and their trailers. The layer
+//!   cannot reach request trailers without changing the request's body type:
+//!   handlers must not read an identity from them (the sidecar proxy strips them
+//!   as they stream, with [`strip_untrusted_headers`]).
+//! - **Hop-by-hop headers named by `Connection`** are removed, and only `close`,
+//!   `keep-alive` and `upgrade` stay in it, so that a client's
+//!   `Connection: x-user-role` cannot have a later hop remove a header a plugin set.
 //!
 //! # Decisions on the wire
 //!
@@ -80,9 +123,18 @@ mod service;
 use std::sync::{Arc, PoisonError, RwLock};
 
 pub use self::body::LayerBody;
+pub use self::rescue::{is_grpc_content_type, is_untrusted_identity_header};
 pub use self::service::{ClientService, LayerFuture, ServerService};
 use crate::intercept::Chain;
 use crate::transport::PeerIdentity;
+
+/// Removes from `headers` every name [`is_untrusted_identity_header`] matches, as
+/// the server layer does to each request's headers before any plugin runs. For
+/// what the layer cannot reach, such as a request's trailers (the sidecar proxy
+/// strips them with this as they stream).
+pub fn strip_untrusted_headers(headers: &mut http::HeaderMap) {
+    rescue::strip_reserved(headers);
+}
 
 /// When response hooks run on a gRPC response that streams (one with messages, whose
 /// status comes in its trailers). Either way they run once per call; trailers-only
@@ -158,6 +210,8 @@ struct Shared {
     detail: ErrorDetail,
     response_hooks: ResponseHooks,
     server_identity: Option<String>,
+    /// The `service` of plain HTTP calls ([`ServerLayer::http_service`]).
+    http_service: Option<String>,
 }
 
 impl Shared {
@@ -167,6 +221,7 @@ impl Shared {
             detail,
             response_hooks: ResponseHooks::default(),
             server_identity: None,
+            http_service: None,
         })
     }
 
@@ -227,6 +282,18 @@ impl ServerLayer {
     pub fn response_hooks(self, when: ResponseHooks) -> Self {
         Self {
             shared: self.shared.with(|s| s.response_hooks = when),
+        }
+    }
+
+    /// The `service` plugins see for plain HTTP calls: the name of the service this
+    /// layer protects (`orders.internal`), so that rules read
+    /// `orders.internal/GET/orders/*`. Without it, plain HTTP calls have an empty
+    /// service. Never taken from the request: its `Host`/`:authority` is the
+    /// client's choice (plugins still read it as `authority`).
+    pub fn http_service(self, service: impl Into<String>) -> Self {
+        let service = service.into();
+        Self {
+            shared: self.shared.with(|s| s.http_service = Some(service)),
         }
     }
 

@@ -16,6 +16,8 @@
 //! | Missing authentication / authorization | Example plugins `hmac-auth` (host-held keys) and `rbac` (default deny) | examples done |
 //! | Registry poisoning, plaintext transport | TLS 1.3 with client certificates required; the client pins the server identity per service, so an address that presents another identity (even with a certificate from the same CA) is refused in the handshake; plaintext only through a named opt-in that lockdown refuses ([below](#transport-and-lockdown)) | done (library; `palisade serve` to come) |
 //! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n over trusted ed25519 keys and [sigstore identities](#sigstore-bundles) (keyless signing in CI, verified offline), revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | done: packages, sigstore bundles, and [lockdown](#configuration-and-lockdown) refusing plain components |
+//! | A client makes the upstream see another request than the one judged (path tricks, another `Host`, a forged identity header, `Connection` removing a plugin's header) | The [`layer`](crate::layer) refuses non-canonical paths before the chain, takes a plain HTTP call's service from its setting, drops identity-carrying headers in every `_`/`-` spelling (the sidecar also from request trailers) and `Connection`-listed headers before the chain; the sidecar always sets the identity header. Not covered: upstreams that match paths without case, or gRPC services by a suffix of their name | done |
+//! | Slow clients hold the listener | Per-peer (64) and total (1024) bounds on pending handshakes of at most 10 s; header-read (10 s) and idle (60 s) timeouts in `serve_http` ([below](#transport-and-lockdown)) | done |
 //! | A load or a refusal goes unnoticed | Every verification, load, refusal and reload is an [audit](#audit) event (`tracing`, and an append-only JSON-lines file that lockdown requires to be writable) | done (reload events are emitted by whoever reloads) |
 //!
 //! # Defaults, and why
@@ -386,6 +388,7 @@
 //! [serve]                           # optional; for `palisade serve` (see "The sidecar proxy")
 //! listen = "0.0.0.0:8443"           # mTLS per [transport]
 //! upstream = "http://127.0.0.1:50051"   # plaintext, so a loopback address
+//! service = "orders.internal"       # plain HTTP calls' `service` (default: the upstream's host)
 //! # upstream_plaintext = "insecure-allow"  # another host (development only)
 //! metrics = "127.0.0.1:9464"        # optional: GET /metrics (loopback only in lockdown)
 //! reload = "verified"               # or "off"; the default is "off" in lockdown
@@ -517,6 +520,20 @@
 //!   Handshakes run in their own tasks, at most 10 s each and 1024 at once, so slow
 //!   or failing clients cannot stall the accept loop; every refusal is logged and
 //!   counted ([`HandshakeStats`](crate::transport::HandshakeStats)).
+//! - **Slow clients are bounded.** One peer (an IPv4 address, an IPv6 /64) has at
+//!   most 64 handshakes in progress; a connection past that is closed unread and
+//!   counted (`over_limit`), so a slowloris host holds at most 64 of the 1024 slots
+//!   for at most 10 s each, and clients elsewhere are served meanwhile (it takes 16
+//!   hosts to fill the table, and then each slot frees within 10 s).
+//!   [`serve_http`](crate::transport::serve_http) then gives an HTTP/1.1 request 10 s
+//!   to send its headers once they start (and a kept-alive connection 10 s to start
+//!   its next request), pings HTTP/2 clients every 20 s and closes a connection that
+//!   does not answer within 20 s, and closes gracefully any connection with no call
+//!   in flight for 60 s, including one that sent nothing after its handshake
+//!   ([`HttpTimeouts`](crate::transport::HttpTimeouts), lower with
+//!   [`serve_http_with`](crate::transport::serve_http_with)). Not bounded: a call in
+//!   flight whose client sends its body slowly, which the service's own timeouts
+//!   must cover.
 //! - **The identity** is the first URI SAN of the verified leaf (a SPIFFE ID), or
 //!   else its first DNS SAN. It reaches plugins as `call.peer-identity` through a
 //!   request extension ([`PeerInfo`](crate::transport::PeerInfo)) that only the
@@ -561,6 +578,30 @@
 //! is why it must be on loopback (another host only with
 //! `upstream_plaintext = "insecure-allow"`, refused in lockdown). An unreachable
 //! upstream makes `UNAVAILABLE` (gRPC) or 502.
+//!
+//! - **What the upstream can rely on.** The request it gets is the one the chain
+//!   judged ([`layer`](crate::layer), "The request judged is the request
+//!   forwarded"): a path that is not canonical (`..`, `%2e`, `%2F`, `//`, `;`, a
+//!   backslash, ...) is refused with 400 (gRPC: `INVALID_ARGUMENT`) rather than
+//!   forwarded, so an upstream that normalises paths serves the path the rules
+//!   saw; a plain HTTP call's `service` is `[serve] service` (the upstream's host
+//!   unless set), never the client's `Host`, so a client cannot pick the rules
+//!   that apply; gRPC is told by the parsed `content-type`, and gRPC calls go to the
+//!   upstream over HTTP/2, everything else over HTTP/1.1 (a Connect-style JSON call
+//!   to a gRPC path is plain HTTP, judged as `service/POST/pkg.Service/Method`).
+//!   `x-palisade-peer-identity` is on every request: the caller's identity, or
+//!   empty for a verified certificate without one, so the upstream never reads a
+//!   missing header as "look elsewhere". From the client, every `x-palisade-*`
+//!   header, `x-forwarded-client-cert`, `forwarded` and `x-spiffe-id`, and any name
+//!   that reads as one of those with `_` for `-` (`x_palisade_peer_identity`, which
+//!   WSGI would fold onto the real one), are dropped from the headers and from the
+//!   request trailers; there is no setting to keep them, as the sidecar's direct peer
+//!   is the client. Headers the client's `Connection` names are dropped before the
+//!   chain, so a plugin's headers reach the upstream. The gRPC `service` is the
+//!   whole `package.Service` of the path and rules match it exactly: an upstream
+//!   that dispatches on less (go-micro routes on the last dotted part) needs rules
+//!   on full names, never a package prefix such as `billing.v1.*`. Not covered: an
+//!   upstream that matches paths without regard to case.
 //!
 //! - **Shutdown** (`SIGTERM`, ctrl-c): accepting stops at once; in-flight calls get
 //!   `shutdown_grace_ms` (10 s by default) to finish, then their connections close.

@@ -50,6 +50,10 @@ pub use self::server::{
     HANDSHAKE_TIMEOUT, HandshakeStats, Incoming, MAX_PENDING_HANDSHAKES, ServerIo, ServerTls,
     serve_http,
 };
+pub use self::server::{
+    HEADER_READ_TIMEOUT, HttpTimeouts, IDLE_TIMEOUT, MAX_PENDING_HANDSHAKES_PER_PEER,
+    serve_http_with,
+};
 
 /// The one crypto provider every configuration is built with.
 fn provider() -> Arc<CryptoProvider> {

@@ -14,10 +14,11 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::{Either, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use palisade_host::layer::{is_grpc_content_type, strip_untrusted_headers};
 use palisade_host::transport::PeerInfo;
 
 use super::State;
@@ -26,9 +27,11 @@ use super::State;
 /// `UNAVAILABLE` (gRPC) or 502.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The header that carries the verified caller to the upstream. The server layer
-/// removes every `x-palisade-*` header that came from the network, and plugins cannot
-/// write them, so this one is the proxy's alone.
+/// The header that carries the verified caller to the upstream, on every request
+/// (empty when the caller has none). The server layer removes every
+/// `x-palisade-*` header that came from the network (and `_` spellings of them),
+/// the proxy removes them from request trailers, and plugins cannot write them, so
+/// this one is the proxy's alone.
 pub(super) const PEER_IDENTITY: HeaderName = HeaderName::from_static("x-palisade-peer-identity");
 
 /// The body of a proxied response: the upstream's, streamed, or one the proxy made.
@@ -38,9 +41,9 @@ pub(super) type ProxyBody = Either<Incoming, Full<Bytes>>;
 #[derive(Clone)]
 pub(super) struct Proxy {
     /// gRPC: HTTP/2 with prior knowledge (the upstream is plaintext, so no ALPN).
-    h2: Client<HttpConnector, Incoming>,
+    h2: Client<HttpConnector, Outbound>,
     /// Everything else: HTTP/1.1, which every HTTP server speaks.
-    h1: Client<HttpConnector, Incoming>,
+    h1: Client<HttpConnector, Outbound>,
     scheme: Scheme,
     authority: Authority,
     state: Arc<State>,
@@ -84,11 +87,46 @@ impl tower_service::Service<Request<Incoming>> for Proxy {
     }
 }
 
+/// The layer's test, so that what was judged as gRPC goes over HTTP/2.
 fn is_grpc(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/grpc"))
+        .is_some_and(|v| is_grpc_content_type(v.as_bytes()))
+}
+
+/// A request body on its way to the upstream: the client's, frame by frame, with
+/// the headers the layer strips from requests
+/// ([`strip_untrusted_headers`]) removed from its trailers too (an HTTP/2 request
+/// trailer `x-palisade-peer-identity` would otherwise reach the upstream).
+pub(super) struct Outbound(Incoming);
+
+impl Body for Outbound {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let frame = std::task::ready!(Pin::new(&mut self.0).poll_frame(cx));
+        Poll::Ready(frame.map(|frame| {
+            frame.map(|frame| match frame.into_trailers() {
+                Ok(mut trailers) => {
+                    strip_untrusted_headers(&mut trailers);
+                    Frame::trailers(trailers)
+                }
+                Err(frame) => frame,
+            })
+        }))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.0.size_hint()
+    }
 }
 
 /// Removes the hop-by-hop headers (RFC 9110 §7.6.1), which describe one connection
@@ -152,14 +190,16 @@ impl Proxy {
         strip_hop_by_hop(&mut parts.headers);
         // The client sets `host` (HTTP/1.1) or `:authority` (HTTP/2) from the URI.
         parts.headers.remove(header::HOST);
+        // Always set, empty for a caller without an identity: the upstream never
+        // sees a request without it, so it never falls back on another header
+        // (`x_palisade_peer_identity`, which the layer drops anyway).
         let identity = parts
             .extensions
             .get::<PeerInfo>()
             .and_then(PeerInfo::identity)
-            .and_then(|id| HeaderValue::from_str(id.as_str()).ok());
-        if let Some(identity) = identity {
-            parts.headers.insert(PEER_IDENTITY, identity);
-        }
+            .and_then(|id| HeaderValue::from_str(id.as_str()).ok())
+            .unwrap_or_else(|| HeaderValue::from_static(""));
+        parts.headers.insert(PEER_IDENTITY, identity);
         let client = if grpc {
             parts.version = Version::HTTP_2;
             &self.h2
@@ -167,7 +207,10 @@ impl Proxy {
             parts.version = Version::HTTP_11;
             &self.h1
         };
-        match client.request(Request::from_parts(parts, body)).await {
+        match client
+            .request(Request::from_parts(parts, Outbound(body)))
+            .await
+        {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 strip_hop_by_hop(&mut parts.headers);

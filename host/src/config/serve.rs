@@ -18,6 +18,7 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub(super) struct ServeToml {
     listen: String,
     upstream: String,
+    service: Option<String>,
     metrics: Option<String>,
     reload: Option<ReloadToml>,
     upstream_plaintext: Option<UpstreamPlaintextToml>,
@@ -59,6 +60,10 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// `upstream`: the service the proxy forwards to, `http://host:port`.
     pub upstream: http::Uri,
+    /// `service`: the `service` plugins see for plain HTTP calls (gRPC calls name
+    /// theirs in the path); the upstream's host unless set. Never taken from the
+    /// client's `Host`.
+    pub service: String,
     /// `metrics`: where `GET /metrics` is served (plaintext, read-only counters).
     pub metrics: Option<SocketAddr>,
     /// `reload`.
@@ -77,6 +82,15 @@ fn is_loopback(host: &str) -> bool {
     }
 }
 
+/// A name rules can spell: not empty, no `/` (which separates it from the method),
+/// no space or control character.
+fn is_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
 pub(super) fn resolve(
     raw: ServeToml,
     mode: Mode,
@@ -85,6 +99,7 @@ pub(super) fn resolve(
     let ServeToml {
         listen,
         upstream,
+        service,
         metrics,
         reload,
         upstream_plaintext,
@@ -144,6 +159,18 @@ pub(super) fn resolve(
             ),
         ));
     }
+    let service = match service {
+        None => host.to_owned(),
+        Some(name) if is_service_name(&name) => name,
+        Some(name) => {
+            return Err(invalid(
+                "serve.service",
+                format!(
+                    "{name:?} is not a service name (letters, digits, `.`, `-` and `_`, such as \"orders.internal\")"
+                ),
+            ));
+        }
+    };
     if !is_loopback(host) {
         match upstream_plaintext {
             Some(UpstreamPlaintextToml::InsecureAllow) if lockdown => {
@@ -194,6 +221,7 @@ pub(super) fn resolve(
     Ok(ServeConfig {
         listen,
         upstream: uri,
+        service,
         metrics,
         reload,
         shutdown_grace,

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{CONTENT_TYPE, HOST};
+use http::header::{CONNECTION, CONTENT_TYPE, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -21,10 +21,39 @@ pub(crate) enum Protocol {
 impl Protocol {
     pub(crate) fn of(headers: &HeaderMap) -> Self {
         match headers.get(CONTENT_TYPE) {
-            Some(value) if value.as_bytes().starts_with(b"application/grpc") => Self::Grpc,
+            Some(value) if is_grpc_content_type(value.as_bytes()) => Self::Grpc,
             _ => Self::Http,
         }
     }
+}
+
+/// Whether a `content-type` value is gRPC's: the media type `application/grpc`,
+/// `application/grpc-web` or `application/grpc-web-text`, in any case, with an
+/// optional `+suffix` (`+proto`, `+json`, ...) and optional parameters after `;`.
+pub fn is_grpc_content_type(value: &[u8]) -> bool {
+    let essence = match value.iter().position(|&b| b == b';') {
+        Some(end) => &value[..end],
+        None => value,
+    }
+    .trim_ascii();
+    let (kind, suffix) = match essence.iter().position(|&b| b == b'+') {
+        Some(plus) => (&essence[..plus], Some(&essence[plus + 1..])),
+        None => (essence, None),
+    };
+    let kind_ok = [
+        &b"application/grpc"[..],
+        b"application/grpc-web",
+        b"application/grpc-web-text",
+    ]
+    .iter()
+    .any(|k| kind.eq_ignore_ascii_case(k));
+    // A suffix is a media-type token: letters, digits and `.-_`.
+    let suffix_ok = suffix.is_none_or(|s| {
+        !s.is_empty()
+            && s.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    });
+    kind_ok && suffix_ok
 }
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
@@ -32,10 +61,39 @@ const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 const APPLICATION_GRPC: HeaderValue = HeaderValue::from_static("application/grpc");
 
-/// Removes every `x-palisade-*` header: they are the host's, and never come from
-/// the network.
+/// Headers that carry a caller's identity in other systems (Envoy's client
+/// certificate, RFC 7239's `for=`/`by=`, a SPIFFE ID): from the network, they are
+/// whatever the client chose, so they are dropped like `x-palisade-*`.
+const IDENTITY_HEADERS: [&[u8]; 3] = [b"x-forwarded-client-cert", b"forwarded", b"x-spiffe-id"];
+
+/// Whether `a` equals `b` (lowercase, with `-`) when every `_` of `a` is read as
+/// `-`, as WSGI, CGI and some ASGI servers do.
+fn folds_to(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(&x, &y)| x == y || (x == b'_' && y == b'-'))
+}
+
+/// Whether a header from the network must be dropped: an `x-palisade-*` name (the
+/// host's), an identity-carrying name ([`IDENTITY_HEADERS`]), or a name that reads
+/// as one of those once `_` is taken for `-` (`x_palisade_peer_identity`).
+pub fn is_untrusted_identity_header(name: &str) -> bool {
+    let name = name.as_bytes();
+    let prefix = crate::RESERVED_PREFIX.as_bytes();
+    // Cheap first: every such name starts with `x` or `f`.
+    if !matches!(name.first(), Some(b'x' | b'f')) {
+        return false;
+    }
+    name.get(..prefix.len())
+        .is_some_and(|p| folds_to(p, prefix))
+        || IDENTITY_HEADERS.iter().any(|h| folds_to(name, h))
+}
+
+/// Removes every header [`is_untrusted_identity_header`] names: they are the
+/// host's, or claim an identity, and never come from the network.
 pub(crate) fn strip_reserved(headers: &mut HeaderMap) {
-    let reserved = |name: &HeaderName| name.as_str().starts_with(crate::RESERVED_PREFIX);
+    let reserved = |name: &HeaderName| is_untrusted_identity_header(name.as_str());
     if !headers.keys().any(reserved) {
         return;
     }
@@ -46,9 +104,120 @@ pub(crate) fn strip_reserved(headers: &mut HeaderMap) {
     }
 }
 
+/// Removes the headers a request's `Connection` header names (RFC 9110 §7.6.1:
+/// they describe this hop only), and those names from `Connection`, keeping its
+/// standard options (`close`, `keep-alive`, `upgrade`). Run before the chain, so
+/// that a client's `Connection: x-user-role` cannot remove, after the chain, a
+/// header a plugin set. Costs nothing when there is no `Connection` header (HTTP/2)
+/// or it names only standard options.
+pub(crate) fn strip_connection_listed(headers: &mut HeaderMap) {
+    const STANDARD: [&str; 3] = ["close", "keep-alive", "upgrade"];
+    let is_standard = |token: &str| STANDARD.iter().any(|s| token.eq_ignore_ascii_case(s));
+    let tokens = || {
+        headers
+            .get_all(CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+            .map(|t| std::str::from_utf8(t).unwrap_or("\u{fffd}").trim())
+            .filter(|t| !t.is_empty())
+    };
+    if tokens().all(is_standard) {
+        return;
+    }
+    let mut kept: Vec<&'static str> = Vec::new();
+    let mut listed: Vec<HeaderName> = Vec::new();
+    for token in tokens() {
+        if let Some(standard) = STANDARD.iter().find(|s| token.eq_ignore_ascii_case(s)) {
+            kept.push(*standard);
+        } else if let Ok(name) = HeaderName::from_bytes(token.as_bytes()) {
+            listed.push(name);
+        }
+    }
+    for name in listed {
+        tracing::debug!(header = %name, "dropped a header the client's `Connection` names");
+        headers.remove(name);
+    }
+    headers.remove(CONNECTION);
+    if !kept.is_empty() {
+        kept.dedup();
+        if let Ok(value) = HeaderValue::from_str(&kept.join(", ")) {
+            headers.insert(CONNECTION, value);
+        }
+    }
+}
+
+/// Why a request path is refused: it is not canonical, so the upstream could read
+/// it as another path than the one the plugins judged. The texts hold no client
+/// input, so every caller may read them.
+pub(crate) fn path_problem(path: &str, protocol: Protocol) -> Option<&'static str> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Some("refused: the request path must start with `/`");
+    };
+    if protocol == Protocol::Grpc {
+        let well_formed = rest.split_once('/').is_some_and(|(service, method)| {
+            !service.is_empty() && !method.is_empty() && !method.contains('/')
+        });
+        if !well_formed {
+            return Some("refused: a gRPC path is `/package.Service/Method`");
+        }
+    }
+    if path.contains('\\') {
+        return Some("refused: the request path has a backslash");
+    }
+    if path.contains(';') {
+        return Some("refused: the request path has a `;` (path parameters are not accepted)");
+    }
+    let mut segments = rest.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        // A trailing `/` (an empty last segment) is a path of its own; `//` is not.
+        if segment.is_empty() && segments.peek().is_some() {
+            return Some("refused: the request path has an empty segment (`//`)");
+        }
+        if segment == "." || segment == ".." {
+            return Some("refused: the request path has a dot segment (`.` or `..`)");
+        }
+        if let Some(problem) = escape_problem(segment) {
+            return Some(problem);
+        }
+    }
+    None
+}
+
+/// Percent-escapes allowed in a canonical path: those of bytes that must be
+/// escaped. An escape of an unreserved character (`%2e` for `.`, `%41` for `A`), of
+/// `/`, `\` or `;`, of a control character, or a malformed one, is refused: an
+/// upstream that decodes would see another path than the plugins did.
+fn escape_problem(segment: &str) -> Option<&'static str> {
+    let mut rest = segment.as_bytes();
+    while let Some(at) = rest.iter().position(|&b| b == b'%') {
+        let escape = rest.get(at..at + 3).unwrap_or(&rest[at..]);
+        let mut decoded = percent_encoding::percent_decode(escape);
+        let byte = match (decoded.next(), decoded.next()) {
+            (Some(byte), None) => byte,
+            _ => return Some("refused: the request path has a malformed percent-escape"),
+        };
+        let unreserved = byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~');
+        if unreserved || matches!(byte, b'/' | b'\\' | b';' | b'%') || byte.is_ascii_control() {
+            return Some(
+                "refused: the request path percent-encodes `.`, `/`, `\\`, `;`, `%`, a control or an unreserved character; send the canonical form",
+            );
+        }
+        rest = &rest[at + 3..];
+    }
+    None
+}
+
 /// Service, method, authority and deadline of a request (the peer identity is the
-/// caller's to add).
-pub(crate) fn call_info<B>(req: &Request<B>, protocol: Protocol, client: bool) -> CallInfo {
+/// caller's to add). A plain HTTP call's service is `http_service` when set; else,
+/// on the client side only, the host of the authority the request goes to; else
+/// empty. On the server side the authority is the client's choice and never names
+/// the service.
+pub(crate) fn call_info<B>(
+    req: &Request<B>,
+    protocol: Protocol,
+    client: bool,
+    http_service: Option<&str>,
+) -> CallInfo {
     let authority = req
         .uri()
         .authority()
@@ -61,8 +230,12 @@ pub(crate) fn call_info<B>(req: &Request<B>, protocol: Protocol, client: bool) -
             None => (String::new(), path.to_owned()),
         },
         Protocol::Http => {
-            let host = authority.as_deref().map_or("", host_of);
-            (host.to_owned(), format!("{}{path}", req.method()))
+            let service = match http_service {
+                Some(service) => service,
+                None if client => authority.as_deref().map_or("", host_of),
+                None => "",
+            };
+            (service.to_owned(), format!("{}{path}", req.method()))
         }
     };
     let mut info = if client {
@@ -327,6 +500,116 @@ mod tests {
         let headers = grpc_headers(Code::PermissionDenied, Some("nope: 100% \u{e9}\n"));
         assert_eq!(headers[GRPC_STATUS], "7");
         assert_eq!(headers[GRPC_MESSAGE], "nope: 100%25 %C3%A9%0A");
+    }
+
+    #[test]
+    fn grpc_media_types() {
+        for yes in [
+            "application/grpc",
+            "Application/GRPC",
+            "application/grpc+proto",
+            "application/grpc+json; charset=utf-8",
+            " application/grpc-web+proto ",
+            "application/grpc-web-text",
+        ] {
+            assert!(is_grpc_content_type(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "application/grpcx",
+            "application/grpc+",
+            "application/grpc+a b",
+            "application/json",
+            "text/plain; x=application/grpc",
+            "",
+        ] {
+            assert!(!is_grpc_content_type(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn canonical_paths() {
+        for ok in [
+            "/",
+            "/orders/42",
+            "/orders/",
+            "/caf%C3%A9",
+            "/a%20b",
+            "/a.b/c..d/.e",
+        ] {
+            assert_eq!(path_problem(ok, Protocol::Http), None, "{ok}");
+        }
+        for (bad, problem) in [
+            ("", "start with"),
+            ("*", "start with"),
+            ("/a/../b", "dot segment"),
+            ("/a/.", "dot segment"),
+            ("/..", "dot segment"),
+            ("/a//b", "empty segment"),
+            ("//", "empty segment"),
+            ("/a\\b", "backslash"),
+            ("/a;b", "`;`"),
+            ("/a%2e%2E", "percent-encodes"),
+            ("/a%2Fb", "percent-encodes"),
+            ("/a%5cb", "percent-encodes"),
+            ("/a%3bb", "percent-encodes"),
+            ("/a%41", "percent-encodes"),
+            ("/a%7e", "percent-encodes"),
+            ("/a%25", "percent-encodes"),
+            ("/a%00", "percent-encodes"),
+            ("/a%2", "malformed"),
+            ("/a%g0", "malformed"),
+        ] {
+            let found = path_problem(bad, Protocol::Http).unwrap_or("none");
+            assert!(found.contains(problem), "{bad}: {found}");
+        }
+        assert_eq!(path_problem("/pkg.S/M", Protocol::Grpc), None);
+        for bad in ["/pkg.S", "/pkg.S/", "//M", "/pkg.S/M/x", "/pkg.S/M/../N"] {
+            assert!(path_problem(bad, Protocol::Grpc).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn identity_claims_in_any_spelling() {
+        for name in [
+            "x-palisade-peer-identity",
+            "x_palisade_peer_identity",
+            "x-palisade_peer-identity",
+            "x_palisade-anything",
+            "x-forwarded-client-cert",
+            "x_forwarded_client_cert",
+            "forwarded",
+            "x-spiffe-id",
+            "x_spiffe_id",
+        ] {
+            assert!(is_untrusted_identity_header(name), "{name}");
+        }
+        for name in [
+            "x-tenant",
+            "x_tenant",
+            "x-palisade",
+            "forwarded-for",
+            "x-forwarded-for",
+        ] {
+            assert!(!is_untrusted_identity_header(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn connection_listed_headers_go_and_standard_options_stay() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("x-role, Keep-Alive"));
+        headers.append(CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert("x-role", HeaderValue::from_static("admin"));
+        headers.insert("x-other", HeaderValue::from_static("1"));
+        strip_connection_listed(&mut headers);
+        assert!(!headers.contains_key("x-role"));
+        assert_eq!(headers["x-other"], "1");
+        assert_eq!(headers[CONNECTION], "keep-alive, upgrade");
+
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        strip_connection_listed(&mut headers);
+        assert_eq!(headers[CONNECTION], "close");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use http::{HeaderMap, Request, Response};
 use super::body::LayerBody;
 use super::rescue::{self, Protocol};
 use super::{ErrorDetail, ResponseHooks, Shared};
-use crate::intercept::{CallInfo, Chain, Decision, Verdict};
+use crate::intercept::{CallInfo, Chain, Code, Decision, Verdict};
 use crate::transport::PeerInfo;
 
 /// The future of a layered call: the request hooks, the inner call, the response
@@ -117,9 +117,24 @@ where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
     let protocol = Protocol::of(req.headers());
-    let mut info = rescue::call_info(&req, protocol, side == Side::Client);
+    // The path plugins judge is the path forwarded, byte for byte: one that an
+    // upstream could read as another (`..`, `%2F`, `//`, ...) is refused, not
+    // rewritten.
+    if let Some(problem) = rescue::path_problem(req.uri().path(), protocol) {
+        tracing::debug!(problem, "request refused: non-canonical path");
+        return Ok(rescue::reject(protocol, Code::InvalidArgument, problem));
+    }
+    let mut info = rescue::call_info(
+        &req,
+        protocol,
+        side == Side::Client,
+        shared.http_service.as_deref(),
+    );
     match side {
         Side::Server => {
+            // Before the chain: what the client's `Connection` names goes now, so
+            // that no later hop-by-hop pass removes what a plugin set.
+            rescue::strip_connection_listed(req.headers_mut());
             rescue::strip_reserved(req.headers_mut());
             info.peer_identity = req
                 .extensions()

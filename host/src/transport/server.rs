@@ -1,13 +1,15 @@
 //! The server side: an mTLS configuration, an accept loop, and a hyper serve helper.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use std::time::Instant;
 
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
@@ -27,6 +29,27 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Handshakes in progress at once; past this, [`Incoming`] stops accepting until
 /// one finishes (the kernel's backlog holds the rest).
 pub const MAX_PENDING_HANDSHAKES: usize = 1024;
+
+/// Handshakes in progress at once from one peer: one IPv4 address, or one IPv6
+/// /64 (what one host is usually given). A connection past this is closed at once
+/// and counted ([`HandshakeStats::over_limit`]), so one slow or hostile host holds
+/// at most this many of the [`MAX_PENDING_HANDSHAKES`] slots, each for at most
+/// [`HANDSHAKE_TIMEOUT`]: filling them all takes 16 hosts.
+pub const MAX_PENDING_HANDSHAKES_PER_PEER: usize = 64;
+
+/// How long [`serve_http`] waits for an HTTP/1.1 request's headers once it starts
+/// reading them, and for the next request on a kept-alive connection.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long [`serve_http`] keeps a connection with no call in flight (HTTP/1.1 or
+/// HTTP/2, or one that sent nothing since its handshake) before closing it
+/// gracefully.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often [`serve_http`] pings an HTTP/2 client, and how long it waits for the
+/// answer before closing the connection: a peer that vanished does not hold its
+/// calls open.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(20);
 
 /// How long accepting pauses after an error such as running out of file descriptors,
 /// rather than spinning on it.
@@ -103,6 +126,7 @@ struct HandshakeCounters {
     accepted: AtomicU64,
     refused: AtomicU64,
     timed_out: AtomicU64,
+    over_limit: AtomicU64,
 }
 
 impl HandshakeStats {
@@ -121,6 +145,47 @@ impl HandshakeStats {
     pub fn timed_out(&self) -> u64 {
         self.0.timed_out.load(Ordering::Relaxed)
     }
+
+    /// Connections closed unread because their peer already had
+    /// [`MAX_PENDING_HANDSHAKES_PER_PEER`] handshakes in progress.
+    pub fn over_limit(&self) -> u64 {
+        self.0.over_limit.load(Ordering::Relaxed)
+    }
+}
+
+/// Handshakes in progress per peer ([`peer_key`]).
+type PendingTable = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// One handshake in progress, counted in its peer's entry until dropped (with its
+/// task, however that ends).
+struct PendingSlot {
+    table: PendingTable,
+    peer: IpAddr,
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = table.get_mut(&self.peer) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                table.remove(&self.peer);
+            }
+        }
+    }
+}
+
+/// The peer a connection counts against: its IPv4 address (an IPv4-mapped IPv6
+/// address counts as IPv4), or its IPv6 /64.
+fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut octets = v6.octets();
+            octets[8..].fill(0);
+            IpAddr::V6(octets.into())
+        }
+        v4 => v4,
+    }
 }
 
 /// The accepted connections of a listener, as a `Stream` of
@@ -133,6 +198,7 @@ pub struct Incoming {
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
     handshakes: JoinSet<Option<ServerIo>>,
+    pending: PendingTable,
     paused: Option<Pin<Box<tokio::time::Sleep>>>,
     stats: HandshakeStats,
 }
@@ -153,6 +219,7 @@ impl Incoming {
             listener,
             acceptor,
             handshakes: JoinSet::new(),
+            pending: PendingTable::default(),
             paused: None,
             stats: HandshakeStats::default(),
         }
@@ -177,6 +244,22 @@ impl Incoming {
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
     }
+
+    /// A handshake slot for a connection from `addr`, unless its peer already
+    /// holds [`MAX_PENDING_HANDSHAKES_PER_PEER`].
+    fn reserve(&self, addr: SocketAddr) -> Option<PendingSlot> {
+        let peer = peer_key(addr.ip());
+        let mut table = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = table.entry(peer).or_insert(0);
+        if *count >= MAX_PENDING_HANDSHAKES_PER_PEER {
+            return None;
+        }
+        *count += 1;
+        Some(PendingSlot {
+            table: Arc::clone(&self.pending),
+            peer,
+        })
+    }
 }
 
 async fn handshake(
@@ -184,7 +267,10 @@ async fn handshake(
     tcp: TcpStream,
     addr: SocketAddr,
     stats: HandshakeStats,
+    slot: PendingSlot,
 ) -> Option<ServerIo> {
+    // Counted until the handshake ends, whichever way.
+    let _slot = slot;
     let counters = &stats.0;
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => {
@@ -251,11 +337,19 @@ impl futures_core::Stream for Incoming {
                     let _ = tcp.set_nodelay(true);
                     match &this.acceptor {
                         Some(acceptor) => {
+                            let Some(slot) = this.reserve(addr) else {
+                                // Closed unread: this peer holds enough slots.
+                                this.stats.0.over_limit.fetch_add(1, Ordering::Relaxed);
+                                tracing::debug!(peer = %addr, limit = MAX_PENDING_HANDSHAKES_PER_PEER, "too many pending handshakes from this peer; connection closed");
+                                drop(tcp);
+                                continue;
+                            };
                             this.handshakes.spawn(handshake(
                                 acceptor.clone(),
                                 tcp,
                                 addr,
                                 this.stats.clone(),
+                                slot,
                             ));
                         }
                         None => {
@@ -387,12 +481,41 @@ where
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The time limits [`serve_http_with`] puts on a connection. Lower them to shed
+/// slow clients sooner; [`serve_http`] uses the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HttpTimeouts {
+    /// [`HEADER_READ_TIMEOUT`] by default.
+    pub header_read: Duration,
+    /// [`IDLE_TIMEOUT`] by default.
+    pub idle: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        Self {
+            header_read: HEADER_READ_TIMEOUT,
+            idle: IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl HttpTimeouts {
+    /// The given limits.
+    pub fn new(header_read: Duration, idle: Duration) -> Self {
+        Self { header_read, idle }
+    }
+}
+
 /// Serves a tower `service` (a hyper or axum service, wrapped in a
 /// [`ServerLayer`](crate::layer::ServerLayer) or not) on every connection of
 /// `incoming`, HTTP/1.1 or HTTP/2 as the client speaks, with each request's
 /// [`PeerInfo`] in its extensions. When `shutdown` completes, accepting stops and the
 /// open connections are closed gracefully (in-flight requests finish); then it
-/// returns.
+/// returns. Slow and idle clients are bounded by [`HttpTimeouts::default`]: an
+/// HTTP/1.1 request's headers must arrive within [`HEADER_READ_TIMEOUT`], and a
+/// connection with no call in flight for [`IDLE_TIMEOUT`] is closed.
 pub async fn serve_http<S, B>(
     incoming: Incoming,
     service: S,
@@ -408,16 +531,47 @@ pub async fn serve_http<S, B>(
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
+    serve_http_with(incoming, service, shutdown, HttpTimeouts::default()).await;
+}
+
+/// [`serve_http`] with other [`HttpTimeouts`].
+pub async fn serve_http_with<S, B>(
+    incoming: Incoming,
+    service: S,
+    shutdown: impl Future<Output = ()> + Send,
+    timeouts: HttpTimeouts,
+) where
+    S: tower_service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
-    use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
 
-    let builder = Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(H2_KEEP_ALIVE)
+        .keep_alive_timeout(H2_KEEP_ALIVE);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut connections = JoinSet::new();
     let mut incoming = std::pin::pin!(incoming);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // Finished connections leave the set as they go.
+        while connections.try_join_next().is_some() {}
         let next =
             std::future::poll_fn(|cx| futures_core::Stream::poll_next(incoming.as_mut(), cx));
         let io = tokio::select! {
@@ -432,20 +586,182 @@ pub async fn serve_http<S, B>(
             }
             None => break,
         };
-        let service = TowerToHyperService::new(WithPeerInfo {
-            inner: service.clone(),
-            info: io.info.clone(),
+        let activity = Arc::new(Activity::new());
+        let service = TowerToHyperService::new(Tracked {
+            inner: WithPeerInfo {
+                inner: service.clone(),
+                info: io.info.clone(),
+            },
+            activity: Arc::clone(&activity),
         });
-        let connection = graceful.watch(
-            builder
-                .serve_connection_with_upgrades(TokioIo::new(io), service)
-                .into_owned(),
-        );
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(error = %error, "connection ended with an error");
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), service)
+            .into_owned();
+        let mut stopped = stopped.clone();
+        let idle = timeouts.idle;
+        connections.spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(error) = result {
+                            tracing::debug!(error = %error, "connection ended with an error");
+                        }
+                        return;
+                    }
+                    _ = stopped.wait_for(|stop| *stop), if !closing => {
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                    () = activity.idle_for(idle), if !closing => {
+                        tracing::debug!(?idle, "closing a connection with no call in flight");
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
             }
         });
     }
-    graceful.shutdown().await;
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+}
+
+/// Calls in flight on one connection, and when the last one ended.
+struct Activity {
+    in_flight: AtomicUsize,
+    since: Instant,
+    /// Milliseconds from `since` to the end of the last call (or the start).
+    last: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            since: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Completes once no call has been in flight for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let quiet = Duration::from_millis(
+                self.now_ms()
+                    .saturating_sub(self.last.load(Ordering::Relaxed)),
+            );
+            let busy = self.in_flight.load(Ordering::Relaxed) > 0;
+            if !busy && quiet >= idle {
+                return;
+            }
+            let wait = if busy { idle } else { idle - quiet };
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+        }
+    }
+}
+
+/// One call in flight, from its request to the end (or drop) of its response body.
+struct CallGuard(Arc<Activity>);
+
+impl CallGuard {
+    fn new(activity: &Arc<Activity>) -> Self {
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(activity))
+    }
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.0.last.store(self.0.now_ms(), Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a connection's calls in flight, for its idle timeout.
+#[derive(Clone)]
+struct Tracked<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S, B, R> tower_service::Service<http::Request<B>> for Tracked<S>
+where
+    S: tower_service::Service<http::Request<B>, Response = http::Response<R>>,
+{
+    type Response = http::Response<TrackedBody<R>>;
+    type Error = S::Error;
+    type Future = TrackedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        TrackedFuture {
+            guard: Some(CallGuard::new(&self.activity)),
+            inner: self.inner.call(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A tracked call's response future: hands its guard to the response body.
+    struct TrackedFuture<F> {
+        #[pin]
+        inner: F,
+        guard: Option<CallGuard>,
+    }
+}
+
+impl<F, R, E> Future for TrackedFuture<F>
+where
+    F: Future<Output = Result<http::Response<R>, E>>,
+{
+    type Output = Result<http::Response<TrackedBody<R>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        let guard = this.guard.take();
+        Poll::Ready(result.map(|response| response.map(|body| TrackedBody { body, guard })))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A tracked call's response body: the call is in flight until it ends.
+    struct TrackedBody<B> {
+        #[pin]
+        body: B,
+        guard: Option<CallGuard>,
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for TrackedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let frame = std::task::ready!(this.body.poll_frame(cx));
+        if frame.is_none() {
+            *this.guard = None;
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }
