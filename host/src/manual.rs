@@ -58,7 +58,10 @@
 //!   call to the next use [`InstanceMode::FreshPerCall`](crate::InstanceMode).
 //! - **Clocks are a capability**: time enables timing measurements, so `wasi:clocks`
 //!   needs the `clock` grant like `palisade:plugin/clock` does. Randomness is not
-//!   authority and Rust's `HashMap` needs it, so `wasi:random` is always there.
+//!   authority and Rust's `HashMap` needs it, so `wasi:random` is always there, at
+//!   most [`MAX_RANDOM_BYTES`](crate::MAX_RANDOM_BYTES) (4 KiB) per call: the host
+//!   makes the bytes where the deadline cannot interrupt it, so a larger request
+//!   traps instead.
 //!
 //! # The contract's shape, and why
 //!

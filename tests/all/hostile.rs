@@ -595,3 +595,32 @@ async fn multi_memory_plugin_cannot_starve_another() {
         .unwrap();
     assert_eq!(decision, Decision::Continue);
 }
+
+#[tokio::test]
+async fn random_flood() {
+    // `wasi:random` is linked for every plugin, with no grant. The deadline is long,
+    // so that only the cap can end the call early.
+    let plugin = host()
+        .load(spec("random-flood", HOSTILE_RANDOM_FLOOD).limits(limits(10_000)))
+        .await
+        .unwrap();
+    // Up to the cap, a call gets all it asks for.
+    let cap = palisade_host::MAX_RANDOM_BYTES;
+    let metadata = expect_continue(&plugin, headers(&[("x-attack", &cap.to_string())])).await;
+    assert_eq!(metadata["x-random-len"], cap.to_string().as_str());
+    // 64 MiB in one call (wasmtime's default cap): refused before the host makes any
+    // (the host used to make all 64 MiB, then fail to copy them into the guest's
+    // 16 MiB).
+    let started = Instant::now();
+    let err = attack(&plugin, "67108864").await.unwrap_err();
+    match err.trap_kind() {
+        Some(TrapKind::Host(message)) => assert!(
+            message.contains(&format!("requested len 67108864 exceeds limit {cap}")),
+            "{message}"
+        ),
+        other => panic!("expected a host trap, got {other:?}: {err}"),
+    }
+    // Liveness, not performance.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    serves_next_call(&plugin, "random-flood").await;
+}

@@ -30,6 +30,20 @@ pub(crate) struct PluginShared {
     pub(crate) clock_origin: Instant,
 }
 
+/// Entries a store's resource table may hold at once: WASI streams, pollables and
+/// stream errors, which live in host memory, outside the memory limit. A guest holds
+/// a handful (stdout, stderr, a pollable while it waits); without a bound, one that
+/// kept subscribing could fill wasmtime's default of a million entries, tens of MiB
+/// of host memory per instance, kept across calls.
+pub(crate) const MAX_RESOURCES: usize = 1024;
+
+/// An empty resource table of at most [`MAX_RESOURCES`] entries.
+fn resource_table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_RESOURCES);
+    table
+}
+
 /// A store's data.
 pub(crate) struct PluginState {
     pub(crate) call: ActiveCall,
@@ -56,7 +70,7 @@ impl PluginState {
                 memory_denied: AtomicBool::new(false),
             },
             shared,
-            table: ResourceTable::new(),
+            table: resource_table(),
             wasi: None,
             _slot: slot,
         }
@@ -234,5 +248,17 @@ mod tests {
             grow_within(total, 6 * MIB, 8 * MIB, Some(7 * MIB), 16 * MIB),
             Some(total)
         );
+    }
+
+    #[test]
+    fn the_resource_table_is_bounded() {
+        let mut table = resource_table();
+        for _ in 0..MAX_RESOURCES {
+            table.push(()).unwrap();
+        }
+        assert!(matches!(
+            table.push(()),
+            Err(wasmtime::component::ResourceTableError::Full)
+        ));
     }
 }
