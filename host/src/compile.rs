@@ -22,6 +22,19 @@ const KEEP_RESIDENT_BYTES: usize = 2 << 20;
 /// used, and guests' function tables fit in a page or two.
 const KEEP_RESIDENT_TABLE_BYTES: usize = 8 << 10;
 
+/// Core instances one plugin instance (one component) may hold. A Rust guest has 3
+/// or 4 (its own module, the shim and fix-up modules `wit-component` adds, and an
+/// adapter); only composed components have more. The same number bounds
+/// [`Limits::max_core_instances`](crate::Limits::max_core_instances).
+pub(crate) const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+/// Linear memories one plugin instance may hold: a Rust guest has one; two allow a
+/// composition of two. Each memory takes one of the pool's memory slots, each a
+/// reservation of address space (4 GiB and a guard), so this is kept small.
+pub(crate) const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
+/// Tables one plugin instance may hold: a Rust guest has two (its function table
+/// and the shim's).
+pub(crate) const MAX_TABLES_PER_COMPONENT: u32 = 4;
+
 /// Settings of the host as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostConfig {
@@ -31,7 +44,14 @@ pub struct HostConfig {
     pub fuel: bool,
     /// How often the host advances the epoch. Deadlines are rounded up to it.
     pub epoch_tick: Duration,
-    /// Plugin instances alive at once across all plugins (the pooling allocator's size).
+    /// Plugin instances alive at once across all plugins (the pooling allocator's
+    /// size). Each plugin holds at most its
+    /// [`Limits::max_concurrency`](crate::Limits::max_concurrency) instances, busy and
+    /// idle together, and every pool resource is sized so that each of these
+    /// instances has room for the most a component may hold (core instances,
+    /// memories, tables). So a plugin cannot take another's share, whatever its
+    /// shape, as long as this is at least the sum of the plugins'
+    /// `max_concurrency`.
     pub max_instances: u32,
     /// A directory for compiled native code, so that loading a plugin again skips the
     /// compiler. Keyed by the component's SHA-256 and the engine's configuration, and
@@ -116,11 +136,19 @@ impl Compiler {
         }
         let mut pooling = PoolingAllocationConfig::default();
         let n = config.max_instances;
+        // Every total is `n` times what one component may hold, so that the binding
+        // limit is always the component instances: an instance of any shape costs one
+        // `n`-th of each pool, and a plugin's share is its instance cap (see
+        // `max_instances`). Core and component instances are counters only; memories
+        // and tables reserve address space, hence their small per-component bounds.
         pooling
             .total_component_instances(n)
-            .total_core_instances(n.saturating_mul(8))
-            .total_memories(n.saturating_mul(2))
-            .total_tables(n.saturating_mul(4))
+            .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
+            .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
+            .total_core_instances(n.saturating_mul(MAX_CORE_INSTANCES_PER_COMPONENT))
+            .total_memories(n.saturating_mul(MAX_MEMORIES_PER_COMPONENT))
+            .total_tables(n.saturating_mul(MAX_TABLES_PER_COMPONENT))
             .total_stacks(n)
             .max_memory_size(MAX_MEMORY_BYTES)
             // A freed slot is reset by rewriting only its dirty pages (found with the

@@ -12,7 +12,7 @@ use wasmtime::Store;
 
 use crate::capability::bindings::{Plugin as Bindings, PluginPre};
 use crate::error::CallError;
-use crate::instance::state::{PluginShared, PluginState};
+use crate::instance::state::{InstanceSlot, PluginShared, PluginState};
 use crate::policy::Limits;
 use crate::shard;
 
@@ -65,6 +65,10 @@ pub(crate) struct Pool {
     idle: Box<[CachePadded<Mutex<Vec<Instance>>>]>,
     /// Where `prewarm` puts the next instance, so that warm instances are spread.
     next_prewarm: AtomicUsize,
+    /// Instances alive, idle and busy together: at most `limits.max_concurrency`, so
+    /// that the plugin holds no more than its share of the engine's instance pool
+    /// (see [`HostConfig::max_instances`](crate::HostConfig::max_instances)).
+    alive: Arc<AtomicUsize>,
     health: Mutex<Health>,
     /// Whether `health` counts any trap: lets the healthy path skip its lock.
     trapped: AtomicBool,
@@ -94,6 +98,7 @@ impl Pool {
                 .map(|_| CachePadded::default())
                 .collect(),
             next_prewarm: AtomicUsize::new(0),
+            alive: Arc::new(AtomicUsize::new(0)),
             health: Mutex::new(Health::default()),
             trapped: AtomicBool::new(false),
             permits,
@@ -106,21 +111,38 @@ impl Pool {
 
     /// An idle instance (this thread's first, then any other's), or a new one.
     pub(crate) fn checkout(&self) -> Result<Instance, CallError> {
-        if self.mode == InstanceMode::Reuse {
-            let home = shard::current(self.idle.len());
-            let mask = self.idle.len() - 1;
-            for i in 0..self.idle.len() {
-                let idle = self.idle[(home + i) & mask]
-                    .lock()
-                    .ok()
-                    .and_then(|mut idle| idle.pop());
-                if let Some(instance) = idle {
-                    return Ok(instance);
-                }
-            }
+        if self.mode == InstanceMode::Reuse
+            && let Some(instance) = self.take_idle()
+        {
+            return Ok(instance);
         }
         self.check_backoff()?;
-        self.instantiate()
+        match self.slot() {
+            Some(slot) => self.instantiate(slot),
+            // Every instance the plugin may have is alive. The caller holds one of the
+            // `max_concurrency` permits, so at least one of them is idle (parked by a
+            // call that ended, or by `warm`) unless it is being parked this moment.
+            None => self.take_idle().ok_or_else(|| CallError::Saturated {
+                plugin: self.shared.name.clone(),
+                max_concurrency: self.limits.max_concurrency,
+            }),
+        }
+    }
+
+    fn take_idle(&self) -> Option<Instance> {
+        let home = shard::current(self.idle.len());
+        let mask = self.idle.len() - 1;
+        (0..self.idle.len()).find_map(|i| {
+            self.idle[(home + i) & mask]
+                .lock()
+                .ok()
+                .and_then(|mut idle| idle.pop())
+        })
+    }
+
+    /// A place for one more instance, if the plugin has fewer than its cap.
+    fn slot(&self) -> Option<InstanceSlot> {
+        InstanceSlot::take(&self.alive, self.limits.max_concurrency)
     }
 
     /// Returns a healthy instance after a call, to this thread's shard.
@@ -138,33 +160,41 @@ impl Pool {
     }
 
     /// Instantiates until `target` instances are idle (at most the plugin's
-    /// concurrency limit); returns how many are idle then. Reused instances only.
+    /// concurrency limit, busy instances included); returns how many are idle then.
+    /// Reused instances only.
     pub(crate) fn warm(&self, target: usize) -> Result<usize, CallError> {
         if self.mode != InstanceMode::Reuse {
             return Ok(0);
         }
         let target = target.min(self.limits.max_concurrency);
         while self.idle_count() < target {
-            self.prewarm()?;
+            if !self.prewarm()? {
+                break;
+            }
         }
         Ok(self.idle_count())
     }
 
-    /// Creates an instance, for warming the pool at load time. Warm instances go
-    /// round the shards, so that each worker finds one in its own.
-    pub(crate) fn prewarm(&self) -> Result<(), CallError> {
-        let instance = self.instantiate()?;
+    /// Creates an instance, for warming the pool at load time, unless the plugin has
+    /// all the instances it may have; returns whether it did. Warm instances go round
+    /// the shards, so that each worker finds one in its own.
+    pub(crate) fn prewarm(&self) -> Result<bool, CallError> {
+        let Some(slot) = self.slot() else {
+            return Ok(false);
+        };
+        let instance = self.instantiate(slot)?;
         if self.mode == InstanceMode::Reuse {
             let shard = self.next_prewarm.fetch_add(1, Ordering::Relaxed) & (self.idle.len() - 1);
             self.park(shard, instance);
         }
-        Ok(())
+        Ok(true)
     }
 
-    /// A new instance. Synchronous: nothing linked is async, so instantiation (start
-    /// functions included) runs on the caller's stack, under the same deadline.
-    fn instantiate(&self) -> Result<Instance, CallError> {
-        let state = PluginState::new(Arc::clone(&self.shared), &self.limits);
+    /// A new instance in `slot`. Synchronous: nothing linked is async, so
+    /// instantiation (start functions included) runs on the caller's stack, under the
+    /// same deadline.
+    fn instantiate(&self, slot: InstanceSlot) -> Result<Instance, CallError> {
+        let state = PluginState::new(Arc::clone(&self.shared), &self.limits, slot);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_trap();

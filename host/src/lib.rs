@@ -122,6 +122,7 @@ pub use crate::capability::metadata::{
     RESERVED_HEADERS, RESERVED_PREFIX, is_reserved,
 };
 pub use crate::capability::metrics::{MAX_METRIC_NAME_BYTES, MAX_METRICS_PER_PLUGIN, MetricValue};
+pub use crate::capability::wasi::MAX_RANDOM_BYTES;
 pub use crate::compile::HostConfig;
 pub use crate::compile::cache::CacheStats;
 pub use crate::config::{

@@ -29,7 +29,14 @@
 //!   must not let traffic through; fail open is for plugins whose absence is harmless.
 //! - **100 ms per call, 16 MiB of memory, 16 concurrent instances**
 //!   ([`Limits::default`](crate::Limits)): generous for an interceptor, small enough
-//!   that a runaway plugin is noticed in one request's time.
+//!   that a runaway plugin is noticed in one request's time. Memory and table limits
+//!   are per plugin instance, summed over every memory and table of its core
+//!   instances; a component may hold at most 32 core instances, 2 memories and 4
+//!   tables (a Rust guest has 3, 1 and 2), or it is refused at load. A plugin holds
+//!   at most `max_concurrency` instances, idle ones included, and the engine's pool
+//!   ([`HostConfig::max_instances`](crate::HostConfig), 1,000) gives each instance
+//!   room for the widest component allowed: keep `max_instances` at least the sum of
+//!   the plugins' `max_concurrency`, and no plugin can take another's slots.
 //! - **Epoch deadlines, not fuel**: an epoch check costs a load and a compare per loop
 //!   back-edge and function entry; fuel costs a counter update on every basic block
 //!   (BENCHMARKS.md, "cpu limit", has both measured on the same compute loop). Fuel
@@ -64,7 +71,10 @@
 //!   call to the next use [`InstanceMode::FreshPerCall`](crate::InstanceMode).
 //! - **Clocks are a capability**: time enables timing measurements, so `wasi:clocks`
 //!   needs the `clock` grant like `palisade:plugin/clock` does. Randomness is not
-//!   authority and Rust's `HashMap` needs it, so `wasi:random` is always there.
+//!   authority and Rust's `HashMap` needs it, so `wasi:random` is always there, at
+//!   most [`MAX_RANDOM_BYTES`](crate::MAX_RANDOM_BYTES) (4 KiB) per call: the host
+//!   makes the bytes where the deadline cannot interrupt it, so a larger request
+//!   traps instead.
 //!
 //! # The contract's shape, and why
 //!

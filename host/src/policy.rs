@@ -193,11 +193,13 @@ impl Grants {
 /// Resource limits for one plugin. Every bound has a default; none can be turned off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Linear memory per instance, in bytes.
+    /// Linear memory per plugin instance, in bytes: all of its memories together (a
+    /// component is several core instances, and each may have a memory).
     pub max_memory_bytes: usize,
-    /// Table elements per table.
+    /// Table elements per plugin instance, all of its tables together.
     pub max_table_elements: usize,
-    /// Core instances per plugin instance (a component is several core instances).
+    /// Core instances per plugin instance (a component is several core instances);
+    /// at most 32, the most the engine's pool gives one plugin instance.
     pub max_core_instances: usize,
     /// Wall-clock time one hook call may take (enforced by epoch interruption).
     pub call_timeout: Duration,
@@ -439,7 +441,12 @@ pub(crate) fn check_limits(plugin: &str, limits: &Limits) -> Result<(), PolicyEr
         limits.max_table_elements as u64,
         1 << 20,
     )?;
-    out_of_range("max_core_instances", limits.max_core_instances as u64, 256)?;
+    // The engine's pool refuses a component with more, whatever the plugin's limit.
+    out_of_range(
+        "max_core_instances",
+        limits.max_core_instances as u64,
+        crate::compile::MAX_CORE_INSTANCES_PER_COMPONENT.into(),
+    )?;
     Ok(())
 }
 

@@ -466,3 +466,161 @@ async fn loop_forever_under_fuel() {
     );
     serves_next_call(&plugin, "loop-forever").await;
 }
+
+mod multi_memory;
+
+/// A plugin made of several core instances, each with its own linear memory.
+fn multi_memory_spec(name: &str, shape: multi_memory::Shape) -> palisade_host::PluginSpec {
+    palisade_host::PluginSpec::new(
+        name,
+        palisade_host::PluginSource::Bytes(multi_memory::component(shape)),
+    )
+}
+
+#[tokio::test]
+async fn multi_memory_limit_is_per_instance() {
+    // Two memories in one plugin instance, each grown by 5 MiB per call under a
+    // 16 MiB limit. The limit is for the instance: the first call takes the two to
+    // 10 MiB together, the second would take them to 20 MiB. Counted per memory, each
+    // would stay under 16 MiB until the fourth call.
+    let shape = multi_memory::Shape {
+        memories: 2,
+        initial_pages: 1,
+        grow_pages: 80,
+        empty: 0,
+    };
+    let limits = Limits {
+        max_memory_bytes: 16 << 20,
+        ..limits(5_000)
+    };
+    let plugin = host()
+        .load(multi_memory_spec("multi-memory", shape).limits(limits))
+        .await
+        .unwrap();
+    let mut metadata = headers(&[]);
+    let first = plugin.on_request(&call(), &mut metadata).await;
+    assert_eq!(first.unwrap(), Decision::Continue);
+    let err = plugin.on_request(&call(), &mut metadata).await.unwrap_err();
+    assert_eq!(
+        err.trap_kind(),
+        Some(&TrapKind::MemoryLimit(16 << 20)),
+        "{err}"
+    );
+    // The trapped instance is gone; a fresh one serves.
+    let next = plugin.on_request(&call(), &mut metadata).await;
+    assert_eq!(next.unwrap(), Decision::Continue);
+    assert_eq!(plugin.stats().traps, 1);
+}
+
+#[tokio::test]
+async fn multi_memory_past_the_pool_bounds_is_refused() {
+    // 14 memories, or 41 core instances, in one component: more than the engine's
+    // pool gives one plugin instance. Refused when the plugin is loaded, naming the
+    // bound, before any instance exists.
+    for (shape, what) in [
+        (
+            multi_memory::Shape {
+                memories: 14,
+                initial_pages: 1,
+                grow_pages: 1,
+                empty: 0,
+            },
+            "The component transitively contains 14 Wasm linear memories, which exceeds \
+             the configured maximum of 2 in the pooling allocator",
+        ),
+        (
+            multi_memory::Shape {
+                memories: 1,
+                initial_pages: 1,
+                grow_pages: 1,
+                empty: 39,
+            },
+            "The component transitively contains 41 core module instances, which exceeds \
+             the configured maximum of 32 in the pooling allocator",
+        ),
+    ] {
+        let err = host()
+            .load(multi_memory_spec("multi-memory-wide", shape))
+            .await
+            .unwrap_err();
+        let palisade_host::Error::Compile(palisade_host::CompileError::Invalid { plugin, reason }) =
+            &err
+        else {
+            panic!("expected a compile error, got {err}");
+        };
+        assert_eq!(plugin, "multi-memory-wide");
+        assert!(reason.contains(what), "{reason}");
+    }
+}
+
+#[tokio::test]
+async fn multi_memory_plugin_cannot_starve_another() {
+    // A host with room for 4 plugin instances. The hostile plugin is as wide as the
+    // pool allows one instance to be (32 core instances, 2 memories) and may have 2
+    // instances; it warms as many as it can. Another plugin must still load and serve.
+    let host = palisade_host::Host::new(palisade_host::HostConfig {
+        max_instances: 4,
+        ..palisade_host::HostConfig::default()
+    })
+    .unwrap();
+    let shape = multi_memory::Shape {
+        memories: 2,
+        initial_pages: 1,
+        grow_pages: 1,
+        empty: 29,
+    };
+    assert_eq!(shape.core_instances(), 32);
+    let limits = Limits {
+        max_concurrency: 2,
+        ..Limits::default()
+    };
+    let hostile = host
+        .load(multi_memory_spec("multi-memory-hog", shape).limits(limits.clone()))
+        .await
+        .unwrap();
+    // Asked for 8 idle instances, it gets its cap, busy and idle together.
+    assert_eq!(hostile.warm(8).await.unwrap(), 2);
+    let benign = host
+        .load(spec("trivial", GUEST_TRIVIAL).limits(limits))
+        .await
+        .unwrap();
+    let mut metadata = headers(&[("x-request-id", "1")]);
+    let decision = benign.on_request(&call(), &mut metadata).await.unwrap();
+    assert_eq!(decision, Decision::Continue);
+    assert_eq!(benign.warm(2).await.unwrap(), 2);
+    // The hostile plugin's own calls are still served from its warm instances.
+    let decision = hostile
+        .on_request(&call(), &mut headers(&[]))
+        .await
+        .unwrap();
+    assert_eq!(decision, Decision::Continue);
+}
+
+#[tokio::test]
+async fn random_flood() {
+    // `wasi:random` is linked for every plugin, with no grant. The deadline is long,
+    // so that only the cap can end the call early.
+    let plugin = host()
+        .load(spec("random-flood", HOSTILE_RANDOM_FLOOD).limits(limits(10_000)))
+        .await
+        .unwrap();
+    // Up to the cap, a call gets all it asks for.
+    let cap = palisade_host::MAX_RANDOM_BYTES;
+    let metadata = expect_continue(&plugin, headers(&[("x-attack", &cap.to_string())])).await;
+    assert_eq!(metadata["x-random-len"], cap.to_string().as_str());
+    // 64 MiB in one call (wasmtime's default cap): refused before the host makes any
+    // (the host used to make all 64 MiB, then fail to copy them into the guest's
+    // 16 MiB).
+    let started = Instant::now();
+    let err = attack(&plugin, "67108864").await.unwrap_err();
+    match err.trap_kind() {
+        Some(TrapKind::Host(message)) => assert!(
+            message.contains(&format!("requested len 67108864 exceeds limit {cap}")),
+            "{message}"
+        ),
+        other => panic!("expected a host trap, got {other:?}: {err}"),
+    }
+    // Liveness, not performance.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    serves_next_call(&plugin, "random-flood").await;
+}

@@ -22,9 +22,17 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 use super::log::{Level, LogSink, Source};
 use crate::instance::state::PluginState;
 
+/// Bytes one `wasi:random` call (`get-random-bytes`, `get-insecure-random-bytes`) may
+/// ask for; a larger request traps. The host makes the bytes before the epoch
+/// deadline can interrupt anything, so wasmtime's default of 64 MiB per call let one
+/// call run hundreds of milliseconds past a 100 ms deadline and hold 64 MiB of host
+/// memory. Keys and nonces are tens of bytes; a guest that wants more asks again.
+pub const MAX_RANDOM_BYTES: u64 = 4 * 1024;
+
 /// Builds the per-instance WASI context: nothing inherited from the host process.
 pub(crate) fn context(log: &Arc<LogSink>) -> WasiCtx {
     WasiCtxBuilder::new()
+        .max_random_size(MAX_RANDOM_BYTES)
         .stdout(LogStream {
             sink: Arc::clone(log),
             source: Source::Stdout,

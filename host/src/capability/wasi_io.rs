@@ -50,8 +50,21 @@ where
 /// The view the `wasi:io` functions run on: the store's resource table.
 pub(crate) struct NonBlockingIo<'a>(&'a mut ResourceTable);
 
+/// Pollables one `poll` call may name. The list is the guest's to choose (the same
+/// handle may be named again and again), and wasi-io's `poll` does per-entry work
+/// and answers with a list as long, all in the host where the deadline cannot
+/// interrupt it. A plugin has few pollables (the resource table holds at most
+/// [`MAX_RESOURCES`](crate::instance::state::MAX_RESOURCES) entries).
+pub(crate) const MAX_POLL_LIST: usize = 64;
+
 impl poll::Host for NonBlockingIo<'_> {
     fn poll(&mut self, pollables: Vec<Resource<DynPollable>>) -> wasmtime::Result<Vec<u32>> {
+        if pollables.len() > MAX_POLL_LIST {
+            return Err(wasmtime::format_err!(
+                "wasi:io/poll.poll of {} pollables: at most {MAX_POLL_LIST} per call",
+                pollables.len()
+            ));
+        }
         at_once(
             "wasi:io/poll.poll",
             async_poll::Host::poll(self.0, pollables),
@@ -235,4 +248,25 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Resul
     poll::add_to_linker::<PluginState, HasIo>(linker, |state| NonBlockingIo(state.table_mut()))?;
     streams::add_to_linker::<PluginState, HasIo>(linker, |state| NonBlockingIo(state.table_mut()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poll_list_is_bounded() {
+        let mut table = ResourceTable::new();
+        let list = (0..=MAX_POLL_LIST)
+            .map(|_| Resource::<DynPollable>::new_borrow(0))
+            .collect();
+        let err = poll::Host::poll(&mut NonBlockingIo(&mut table), list).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "wasi:io/poll.poll of {} pollables: at most {MAX_POLL_LIST} per call",
+                MAX_POLL_LIST + 1
+            )
+        );
+    }
 }
