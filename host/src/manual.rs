@@ -279,10 +279,25 @@
 //!
 //! [`Identity`](crate::Identity) = an exact `https://` issuer and a
 //! [`SubjectPattern`](crate::SubjectPattern): exact, or a prefix written with one
-//! trailing `*` right after a `/` or `@` (`…/release.yml@refs/tags/*`), so that
-//! `org/repo*` cannot be written to match `org/repo-evil`. No regular expressions: an
-//! unanchored or unescaped pattern is the classic way to trust too much. A bare `*`
-//! is refused. [`IdentityPolicy::any_of`](crate::IdentityPolicy::any_of) matches if
+//! trailing `*` right after a `/` (`…/release.yml@refs/tags/*`, `https://github.com/org/*`),
+//! so that `org/repo*` cannot be written to match `org/repo-evil`. Matching is by
+//! path segment, not by character: a prefix matches only a subject that continues
+//! it with whole segments and has no `.`, `..` or empty segment and no
+//! percent-encoded `.`, `/` or `\` anywhere, so `https://github.com/org/*` does not
+//! match `https://github.com/org/../org-evil/x`; patterns with such segments are
+//! refused (an exact pattern may keep the empty segment of GitLab's
+//! `…/project//.gitlab-ci.yml@ref`). Decided and refused at config:
+//!
+//! - **`@*` nowhere.** An e-mail subject is matched exactly (`alice@*` would match
+//!   `alice@attacker.example`); a workflow's `…/release.yml@*` would match every
+//!   branch, including one anyone who can push may create: name the ref in the
+//!   subject (`@refs/tags/*`, `@refs/heads/main`).
+//! - A prefix names the host and at least one path segment (`https://github.com/*`
+//!   would be every repository of the forge); a `*` on a subject that is not a URI
+//!   is refused.
+//!
+//! No regular expressions: an unanchored or unescaped pattern is the classic way to
+//! trust too much. A bare `*` is refused. [`IdentityPolicy::any_of`](crate::IdentityPolicy::any_of) matches if
 //! any child does, and **matches nothing when empty**;
 //! [`IdentityPolicy::all_of`](crate::IdentityPolicy::all_of) matches if every child
 //! does, and **refuses to be built empty** (`EmptyAllOf`), since "all of nothing"

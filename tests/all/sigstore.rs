@@ -212,6 +212,33 @@ fn sigstore_subject_must_match_the_pattern() {
     verify_package(&package, None, &trust).unwrap();
 }
 
+/// Item 16 of issue 10: a prefix is matched by whole, clean segments, so a real
+/// certificate from the trusted CA whose URI climbs out of the trusted
+/// organisation with `..` (or hides it percent-encoded) is not trusted.
+#[test]
+fn sigstore_prefix_does_not_match_dot_segments() {
+    let mut world = world();
+    let trust = trusting(&world, [identity(ISSUER, "https://ci.test/org/*")]);
+    for evil in [
+        "https://ci.test/org/../org-evil/x/.github/workflows/release.yml@refs/tags/v1.0.0",
+        "https://ci.test/org/%2e%2e/org-evil/x/.github/workflows/release.yml@refs/tags/v1.0.0",
+        "https://ci.test/org//evil/.github/workflows/release.yml@refs/tags/v1.0.0",
+    ] {
+        let package = signed(&mut world, &Signer::new(ISSUER, evil));
+        let error = refused(&package, &trust);
+        assert!(
+            matches!(
+                &error,
+                VerifyError::ThresholdNotMet { valid: 0, untrusted_identities, .. }
+                    if untrusted_identities.len() == 1 && untrusted_identities[0].subject == evil
+            ),
+            "{evil}: {error}"
+        );
+    }
+    let package = signed(&mut world, &Signer::new(ISSUER, SUBJECT));
+    verify_package(&package, None, &trust).unwrap();
+}
+
 #[test]
 fn sigstore_certificate_from_another_ca_is_refused() {
     let mut world = world();

@@ -29,42 +29,149 @@ impl fmt::Display for SignerIdentity {
 }
 
 /// How an [`Identity`] matches a signer's subject.
+///
+/// Matching is by path segment, never by character: a prefix ends in `/` (written
+/// `prefix*` in the config), and matches only subjects that continue it with
+/// whole, clean segments. Rules, each refused by [`SubjectPattern::parse`] with its
+/// reason:
+///
+/// - An **e-mail** subject (`alice@example.com`) is matched exactly: `alice@*` would
+///   match `alice@attacker.example`.
+/// - A **URI** subject (`https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1`)
+///   may end in `/*` after its host and at least one path segment
+///   (`https://github.com/org/*`, `…/release.yml@refs/tags/*`). `…@*` (any branch or
+///   tag of a workflow) is refused: name the ref.
+/// - `.` and `..` segments, percent-encoded `.`, `/` or `\`, a `\`, spaces and
+///   control characters are refused in every pattern, and a prefix pattern may not
+///   have an empty segment (`//`). An exact pattern may: GitLab's subjects
+///   (`…/project//.gitlab-ci.yml@refs/heads/main`) have one.
+/// - A prefix matches a subject only if the subject has no `.`, `..` or empty
+///   segment and nothing percent-encoded that would decode to a separator, so
+///   `https://github.com/org/*` cannot match `https://github.com/org/../org-evil/x`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SubjectPattern {
     /// The subject is exactly this string.
     Exact(String),
-    /// The subject starts with this string, which ends in `/` or `@` (written
-    /// `prefix*` in the config): `…/release.yml@refs/tags/*` matches every tag, and
-    /// `…/org/*` cannot match `…/org-evil/…`.
+    /// The subject continues this string, which ends in `/`, with one or more
+    /// clean segments (written `prefix*` in the config).
     Prefix(String),
 }
 
+/// What kind of subject a pattern names, which decides the forms it may take.
+enum SubjectKind<'a> {
+    /// `scheme://rest`.
+    Uri { rest: &'a str },
+    /// `local@domain` (no scheme).
+    Email,
+    /// Anything else (compared exactly).
+    Other,
+}
+
+fn subject_kind(text: &str) -> SubjectKind<'_> {
+    if let Some((scheme, rest)) = text.split_once("://")
+        && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return SubjectKind::Uri { rest };
+    }
+    if text.contains('@') {
+        SubjectKind::Email
+    } else {
+        SubjectKind::Other
+    }
+}
+
+/// Why the URI text after `scheme://` is not made of clean segments (split at `/`
+/// and `@`), or `None`. Empty segments are refused only with `allow_empty` false.
+fn unclean_segment(rest: &str, allow_empty: bool) -> Option<&'static str> {
+    let lower = rest.to_ascii_lowercase();
+    if ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e)) || rest.contains('\\') {
+        return Some("a percent-encoded `.`, `/` or `\\`, or a `\\`, is refused in a subject");
+    }
+    let mut segments = rest.split(['/', '@']);
+    if segments.next().is_none_or(str::is_empty) {
+        return Some("a URI subject names a host after `://`");
+    }
+    for segment in segments {
+        match segment {
+            "." | ".." => return Some("`.` and `..` segments are refused in a subject"),
+            "" if !allow_empty => {
+                return Some("an empty segment (`//`) is refused in a subject prefix");
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 impl SubjectPattern {
-    /// Parses the config's form: a trailing `*` makes a [`SubjectPattern::Prefix`];
-    /// a `*` anywhere else, an empty pattern, a bare `*`, and a prefix that does not
-    /// end in `/` or `@` are refused.
+    /// Parses the config's form: a trailing `*` makes a [`SubjectPattern::Prefix`]
+    /// (URI subjects only, after a `/`); see the type's rules for what is refused.
     pub fn parse(text: &str) -> Result<Self, VerifyError> {
         let invalid = |reason: &str| VerifyError::InvalidIdentity {
             value: text.to_owned(),
             reason: reason.to_owned(),
         };
-        match text.strip_suffix('*') {
-            _ if text.is_empty() => Err(invalid("the subject is empty")),
-            Some(prefix) if prefix.contains('*') => {
-                Err(invalid("`*` may only end a subject (a prefix match), once"))
-            }
-            Some("") => Err(invalid(
+        if text.is_empty() {
+            return Err(invalid("the subject is empty"));
+        }
+        if text.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("a subject has no spaces or control characters"));
+        }
+        let (pattern, prefix) = match text.strip_suffix('*') {
+            Some(pattern) => (pattern, true),
+            None => (text, false),
+        };
+        if pattern.contains('*') {
+            return Err(invalid("`*` may only end a subject (a prefix match), once"));
+        }
+        if prefix && pattern.is_empty() {
+            return Err(invalid(
                 "a bare `*` would trust every subject of the issuer",
+            ));
+        }
+        match subject_kind(pattern) {
+            SubjectKind::Email if prefix => Err(invalid(
+                "an e-mail subject is matched exactly: `alice@*` would match `alice@attacker.example`",
             )),
-            Some(prefix) if !prefix.ends_with(['/', '@']) => Err(invalid(
-                "a prefix must end in `/` or `@` before the `*`, so that `repo*` cannot match `repo-evil`",
+            SubjectKind::Other if prefix => Err(invalid(
+                "a prefix (`*`) is only for URI subjects (`https://host/org/*`)",
             )),
-            Some(prefix) => Ok(Self::Prefix(prefix.to_owned())),
-            None if text.contains('*') => {
-                Err(invalid("`*` may only end a subject (a prefix match), once"))
+            SubjectKind::Email | SubjectKind::Other => Ok(Self::Exact(text.to_owned())),
+            SubjectKind::Uri { rest } => {
+                if !prefix {
+                    return match unclean_segment(rest, true) {
+                        Some(reason) => Err(invalid(reason)),
+                        None => Ok(Self::Exact(text.to_owned())),
+                    };
+                }
+                if pattern.ends_with('@') {
+                    return Err(invalid(
+                        "`@*` would match every branch and tag of the workflow, including one \
+                         anyone who can push may create; name the ref (`@refs/tags/*`, \
+                         `@refs/heads/main`)",
+                    ));
+                }
+                let Some(rest) = rest.strip_suffix('/') else {
+                    return Err(invalid(
+                        "a prefix must end in `/` before the `*`, so that `repo*` cannot match `repo-evil`",
+                    ));
+                };
+                if let Some(reason) = unclean_segment(rest, false) {
+                    return Err(invalid(reason));
+                }
+                // The host and at least one segment: `https://github.com/*` would
+                // trust every repository of the forge.
+                if rest.split(['/', '@']).count() < 2 {
+                    return Err(invalid(
+                        "a prefix names the host and at least one path segment (`https://host/org/*`)",
+                    ));
+                }
+                Ok(Self::Prefix(pattern.to_owned()))
             }
-            None => Ok(Self::Exact(text.to_owned())),
         }
     }
 
@@ -72,7 +179,15 @@ impl SubjectPattern {
     pub fn matches(&self, subject: &str) -> bool {
         match self {
             Self::Exact(expected) => subject == expected,
-            Self::Prefix(prefix) => subject.starts_with(prefix.as_str()),
+            Self::Prefix(prefix) => {
+                subject.len() > prefix.len()
+                    && subject.starts_with(prefix.as_str())
+                    && !subject.contains(|c: char| c.is_whitespace() || c.is_control())
+                    && match subject_kind(subject) {
+                        SubjectKind::Uri { rest } => unclean_segment(rest, false).is_none(),
+                        SubjectKind::Email | SubjectKind::Other => false,
+                    }
+            }
         }
     }
 }
@@ -279,23 +394,23 @@ mod tests {
 
     #[test]
     fn any_of_is_or_and_all_of_is_and() {
-        let a = exact("https://ci/a");
-        let b = exact("https://ci/b");
+        let a = exact("https://ci/org/a");
+        let b = exact("https://ci/org/b");
         let either = IdentityPolicy::any_of([a.clone(), b.clone()]);
-        assert!(either.matches(&signer(ISSUER, "https://ci/a")));
-        assert!(either.matches(&signer(ISSUER, "https://ci/b")));
-        assert!(!either.matches(&signer(ISSUER, "https://ci/c")));
+        assert!(either.matches(&signer(ISSUER, "https://ci/org/a")));
+        assert!(either.matches(&signer(ISSUER, "https://ci/org/b")));
+        assert!(!either.matches(&signer(ISSUER, "https://ci/org/c")));
         let both = IdentityPolicy::all_of([a.clone(), b]).unwrap();
-        assert!(!both.matches(&signer(ISSUER, "https://ci/a")));
+        assert!(!both.matches(&signer(ISSUER, "https://ci/org/a")));
         let narrowed = IdentityPolicy::all_of([
-            Identity::new(ISSUER, SubjectPattern::parse("https://ci/*").unwrap())
+            Identity::new(ISSUER, SubjectPattern::parse("https://ci/org/*").unwrap())
                 .unwrap()
                 .into(),
             a,
         ])
         .unwrap();
-        assert!(narrowed.matches(&signer(ISSUER, "https://ci/a")));
-        assert!(!narrowed.matches(&signer(ISSUER, "https://ci/b")));
+        assert!(narrowed.matches(&signer(ISSUER, "https://ci/org/a")));
+        assert!(!narrowed.matches(&signer(ISSUER, "https://ci/org/b")));
     }
 
     #[test]
@@ -345,12 +460,79 @@ mod tests {
         );
     }
 
+    /// Item 16 of issue 10: `alice@*` trusted `alice@attacker.example`, `…@*` any
+    /// branch, and a character prefix `org/*` matched `org/../org-evil/x`.
+    #[test]
+    fn subject_patterns_match_segments_not_characters() {
+        let refused = |text: &str| match SubjectPattern::parse(text) {
+            Err(VerifyError::InvalidIdentity { reason, .. }) => reason,
+            other => panic!("{text:?}: {other:?}"),
+        };
+        assert_eq!(
+            refused("alice@*"),
+            "an e-mail subject is matched exactly: `alice@*` would match `alice@attacker.example`"
+        );
+        assert!(
+            refused("https://github.com/org/repo/.github/workflows/release.yml@*")
+                .starts_with("`@*` would match every branch and tag"),
+        );
+        assert!(refused("https://github.com/*").contains("at least one path segment"));
+        assert!(refused("ci*").contains("only for URI subjects"));
+        for dots in [
+            "https://github.com/org/../org-evil/*",
+            "https://github.com/org/./repo/*",
+            "https://github.com/org/%2E%2E/x",
+            "https://github.com/org%2fx/*",
+            "https://github.com/org\\x/*",
+        ] {
+            assert!(
+                matches!(
+                    SubjectPattern::parse(dots),
+                    Err(VerifyError::InvalidIdentity { .. })
+                ),
+                "{dots:?} accepted"
+            );
+        }
+        assert!(refused("https://github.com/org//*").contains("empty segment"));
+        // An exact pattern may keep GitLab's `//`.
+        let gitlab = "https://gitlab.com/group/project//.gitlab-ci.yml@refs/heads/main";
+        assert!(SubjectPattern::parse(gitlab).unwrap().matches(gitlab));
+
+        let org = SubjectPattern::parse("https://github.com/org/*").unwrap();
+        assert!(org.matches("https://github.com/org/repo/.github/workflows/r.yml@refs/heads/main"));
+        for outside in [
+            "https://github.com/org/../org-evil/x",
+            "https://github.com/org/./x",
+            "https://github.com/org//x",
+            "https://github.com/org/%2e%2e/org-evil/x",
+            "https://github.com/org/x%2F..%2F..%2Fevil",
+            "https://github.com/org/",
+            "https://github.com/org-evil/x",
+            "https://github.com/org/x/../../org-evil/y@refs/heads/main",
+        ] {
+            assert!(!org.matches(outside), "{outside:?} matched");
+        }
+        let tags = SubjectPattern::parse(
+            "https://github.com/org/repo/.github/workflows/r.yml@refs/tags/*",
+        )
+        .unwrap();
+        assert!(tags.matches("https://github.com/org/repo/.github/workflows/r.yml@refs/tags/v1"));
+        assert!(
+            !tags.matches(
+                "https://github.com/org/repo/.github/workflows/r.yml@refs/tags/../heads/x"
+            )
+        );
+        assert!(
+            !tags.matches("https://github.com/org/repo/.github/workflows/r.yml@refs/heads/main")
+        );
+    }
+
     #[test]
     fn counting_is_over_distinct_signers_and_policies() {
-        let a = signer(ISSUER, "https://ci/a");
-        let b = signer(ISSUER, "https://ci/b");
+        let a = signer(ISSUER, "https://ci/org/a");
+        let b = signer(ISSUER, "https://ci/org/b");
         let wide = IdentityPolicy::identity(
-            Identity::new(ISSUER, SubjectPattern::parse("https://ci/*").unwrap()).unwrap(),
+            Identity::new(ISSUER, SubjectPattern::parse("https://ci/org/*").unwrap()).unwrap(),
         );
         // One prefix policy counts once, however many subjects it admits.
         assert_eq!(
@@ -358,8 +540,8 @@ mod tests {
             1
         );
         // Two exact policies: two.
-        let exact_a = exact("https://ci/a");
-        let exact_b = exact("https://ci/b");
+        let exact_a = exact("https://ci/org/a");
+        let exact_b = exact("https://ci/org/b");
         assert_eq!(
             count_trusted(&[a.clone(), b.clone()], &[exact_a.clone(), exact_b]),
             2
