@@ -224,6 +224,11 @@
 //!    present they must agree). It must match a trusted
 //!    [`IdentityPolicy`](crate::IdentityPolicy) (issuer exact, subject exact or a
 //!    prefix); otherwise the bundle is ignored and listed as an untrusted identity.
+//!    Fulcio's CI claims are read too (build signer `.1.9`, source repository
+//!    `.1.12`, source ref `.1.14`, build config `.1.18`, DER UTF8Strings; each at most
+//!    once) and must satisfy the identity's constraints ([CI claims](#ci-claims-and-reusable-workflows)):
+//!    a bundle whose issuer and subject a trusted identity names but whose claims
+//!    it refuses refuses the package once it verifies (`Claims`, naming the claim).
 //! 3. **Signing time**: the Rekor entry's integrated time, proven by its *signed entry
 //!    timestamp* verified with the trusted Rekor key for the entry's log id
 //!    (`SignedEntryTimestamp`), and/or an RFC 3161 timestamp from a timestamp
@@ -269,8 +274,10 @@
 //! operator supplies and updates `trusted_root.json`), consistency between
 //! checkpoints (no witness or gossip: a log that shows different trees to
 //! different clients is not detected), the checkpoint's origin line, and Fulcio's
-//! other claims (repository, workflow, commit: `.1.9` and above), which the subject
-//! URI already encodes for CI identities. SCTs are not checked when the trust root
+//! claims other than the four above (commit digest, runner, trigger, …). The
+//! subject does **not** encode the repository that ran: for a GitHub reusable
+//! workflow it names the called file, whoever called it (see
+//! [CI claims](#ci-claims-and-reusable-workflows)). SCTs are not checked when the trust root
 //! lists no CT log. The message is the manifest's raw bytes with no Palisade
 //! context prefix, so the trusted identity must not sign arbitrary blobs that could
 //! parse as a manifest.
@@ -303,6 +310,49 @@
 //! does, and **refuses to be built empty** (`EmptyAllOf`), since "all of nothing"
 //! would match everyone. (The `sigstore` crate 0.15.0's `AnyOf` did the opposite on
 //! both counts: it failed if *any* child failed, and passed when empty.)
+//!
+//! ## CI claims and reusable workflows
+//!
+//! A GitHub Actions certificate's subject is the workflow file that *ran*
+//! (`job_workflow_ref`). When a workflow calls a reusable workflow in another
+//! repository, the signing job's subject is the *called* file: a trusted subject
+//! that names a public reusable workflow would admit every repository that calls
+//! it. Fulcio records the rest ([`SignerClaims`](crate::SignerClaims)): the build
+//! signer (`.1.9`, the file that ran, same as the subject), the build config
+//! (`.1.18`, the top-level workflow that started the run), the source repository
+//! (`.1.12`) and the source ref (`.1.14`). Palisade therefore:
+//!
+//! - **refuses a build config that differs from the build signer** (the signer is a
+//!   reusable workflow) unless the identity sets `allow_reusable_workflow = true`
+//!   ([`Identity::allowing_reusable_workflow`](crate::Identity::allowing_reusable_workflow)),
+//!   which is refused at config without a `source_repository`: the allowance is
+//!   per calling repository, never "whoever calls it";
+//! - lets an identity require `source_repository` (a URI pattern, same rules as the
+//!   subject: `https://github.com/org/repo` or `https://github.com/org/*`),
+//!   `source_ref` (`refs/heads/main`, `refs/tags/*`: a
+//!   [`RefPattern`](crate::RefPattern), by segment) and `build_config` (a URI
+//!   pattern); a certificate without a required claim does not satisfy it.
+//!
+//! ```toml
+//! [[trust.identity]]   # the organisation's own release workflow, tags only
+//! issuer = "https://token.actions.githubusercontent.com"
+//! subject = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/*"
+//! source_repository = "https://github.com/org/repo"
+//! source_ref = "refs/tags/*"
+//!
+//! [[trust.identity]]   # a shared reusable workflow, as called from org/app's tags
+//! issuer = "https://token.actions.githubusercontent.com"
+//! subject = "https://github.com/org/shared/.github/workflows/build.yml@refs/tags/v1"
+//! source_repository = "https://github.com/org/app"
+//! source_ref = "refs/tags/*"
+//! allow_reusable_workflow = true
+//! ```
+//!
+//! Certificates without these claims (e-mail identities, other issuers) are judged
+//! on issuer and subject only, unless the identity requires a claim. `palisade
+//! verify --identity ISSUER=SUBJECT` sets no constraint beyond the build-config
+//! rule. Other CI providers write the same claims (GitLab: build config is the
+//! pipeline file); the rule holds for any certificate that carries `.1.9` or `.1.18`.
 //!
 //! ## Why `sigstore-verify`, not the `sigstore` crate
 //!
@@ -350,6 +400,8 @@
 //! [[trust.identity]]                # a trusted sigstore signer; repeat for several
 //! issuer = "https://token.actions.githubusercontent.com"
 //! subject = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/*"
+//! source_repository = "https://github.com/org/repo"  # optional claims: see "CI claims"
+//! source_ref = "refs/tags/*"        # optional; also build_config, allow_reusable_workflow
 //! [trust.min_versions]
 //! rbac = "1.0.0"                    # no rollback below this
 //! [trust.pins]
@@ -409,7 +461,9 @@
 //!   60 s per call, 1024 concurrent instances), `[transport]` with only some of `cert`,
 //!   `key` and `ca`, a pin that is empty, has spaces or a wildcard, a `[[trust.identity]]` whose issuer
 //!   is not an `https://` URL or whose subject pattern is refused (see
-//!   [Identity policies](#identity-policies)), identities without a
+//!   [Identity policies](#identity-policies)), whose `source_repository`,
+//!   `source_ref` or `build_config` pattern is refused, or that sets
+//!   `allow_reusable_workflow` without a `source_repository`, identities without a
 //!   `sigstore_trust_root`, and a trust root that cannot be used (not JSON, duplicate
 //!   keys, another media type, no CA or no Rekor log, an unusable key). A trust root
 //!   file that cannot be read (or is over 1 MiB) is `Invalid` too. In `[serve]`: an
