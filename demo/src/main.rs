@@ -94,7 +94,7 @@ ca = "ca.pem"
 [[plugins]]
 name = "hmac-auth"
 package = "hmac-auth.pkg"
-grants = {{ config = {{}}, clock = {{}}, crypto = {{ keys = {{ "hmac-auth" = "verify" }} }} }}
+grants = {{ config = {{}}, clock = {{}}, kv = {{ quota_bytes = 16384 }}, crypto = {{ keys = {{ "hmac-auth" = "verify" }} }} }}
 
 [[plugins]]
 name = "rbac"
@@ -286,7 +286,8 @@ enum Signature {
     Missing,
 }
 
-/// `x-timestamp` and `x-signature` as hmac-auth expects them.
+/// `x-timestamp`, `x-nonce` and `x-signature` as hmac-auth expects them, with a
+/// fresh random nonce for every call (hmac-auth refuses a nonce it has seen).
 fn sign<T>(
     request: &mut tonic::Request<T>,
     method: &str,
@@ -296,15 +297,20 @@ fn sign<T>(
         .duration_since(UNIX_EPOCH)?
         .as_millis()
         .to_string();
+    let mut random = [0u8; 16];
+    getrandom::getrandom(&mut random)
+        .map_err(|e| anyhow::anyhow!("no randomness for a nonce: {e}"))?;
+    let nonce = hex(&random);
     let secret: &[u8] = match signature {
         Signature::Forged => b"a guess",
         _ => DEMO_SECRET,
     };
     let mut mac = Hmac::<Sha256>::new_from_slice(secret)?;
-    mac.update(format!("{SERVICE}/{method}\n{timestamp}").as_bytes());
+    mac.update(format!("{SERVICE}/{method}\n{timestamp}\n{nonce}").as_bytes());
     let tag = hex(&mac.finalize().into_bytes());
     let metadata = request.metadata_mut();
     metadata.insert("x-timestamp", timestamp.parse()?);
+    metadata.insert("x-nonce", nonce.parse()?);
     if !matches!(signature, Signature::Missing) {
         metadata.insert("x-signature", tag.parse()?);
     }

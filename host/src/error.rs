@@ -665,6 +665,11 @@ pub enum SigstoreFailure {
     /// The verifier read another identity from the certificate than Palisade did.
     #[error("identity: {0}")]
     Identity(String),
+    /// A trusted issuer and subject signed, but the certificate's CI claims break
+    /// the identity's constraints: another source repository, ref or build config,
+    /// or a reusable workflow the identity does not allow.
+    #[error("certificate claims: {0}")]
+    Claims(String),
     /// Anything else the verifier refused.
     #[error("{0}")]
     Bundle(String),

@@ -149,3 +149,4 @@ pub use crate::verify::{
     SignerIdentity, SigningKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy, UnverifiedPackage,
     add_bundle, add_signature, inspect_package, package_with_bundle, sign_package, verify_package,
 };
+pub use crate::verify::{RefPattern, SignerClaims};

@@ -13,7 +13,7 @@
 //! | A malicious or compromised interceptor reads secrets, calls out, rewrites traffic | Plugins are WebAssembly components. Their imports are checked against the operator's grants before compilation ([`classify_import`](crate::policy::classify_import)); `wasi:filesystem`, `wasi:sockets` and `wasi:http` cannot be granted; environment and arguments are empty; keys stay in the host | done |
 //! | A plugin takes the service down (loops, memory, stack, log floods, panics) | Per-call deadline (epoch), optional fuel, memory/table/instance limits, concurrency limit, capped and rate-limited log, trapped instances discarded, backoff after repeated traps, fail closed by default | done |
 //! | A plugin forges the caller's identity | The verified identity is a read-only fact of the call (`call.peer-identity`); `x-palisade-*`, pseudo-headers and transport headers cannot be written; the identity comes from the client certificate rustls verified ([`transport`](crate::transport)), and incoming `x-palisade-*` headers are dropped by the [`layer`](crate::layer) before any plugin runs | done |
-//! | Missing authentication / authorization | Example plugins `hmac-auth` (host-held keys) and `rbac` (default deny) | examples done |
+//! | Missing authentication / authorization | Example plugins `hmac-auth` (host-held keys; a nonce in `kv` refuses a replayed request; the body is not signed) and `rbac` (default deny) | examples done |
 //! | Registry poisoning, plaintext transport | TLS 1.3 with client certificates required; the client pins the server identity per service, so an address that presents another identity (even with a certificate from the same CA) is refused in the handshake; plaintext only through a named opt-in that lockdown refuses ([below](#transport-and-lockdown)) | done (library; `palisade serve` to come) |
 //! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n over trusted ed25519 keys and [sigstore identities](#sigstore-bundles) (keyless signing in CI, verified offline), revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | done: packages, sigstore bundles, and [lockdown](#configuration-and-lockdown) refusing plain components |
 //! | A client makes the upstream see another request than the one judged (path tricks, another `Host`, a forged identity header, `Connection` removing a plugin's header) | The [`layer`](crate::layer) refuses non-canonical paths before the chain, takes a plain HTTP call's service from its setting, drops identity-carrying headers in every `_`/`-` spelling (the sidecar also from request trailers) and `Connection`-listed headers before the chain; the sidecar always sets the identity header. Not covered: upstreams that match paths without case, or gRPC services by a suffix of their name | done |
@@ -247,6 +247,11 @@
 //!    present they must agree). It must match a trusted
 //!    [`IdentityPolicy`](crate::IdentityPolicy) (issuer exact, subject exact or a
 //!    prefix); otherwise the bundle is ignored and listed as an untrusted identity.
+//!    Fulcio's CI claims are read too (build signer `.1.9`, source repository
+//!    `.1.12`, source ref `.1.14`, build config `.1.18`, DER UTF8Strings; each at most
+//!    once) and must satisfy the identity's constraints ([CI claims](#ci-claims-and-reusable-workflows)):
+//!    a bundle whose issuer and subject a trusted identity names but whose claims
+//!    it refuses refuses the package once it verifies (`Claims`, naming the claim).
 //! 3. **Signing time**: the Rekor entry's integrated time, proven by its *signed entry
 //!    timestamp* verified with the trusted Rekor key for the entry's log id
 //!    (`SignedEntryTimestamp`), and/or an RFC 3161 timestamp from a timestamp
@@ -292,8 +297,10 @@
 //! operator supplies and updates `trusted_root.json`), consistency between
 //! checkpoints (no witness or gossip: a log that shows different trees to
 //! different clients is not detected), the checkpoint's origin line, and Fulcio's
-//! other claims (repository, workflow, commit: `.1.9` and above), which the subject
-//! URI already encodes for CI identities. SCTs are not checked when the trust root
+//! claims other than the four above (commit digest, runner, trigger, …). The
+//! subject does **not** encode the repository that ran: for a GitHub reusable
+//! workflow it names the called file, whoever called it (see
+//! [CI claims](#ci-claims-and-reusable-workflows)). SCTs are not checked when the trust root
 //! lists no CT log. The message is the manifest's raw bytes with no Palisade
 //! context prefix, so the trusted identity must not sign arbitrary blobs that could
 //! parse as a manifest.
@@ -302,15 +309,73 @@
 //!
 //! [`Identity`](crate::Identity) = an exact `https://` issuer and a
 //! [`SubjectPattern`](crate::SubjectPattern): exact, or a prefix written with one
-//! trailing `*` right after a `/` or `@` (`…/release.yml@refs/tags/*`), so that
-//! `org/repo*` cannot be written to match `org/repo-evil`. No regular expressions: an
-//! unanchored or unescaped pattern is the classic way to trust too much. A bare `*`
-//! is refused. [`IdentityPolicy::any_of`](crate::IdentityPolicy::any_of) matches if
+//! trailing `*` right after a `/` (`…/release.yml@refs/tags/*`, `https://github.com/org/*`),
+//! so that `org/repo*` cannot be written to match `org/repo-evil`. Matching is by
+//! path segment, not by character: a prefix matches only a subject that continues
+//! it with whole segments and has no `.`, `..` or empty segment and no
+//! percent-encoded `.`, `/` or `\` anywhere, so `https://github.com/org/*` does not
+//! match `https://github.com/org/../org-evil/x`; patterns with such segments are
+//! refused (an exact pattern may keep the empty segment of GitLab's
+//! `…/project//.gitlab-ci.yml@ref`). Decided and refused at config:
+//!
+//! - **`@*` nowhere.** An e-mail subject is matched exactly (`alice@*` would match
+//!   `alice@attacker.example`); a workflow's `…/release.yml@*` would match every
+//!   branch, including one anyone who can push may create: name the ref in the
+//!   subject (`@refs/tags/*`, `@refs/heads/main`).
+//! - A prefix names the host and at least one path segment (`https://github.com/*`
+//!   would be every repository of the forge); a `*` on a subject that is not a URI
+//!   is refused.
+//!
+//! No regular expressions: an unanchored or unescaped pattern is the classic way to
+//! trust too much. A bare `*` is refused. [`IdentityPolicy::any_of`](crate::IdentityPolicy::any_of) matches if
 //! any child does, and **matches nothing when empty**;
 //! [`IdentityPolicy::all_of`](crate::IdentityPolicy::all_of) matches if every child
 //! does, and **refuses to be built empty** (`EmptyAllOf`), since "all of nothing"
 //! would match everyone. (The `sigstore` crate 0.15.0's `AnyOf` did the opposite on
 //! both counts: it failed if *any* child failed, and passed when empty.)
+//!
+//! ## CI claims and reusable workflows
+//!
+//! A GitHub Actions certificate's subject is the workflow file that *ran*
+//! (`job_workflow_ref`). When a workflow calls a reusable workflow in another
+//! repository, the signing job's subject is the *called* file: a trusted subject
+//! that names a public reusable workflow would admit every repository that calls
+//! it. Fulcio records the rest ([`SignerClaims`](crate::SignerClaims)): the build
+//! signer (`.1.9`, the file that ran, same as the subject), the build config
+//! (`.1.18`, the top-level workflow that started the run), the source repository
+//! (`.1.12`) and the source ref (`.1.14`). Palisade therefore:
+//!
+//! - **refuses a build config that differs from the build signer** (the signer is a
+//!   reusable workflow) unless the identity sets `allow_reusable_workflow = true`
+//!   ([`Identity::allowing_reusable_workflow`](crate::Identity::allowing_reusable_workflow)),
+//!   which is refused at config without a `source_repository`: the allowance is
+//!   per calling repository, never "whoever calls it";
+//! - lets an identity require `source_repository` (a URI pattern, same rules as the
+//!   subject: `https://github.com/org/repo` or `https://github.com/org/*`),
+//!   `source_ref` (`refs/heads/main`, `refs/tags/*`: a
+//!   [`RefPattern`](crate::RefPattern), by segment) and `build_config` (a URI
+//!   pattern); a certificate without a required claim does not satisfy it.
+//!
+//! ```toml
+//! [[trust.identity]]   # the organisation's own release workflow, tags only
+//! issuer = "https://token.actions.githubusercontent.com"
+//! subject = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/*"
+//! source_repository = "https://github.com/org/repo"
+//! source_ref = "refs/tags/*"
+//!
+//! [[trust.identity]]   # a shared reusable workflow, as called from org/app's tags
+//! issuer = "https://token.actions.githubusercontent.com"
+//! subject = "https://github.com/org/shared/.github/workflows/build.yml@refs/tags/v1"
+//! source_repository = "https://github.com/org/app"
+//! source_ref = "refs/tags/*"
+//! allow_reusable_workflow = true
+//! ```
+//!
+//! Certificates without these claims (e-mail identities, other issuers) are judged
+//! on issuer and subject only, unless the identity requires a claim. `palisade
+//! verify --identity ISSUER=SUBJECT` sets no constraint beyond the build-config
+//! rule. Other CI providers write the same claims (GitLab: build config is the
+//! pipeline file); the rule holds for any certificate that carries `.1.9` or `.1.18`.
 //!
 //! ## Why `sigstore-verify`, not the `sigstore` crate
 //!
@@ -358,6 +423,8 @@
 //! [[trust.identity]]                # a trusted sigstore signer; repeat for several
 //! issuer = "https://token.actions.githubusercontent.com"
 //! subject = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/*"
+//! source_repository = "https://github.com/org/repo"  # optional claims: see "CI claims"
+//! source_ref = "refs/tags/*"        # optional; also build_config, allow_reusable_workflow
 //! [trust.min_versions]                # each names a plugin of [[plugins]] (lockdown)
 //! rbac = "1.0.0"                    # no rollback below this
 //! [trust.pins]
@@ -420,7 +487,9 @@
 //!   60 s per call, 1024 concurrent instances), `[transport]` with only some of `cert`,
 //!   `key` and `ca`, a pin that is empty, has spaces or a wildcard, a `[[trust.identity]]` whose issuer
 //!   is not an `https://` URL or whose subject pattern is refused (see
-//!   [Identity policies](#identity-policies)), identities without a
+//!   [Identity policies](#identity-policies)), whose `source_repository`,
+//!   `source_ref` or `build_config` pattern is refused, or that sets
+//!   `allow_reusable_workflow` without a `source_repository`, identities without a
 //!   `sigstore_trust_root`, and a trust root that cannot be used (not JSON, duplicate
 //!   keys, another media type, no CA or no Rekor log, an unusable key). A trust root
 //!   file that cannot be read (or is over 1 MiB) is `Invalid` too. In `[serve]`: an

@@ -28,7 +28,9 @@ pub use envelope::{
     ALGORITHM_ED25519, FORMAT_VERSION, KIND_SIGSTORE_BUNDLE, MAGIC, MAX_BUNDLE_BYTES,
     MAX_MANIFEST_BYTES, MAX_PACKAGE_BYTES, MAX_SIGNATURES, SIGNATURE_SECTION_BYTES,
 };
-pub use identity::{Identity, IdentityPolicy, SignerIdentity, SubjectPattern};
+pub use identity::{
+    Identity, IdentityPolicy, RefPattern, SignerClaims, SignerIdentity, SubjectPattern,
+};
 pub(crate) use keys::hex;
 pub use keys::{DEVELOPMENT_KEY_PREFIX, KeyId, KeyKind, KeyTextError, PublicKey, SigningKey};
 pub(crate) use manifest::{Manifest, parse_sha256};
@@ -274,7 +276,9 @@ fn check_bytes(
     let mut signers = BTreeSet::new();
     let mut revoked = BTreeSet::new();
     let mut untrusted = 0usize;
-    let mut bundle_signers: BTreeMap<SignerIdentity, BundleSigner> = BTreeMap::new();
+    // Keyed by issuer and subject: the same signer counts once, whatever claims its
+    // certificates carry.
+    let mut bundle_signers: BTreeMap<(String, String), BundleSigner> = BTreeMap::new();
     let mut untrusted_identities = BTreeSet::new();
     for signature in &envelope.signatures {
         let signature = match *signature {
@@ -289,12 +293,31 @@ fn check_bytes(
                 };
                 let parsed = sigstore::parse_bundle(offset, json)?;
                 if !trust.identities.iter().any(|p| p.matches(&parsed.signer)) {
+                    // A trusted issuer and subject whose certificate's claims break
+                    // the policy (another repository calling a trusted reusable
+                    // workflow, another ref): refused by name, once the bundle
+                    // proves the certificate real.
+                    if let Some(reason) = trust
+                        .identities
+                        .iter()
+                        .find_map(|p| p.claims_refusal(&parsed.signer))
+                    {
+                        sigstore::verify_bundle(root, envelope.manifest, &parsed, offset)?;
+                        return Err(VerifyError::InvalidBundle {
+                            offset,
+                            signer: parsed.signer,
+                            failure: crate::SigstoreFailure::Claims(reason),
+                        });
+                    }
                     untrusted_identities.insert(parsed.signer);
                     continue;
                 }
                 let signer = sigstore::verify_bundle(root, envelope.manifest, &parsed, offset)?;
                 bundle_signers
-                    .entry(signer.identity.clone())
+                    .entry((
+                        signer.identity.issuer.clone(),
+                        signer.identity.subject.clone(),
+                    ))
                     .or_insert(signer);
                 continue;
             }
@@ -319,7 +342,10 @@ fn check_bytes(
     }
     // Distinct signer identities, each counted at most once and against at most one
     // trusted identity policy.
-    let identities: Vec<SignerIdentity> = bundle_signers.keys().cloned().collect();
+    let identities: Vec<SignerIdentity> = bundle_signers
+        .values()
+        .map(|signer| signer.identity.clone())
+        .collect();
     let valid = signers.len() + identity::count_trusted(&identities, &trust.identities);
     tracing::debug!(plugin, valid, "2. signatures checked");
     // 3. Threshold, over distinct key ids and identities (the operator's name for the

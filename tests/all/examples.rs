@@ -83,6 +83,7 @@ package = "{}"
 [plugins.grants]
 config = {{}}
 clock = {{}}
+kv = {{ quota_bytes = 16384 }}
 crypto = {{ keys = {{ "hmac-auth" = "verify" }} }}
 
 [[plugins]]
@@ -131,10 +132,12 @@ async fn frontend_call(chain: &Chain, method: &str) -> (Decision, http::HeaderMa
         .unwrap()
         .as_millis()
         .to_string();
+    let nonce = crate::plugins::fresh_nonce();
     let mut mac = Hmac::<Sha256>::new_from_slice(HMAC_SECRET).unwrap();
-    mac.update(format!("{}/{}\n{timestamp}", call.service, call.method).as_bytes());
+    mac.update(format!("{}/{}\n{timestamp}\n{nonce}", call.service, call.method).as_bytes());
     let mut metadata = http::HeaderMap::new();
     metadata.insert("x-timestamp", timestamp.parse().unwrap());
+    metadata.insert("x-nonce", nonce.parse().unwrap());
     metadata.insert(
         "x-signature",
         hex(&mac.finalize().into_bytes()).parse().unwrap(),

@@ -163,9 +163,21 @@ async fn rate_limit_refuses_past_the_burst_per_identity() {
     .await;
 }
 
-fn sign(service_method: &str, timestamp: &str, secret: &[u8]) -> String {
+/// A nonce no other call in this test binary sends: 32 hex digits of the time and
+/// a counter.
+pub(crate) fn fresh_nonce() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    format!("{nanos:016x}{n:016x}")
+}
+
+fn sign(service_method: &str, timestamp: &str, nonce: &str, secret: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
-    mac.update(format!("{service_method}\n{timestamp}").as_bytes());
+    mac.update(format!("{service_method}\n{timestamp}\n{nonce}").as_bytes());
     mac.finalize()
         .into_bytes()
         .iter()
@@ -188,6 +200,7 @@ async fn hmac_auth() -> Plugin {
                 Grants::none()
                     .config()
                     .clock()
+                    .kv(16 * 1024)
                     .crypto(CryptoGrant::default().key("hmac-auth", KeyUse::Verify)),
             ),
         )
@@ -199,26 +212,92 @@ async fn hmac_auth() -> Plugin {
 async fn hmac_auth_accepts_a_good_signature_and_strips_it() {
     let plugin = hmac_auth().await;
     let ts = now_ms();
-    let signature = sign("orders.v1.Orders/Create", &ts, HMAC_SECRET);
+    let nonce = fresh_nonce();
+    let signature = sign("orders.v1.Orders/Create", &ts, &nonce, HMAC_SECRET);
     let metadata = expect_continue(
         &plugin,
-        headers(&[("x-timestamp", &ts), ("x-signature", &signature)]),
+        headers(&[
+            ("x-timestamp", &ts),
+            ("x-nonce", &nonce),
+            ("x-signature", &signature),
+        ]),
     )
     .await;
     assert!(metadata.get("x-signature").is_none());
+}
+
+/// Item 20 of issue 10: a captured signed request could be sent again for the whole
+/// validity window. The exact same request twice: the first passes, the second is
+/// refused, also from another instance (the nonce is in the plugin's `kv`).
+#[tokio::test]
+async fn hmac_auth_refuses_a_replayed_request() {
+    let plugin = hmac_auth().await;
+    let ts = now_ms();
+    let nonce = fresh_nonce();
+    let signature = sign("orders.v1.Orders/Create", &ts, &nonce, HMAC_SECRET);
+    let request = || {
+        headers(&[
+            ("x-timestamp", &ts),
+            ("x-nonce", &nonce),
+            ("x-signature", &signature),
+        ])
+    };
+    expect_continue(&plugin, request()).await;
+    let decision = plugin.on_request(&call(), &mut request()).await.unwrap();
+    assert_eq!(
+        decision,
+        reject(
+            Code::Unauthenticated,
+            "hmac-auth: replayed request (nonce already used)"
+        )
+    );
+    // Replays in parallel: none gets through, and the plugin keeps serving.
+    let mut replays = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let plugin = plugin.clone();
+        let mut metadata = request();
+        replays.spawn(async move { plugin.on_request(&call(), &mut metadata).await.unwrap() });
+    }
+    while let Some(decision) = replays.join_next().await {
+        let decision = decision.unwrap();
+        assert!(
+            matches!(
+                decision,
+                Decision::Reject {
+                    code: Code::Unauthenticated,
+                    ..
+                }
+            ),
+            "{decision:?}"
+        );
+    }
+    // A fresh nonce with the same timestamp is a new request.
+    let other = fresh_nonce();
+    let signature = sign("orders.v1.Orders/Create", &ts, &other, HMAC_SECRET);
+    expect_continue(
+        &plugin,
+        headers(&[
+            ("x-timestamp", &ts),
+            ("x-nonce", &other),
+            ("x-signature", &signature),
+        ]),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn hmac_auth_refuses_bad_missing_and_stale_signatures() {
     let plugin = hmac_auth().await;
     let ts = now_ms();
+    let nonce = fresh_nonce();
     let cases = [
         (
             headers(&[
                 ("x-timestamp", &ts),
+                ("x-nonce", &nonce),
                 (
                     "x-signature",
-                    &sign("orders.v1.Orders/Create", &ts, b"wrong key"),
+                    &sign("orders.v1.Orders/Create", &ts, &nonce, b"wrong key"),
                 ),
             ]),
             "hmac-auth: bad signature",
@@ -226,23 +305,58 @@ async fn hmac_auth_refuses_bad_missing_and_stale_signatures() {
         (
             headers(&[
                 ("x-timestamp", &ts),
+                ("x-nonce", &nonce),
                 (
                     "x-signature",
-                    &sign("orders.v1.Orders/Delete", &ts, HMAC_SECRET),
+                    &sign("orders.v1.Orders/Delete", &ts, &nonce, HMAC_SECRET),
                 ),
             ]),
             "hmac-auth: bad signature",
         ),
         (
-            headers(&[("x-timestamp", &ts)]),
+            // The nonce is signed: another one does not verify.
+            headers(&[
+                ("x-timestamp", &ts),
+                ("x-nonce", "ffffffffffffffffffffffffffffffff"),
+                (
+                    "x-signature",
+                    &sign("orders.v1.Orders/Create", &ts, &nonce, HMAC_SECRET),
+                ),
+            ]),
+            "hmac-auth: bad signature",
+        ),
+        (
+            headers(&[("x-timestamp", &ts), ("x-nonce", &nonce)]),
             "hmac-auth: missing x-signature",
         ),
         (
             headers(&[
-                ("x-timestamp", "1000"),
+                ("x-timestamp", &ts),
                 (
                     "x-signature",
-                    &sign("orders.v1.Orders/Create", "1000", HMAC_SECRET),
+                    &sign("orders.v1.Orders/Create", &ts, "", HMAC_SECRET),
+                ),
+            ]),
+            "hmac-auth: missing x-nonce",
+        ),
+        (
+            headers(&[
+                ("x-timestamp", &ts),
+                ("x-nonce", "short"),
+                (
+                    "x-signature",
+                    &sign("orders.v1.Orders/Create", &ts, "short", HMAC_SECRET),
+                ),
+            ]),
+            "hmac-auth: bad nonce",
+        ),
+        (
+            headers(&[
+                ("x-timestamp", "1000"),
+                ("x-nonce", &nonce),
+                (
+                    "x-signature",
+                    &sign("orders.v1.Orders/Create", "1000", &nonce, HMAC_SECRET),
                 ),
             ]),
             "hmac-auth: stale timestamp",
@@ -263,17 +377,20 @@ async fn hmac_auth_cannot_use_a_key_it_was_not_granted() {
                 Grants::none()
                     .config()
                     .clock()
+                    .kv(16 * 1024)
                     .crypto(CryptoGrant::default().key("any", KeyUse::Verify)),
             ),
         )
         .await
         .unwrap();
     let ts = now_ms();
+    let nonce = fresh_nonce();
     let mut metadata = headers(&[
         ("x-timestamp", &ts),
+        ("x-nonce", &nonce),
         (
             "x-signature",
-            &sign("orders.v1.Orders/Create", &ts, HMAC_SECRET),
+            &sign("orders.v1.Orders/Create", &ts, &nonce, HMAC_SECRET),
         ),
     ]);
     let decision = plugin.on_request(&call(), &mut metadata).await.unwrap();
@@ -283,8 +400,17 @@ async fn hmac_auth_cannot_use_a_key_it_was_not_granted() {
     );
     refused_without(
         HMAC_AUTH,
-        Grants::none().config().clock(),
+        Grants::none().config().clock().kv(16 * 1024),
         Capability::Crypto,
+    )
+    .await;
+    refused_without(
+        HMAC_AUTH,
+        Grants::none()
+            .config()
+            .clock()
+            .crypto(CryptoGrant::default().key("hmac-auth", KeyUse::Verify)),
+        Capability::Kv,
     )
     .await;
 }

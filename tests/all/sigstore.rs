@@ -6,9 +6,9 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use palisade_host::{
-    Grants, Identity, IdentityPolicy, PluginSource, PluginSpec, SignerIdentity, SigstoreFailure,
-    SigstoreTrustRoot, SubjectPattern, TrustPolicy, VerifyError, add_bundle, add_signature,
-    package_with_bundle, sign_package, verify_package,
+    Grants, Identity, IdentityPolicy, PluginSource, PluginSpec, RefPattern, SignerClaims,
+    SignerIdentity, SigstoreFailure, SigstoreTrustRoot, SubjectPattern, TrustPolicy, VerifyError,
+    add_bundle, add_signature, package_with_bundle, sign_package, verify_package,
 };
 use palisade_tests::guests::ADD_HEADER;
 use palisade_tests::sigstore::{
@@ -58,10 +58,19 @@ fn identity(issuer: &str, subject: &str) -> IdentityPolicy {
         .into()
 }
 
+/// The identity a certificate from `Signer::new(issuer, subject)` states, claims
+/// included.
 fn signer_identity(issuer: &str, subject: &str) -> SignerIdentity {
+    let signer = Signer::new(issuer, subject);
     SignerIdentity {
         issuer: issuer.into(),
         subject: subject.into(),
+        claims: Box::new(SignerClaims {
+            build_signer_uri: signer.build_signer_uri,
+            source_repository_uri: signer.source_repository_uri,
+            source_repository_ref: signer.source_repository_ref,
+            build_config_uri: signer.build_config_uri,
+        }),
     }
 }
 
@@ -210,6 +219,180 @@ fn sigstore_subject_must_match_the_pattern() {
     // The same pattern admits the real repository's workflows.
     let package = signed(&mut world, &Signer::new(ISSUER, SUBJECT));
     verify_package(&package, None, &trust).unwrap();
+}
+
+/// Item 16 of issue 10: a prefix is matched by whole, clean segments, so a real
+/// certificate from the trusted CA whose URI climbs out of the trusted
+/// organisation with `..` (or hides it percent-encoded) is not trusted.
+#[test]
+fn sigstore_prefix_does_not_match_dot_segments() {
+    let mut world = world();
+    let trust = trusting(&world, [identity(ISSUER, "https://ci.test/org/*")]);
+    for evil in [
+        "https://ci.test/org/../org-evil/x/.github/workflows/release.yml@refs/tags/v1.0.0",
+        "https://ci.test/org/%2e%2e/org-evil/x/.github/workflows/release.yml@refs/tags/v1.0.0",
+        "https://ci.test/org//evil/.github/workflows/release.yml@refs/tags/v1.0.0",
+    ] {
+        let package = signed(&mut world, &Signer::new(ISSUER, evil));
+        let error = refused(&package, &trust);
+        assert!(
+            matches!(
+                &error,
+                VerifyError::ThresholdNotMet { valid: 0, untrusted_identities, .. }
+                    if untrusted_identities.len() == 1 && untrusted_identities[0].subject == evil
+            ),
+            "{evil}: {error}"
+        );
+    }
+    let package = signed(&mut world, &Signer::new(ISSUER, SUBJECT));
+    verify_package(&package, None, &trust).unwrap();
+}
+
+/// The certificate-claims refusal of `package` under `trust`, its reason.
+fn claims_refused(package: &[u8], trust: &TrustPolicy) -> String {
+    match refused(package, trust) {
+        VerifyError::InvalidBundle {
+            failure: SigstoreFailure::Claims(reason),
+            ..
+        } => reason,
+        other => panic!("expected a claims refusal, got {other:?}: {other}"),
+    }
+}
+
+/// A public reusable workflow, and a caller of it in another organisation.
+const SHARED: &str = "https://ci.test/org/shared/.github/workflows/build.yml@refs/tags/v1";
+const EVIL_CALLER: &str =
+    "https://ci.test/evil-org/app/.github/workflows/release.yml@refs/heads/main";
+const OWN_CALLER: &str = "https://ci.test/org/app/.github/workflows/release.yml@refs/tags/v2.0.0";
+
+/// What Fulcio writes when `caller` (a workflow file at a ref) calls the reusable
+/// workflow `SHARED`: the subject and build signer are the called file, the build
+/// config, source repository and ref the caller's.
+fn calling_shared(caller: &str) -> Signer {
+    let from = Signer::new(ISSUER, caller);
+    let mut signer = Signer::new(ISSUER, SHARED);
+    signer.build_config_uri = from.build_config_uri;
+    signer.source_repository_uri = from.source_repository_uri;
+    signer.source_repository_ref = from.source_repository_ref;
+    signer
+}
+
+/// Item 15 of issue 10: a trusted subject naming a public reusable workflow admitted
+/// any repository that called it. Now a build config other than the build signer
+/// is refused, by name, unless the identity allows reusable workflows.
+#[test]
+fn sigstore_reusable_workflow_is_refused_unless_allowed() {
+    let mut world = world();
+    let package = signed(&mut world, &calling_shared(EVIL_CALLER));
+    let trust = trusting(&world, [identity(ISSUER, SHARED)]);
+    assert_eq!(
+        claims_refused(&package, &trust),
+        format!(
+            "the build config (1.3.6.1.4.1.57264.1.18) {EVIL_CALLER:?} is not the build signer \
+             (1.3.6.1.4.1.57264.1.9) {SHARED:?}: a reusable workflow called from another \
+             workflow, trusted only with `allow_reusable_workflow` and a `source_repository`"
+        )
+    );
+    // Allowing reusable workflows needs the source repository named...
+    let bare = Identity::new(ISSUER, SubjectPattern::parse(SHARED).unwrap()).unwrap();
+    assert!(matches!(
+        bare.clone().allowing_reusable_workflow(),
+        Err(VerifyError::InvalidIdentity { reason, .. }) if reason.contains("needs a source repository")
+    ));
+    // ...and then admits only that repository's callers.
+    let allowed = bare
+        .with_source_repository(SubjectPattern::parse("https://ci.test/org/app").unwrap())
+        .allowing_reusable_workflow()
+        .unwrap();
+    let trust = trusting(&world, [allowed.into()]);
+    assert_eq!(
+        claims_refused(&package, &trust),
+        "the source repository (1.3.6.1.4.1.57264.1.12) is \"https://ci.test/evil-org/app\", \
+         not https://ci.test/org/app"
+    );
+    let own = signed(&mut world, &calling_shared(OWN_CALLER));
+    let info = verify_package(&own, None, &trust).unwrap();
+    assert_eq!(
+        info.identities[0]
+            .identity
+            .claims
+            .build_config_uri
+            .as_deref(),
+        Some(OWN_CALLER)
+    );
+}
+
+/// Item 15 of issue 10: a certificate from the trusted CA whose workflow subject
+/// matches but whose source repository is another organisation's is refused,
+/// naming the repository.
+#[test]
+fn sigstore_source_repository_of_another_org_is_refused() {
+    let mut world = world();
+    let mut signer = Signer::new(ISSUER, SUBJECT);
+    signer.source_repository_uri = Some("https://ci.test/evil-org/repo".into());
+    let package = signed(&mut world, &signer);
+    let pinned = Identity::new(ISSUER, SubjectPattern::parse(SUBJECT).unwrap())
+        .unwrap()
+        .with_source_repository(SubjectPattern::parse("https://ci.test/org/repo").unwrap());
+    let trust = trusting(&world, [pinned.into()]);
+    assert_eq!(
+        claims_refused(&package, &trust),
+        "the source repository (1.3.6.1.4.1.57264.1.12) is \"https://ci.test/evil-org/repo\", \
+         not https://ci.test/org/repo"
+    );
+    // The message names the signer and the check.
+    let text = refused(&package, &trust).to_string();
+    assert!(
+        text.contains("certificate claims: the source repository"),
+        "{text}"
+    );
+    // A certificate without the claim cannot satisfy a policy that requires it.
+    signer.source_repository_uri = None;
+    let package = signed(&mut world, &signer);
+    assert!(
+        claims_refused(&package, &trust)
+            .starts_with("the certificate names no source repository (1.3.6.1.4.1.57264.1.12)")
+    );
+    // The real repository's certificate passes.
+    let package = signed(&mut world, &Signer::new(ISSUER, SUBJECT));
+    verify_package(&package, None, &trust).unwrap();
+}
+
+/// Items 15 and 16 of issue 10: a policy can name the ref (Fulcio's source ref,
+/// `…1.14`), and a certificate for another branch is refused.
+#[test]
+fn sigstore_source_ref_constraint_refuses_another_branch() {
+    let mut world = world();
+    let on_tags = Identity::new(
+        ISSUER,
+        SubjectPattern::parse("https://ci.test/org/repo/*").unwrap(),
+    )
+    .unwrap()
+    .with_source_ref(RefPattern::parse("refs/tags/*").unwrap());
+    let trust = trusting(&world, [on_tags.into()]);
+    let branch = "https://ci.test/org/repo/.github/workflows/release.yml@refs/heads/evil";
+    let package = signed(&mut world, &Signer::new(ISSUER, branch));
+    assert_eq!(
+        claims_refused(&package, &trust),
+        "the source ref (1.3.6.1.4.1.57264.1.14) is \"refs/heads/evil\", not refs/tags/*"
+    );
+    let package = signed(&mut world, &Signer::new(ISSUER, SUBJECT));
+    verify_package(&package, None, &trust).unwrap();
+    for bad in [
+        "refs/*/x",
+        "heads/main",
+        "refs/tags/../heads/x",
+        "refs//x",
+        "refs/tags*",
+    ] {
+        assert!(
+            matches!(
+                RefPattern::parse(bad),
+                Err(VerifyError::InvalidIdentity { .. })
+            ),
+            "{bad:?} accepted"
+        );
+    }
 }
 
 #[test]
@@ -661,6 +844,69 @@ fn sigstore_real_cosign_bundle_is_read() {
     assert_eq!(signer.identity.issuer, "https://github.com/login/oauth");
     assert!(signer.identity.subject.contains('@'), "{}", signer.identity);
     assert_eq!(signer.log_index, Some(738_312_748));
+}
+
+/// The config's `source_repository`, `source_ref` and `allow_reusable_workflow`
+/// reach the policy: the organisation's own caller of a shared workflow loads, and
+/// another organisation's is refused for its claims. Development mode: the test
+/// world's trust root has no CT log, which lockdown refuses.
+#[tokio::test]
+async fn sigstore_config_constrains_the_claims() {
+    let mut world = world();
+    let dir = std::env::temp_dir().join(format!("palisade-sigstore-claims-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("trusted_root.json"),
+        trusted_root(&[&world.fulcio], &[&world.rekor]),
+    )
+    .unwrap();
+    let config = format!(
+        "mode = \"development\"\n\
+         [trust]\n\
+         sigstore_trust_root = \"trusted_root.json\"\n\
+         [[trust.identity]]\n\
+         issuer = \"{ISSUER}\"\n\
+         subject = \"{SHARED}\"\n\
+         source_repository = \"https://ci.test/org/*\"\n\
+         source_ref = \"refs/tags/*\"\n\
+         allow_reusable_workflow = true\n\
+         [[plugins]]\n\
+         name = \"add-header\"\n\
+         package = \"add-header.pkg\"\n\
+         [plugins.grants]\n\
+         config = {{}}\n\
+         [plugins.config]\n\
+         name = \"x-tenant\"\n\
+         value = \"blue\"\n"
+    );
+    std::fs::write(dir.join("palisade.toml"), config).unwrap();
+    let config_path = dir.join("palisade.toml");
+    std::fs::write(
+        dir.join("add-header.pkg"),
+        signed(&mut world, &calling_shared(OWN_CALLER)),
+    )
+    .unwrap();
+    let config = palisade_host::OperatorConfig::from_file(&config_path).unwrap();
+    host().load_config(&config).await.unwrap();
+    std::fs::write(
+        dir.join("add-header.pkg"),
+        signed(&mut world, &calling_shared(EVIL_CALLER)),
+    )
+    .unwrap();
+    match host().load_config(&config).await {
+        Err(palisade_host::Error::Verify {
+            reason:
+                VerifyError::InvalidBundle {
+                    failure: SigstoreFailure::Claims(reason),
+                    ..
+                },
+            ..
+        }) => assert!(reason.starts_with("the source repository"), "{reason}"),
+        Err(other) => panic!("refused by another stage: {other}"),
+        Ok(_) => panic!("loaded"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Under a config naming a trust root and one identity (no ed25519 key at all), a

@@ -94,13 +94,34 @@ pub struct Signer {
     pub not_after: i64,
     /// The log's integrated time for the entry.
     pub integrated_time: i64,
+    /// Build Signer URI (`1.3.6.1.4.1.57264.1.9`), the workflow that signed.
+    pub build_signer_uri: Option<String>,
+    /// Source Repository URI (`1.3.6.1.4.1.57264.1.12`).
+    pub source_repository_uri: Option<String>,
+    /// Source Repository Ref (`1.3.6.1.4.1.57264.1.14`).
+    pub source_repository_ref: Option<String>,
+    /// Build Config URI (`1.3.6.1.4.1.57264.1.18`), the workflow that started the run.
+    pub build_config_uri: Option<String>,
 }
 
 impl Signer {
     /// `subject` at `issuer`, with a ten-minute certificate that expired a little
     /// while ago and an entry logged while it was valid (as for any real bundle).
+    /// A workflow subject (`https://host/org/repo/.github/workflows/f.yml@ref`)
+    /// gets the claims Fulcio writes for a workflow that is not reusable: build
+    /// signer and build config both the subject, source repository
+    /// `https://host/org/repo`, source ref `ref`; any other subject gets none.
     pub fn new(issuer: &str, subject: &str) -> Self {
         let now = now();
+        let workflow = subject
+            .rsplit_once('@')
+            .and_then(|(path, reference)| {
+                let (repository, _) = path.split_once("/.github/")?;
+                Some((repository.to_owned(), reference.to_owned()))
+            })
+            .filter(|_| subject.contains("://"));
+        let (repository, reference) = workflow.unzip();
+        let uri = repository.as_ref().map(|_| subject.to_owned());
         Self {
             issuer: issuer.into(),
             subject: subject.into(),
@@ -108,6 +129,10 @@ impl Signer {
             not_before: now - 900,
             not_after: now - 300,
             integrated_time: now - 600,
+            build_signer_uri: uri.clone(),
+            source_repository_uri: repository,
+            source_repository_ref: reference,
+            build_config_uri: uri,
         }
     }
 }
@@ -184,14 +209,18 @@ pub fn trusted_root(cas: &[&Fulcio], logs: &[&Rekor]) -> String {
     .to_string()
 }
 
-/// DER of a UTF8String (short lengths only, as for an issuer URL).
+/// DER of a UTF8String (up to 64 KiB, as for a URL).
 fn der_utf8(text: &str) -> Vec<u8> {
     let mut out = vec![0x0c];
     let len = text.len();
     if len < 0x80 {
         out.push(len as u8);
-    } else {
+    } else if len < 0x100 {
         out.extend_from_slice(&[0x81, len as u8]);
+    } else {
+        let len = u16::try_from(len).expect("a UTF8String under 64 KiB");
+        out.push(0x82);
+        out.extend_from_slice(&len.to_be_bytes());
     }
     out.extend_from_slice(text.as_bytes());
     out
@@ -233,6 +262,22 @@ pub fn leaf(ca: &Fulcio, signer: &Signer) -> (Vec<u8>, KeyPair) {
         ],
         IssuerExtension::None => Vec::new(),
     };
+    // Fulcio's CI claims, DER UTF8Strings like the `.1.8` issuer.
+    for (arc, value) in [
+        (9, &signer.build_signer_uri),
+        (12, &signer.source_repository_uri),
+        (14, &signer.source_repository_ref),
+        (18, &signer.build_config_uri),
+    ] {
+        if let Some(value) = value {
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 4, 1, 57264, 1, arc],
+                    der_utf8(value),
+                ));
+        }
+    }
     let cert = params.signed_by(&key, &ca.ca).expect("a leaf certificate");
     (cert.der().to_vec(), key)
 }

@@ -72,6 +72,15 @@ pub(super) struct TrustToml {
 pub(super) struct IdentityToml {
     pub(super) issuer: String,
     pub(super) subject: String,
+    /// Fulcio's Source Repository URI (`1.3.6.1.4.1.57264.1.12`) must match.
+    pub(super) source_repository: Option<String>,
+    /// Fulcio's Source Repository Ref (`1.3.6.1.4.1.57264.1.14`) must match.
+    pub(super) source_ref: Option<String>,
+    /// Fulcio's Build Config URI (`1.3.6.1.4.1.57264.1.18`) must match.
+    pub(super) build_config: Option<String>,
+    /// Accept a build config other than the build signer (a reusable workflow).
+    #[serde(default)]
+    pub(super) allow_reusable_workflow: bool,
 }
 
 #[derive(Deserialize, Default)]

@@ -17,7 +17,7 @@ use crate::policy::{Capability, Grants, Limits};
 use crate::transport::{Pem, TlsMaterial, TransportConfig};
 use crate::verify::{
     DEVELOPMENT_KEY_PREFIX, Identity, KeyId, KeyKind, KeyTextError, MAX_TRUST_ROOT_BYTES,
-    PublicKey, SigstoreTrustRoot, SubjectPattern, TrustPolicy,
+    PublicKey, RefPattern, SigstoreTrustRoot, SubjectPattern, TrustPolicy,
 };
 
 /// Why an operator configuration was not accepted.
@@ -330,8 +330,29 @@ fn resolve_trust(raw: TrustToml, lockdown: bool, base: &Path) -> Result<TrustPol
     for (index, raw) in identity.into_iter().enumerate() {
         let subject = SubjectPattern::parse(&raw.subject)
             .map_err(|e| invalid(format!("trust.identity[{index}].subject"), e.to_string()))?;
-        let identity = Identity::new(raw.issuer, subject)
+        let mut identity = Identity::new(raw.issuer, subject)
             .map_err(|e| invalid(format!("trust.identity[{index}].issuer"), e.to_string()))?;
+        let setting = |name: &str| format!("trust.identity[{index}].{name}");
+        if let Some(text) = &raw.source_repository {
+            let pattern = SubjectPattern::parse(text)
+                .map_err(|e| invalid(setting("source_repository"), e.to_string()))?;
+            identity = identity.with_source_repository(pattern);
+        }
+        if let Some(text) = &raw.source_ref {
+            let pattern = RefPattern::parse(text)
+                .map_err(|e| invalid(setting("source_ref"), e.to_string()))?;
+            identity = identity.with_source_ref(pattern);
+        }
+        if let Some(text) = &raw.build_config {
+            let pattern = SubjectPattern::parse(text)
+                .map_err(|e| invalid(setting("build_config"), e.to_string()))?;
+            identity = identity.with_build_config(pattern);
+        }
+        if raw.allow_reusable_workflow {
+            identity = identity
+                .allowing_reusable_workflow()
+                .map_err(|e| invalid(setting("allow_reusable_workflow"), e.to_string()))?;
+        }
         identities.push(identity);
     }
     if !identities.is_empty() && sigstore_trust_root.is_none() {

@@ -25,7 +25,10 @@ use x509_cert::der::asn1::Utf8StringRef;
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
-use super::identity::SignerIdentity;
+use super::identity::{
+    OID_BUILD_CONFIG, OID_BUILD_SIGNER, OID_SOURCE_REF, OID_SOURCE_REPOSITORY, SignerClaims,
+    SignerIdentity,
+};
 use crate::error::{SigstoreFailure, VerifyError};
 
 /// The largest `trusted_root.json` read (the public instance's is about 10 KiB).
@@ -321,19 +324,25 @@ fn leaf_invalid_at_integrated_time(parsed: &ParsedBundle) -> bool {
 
 /// The signer identity the certificate `der` states: exactly one e-mail or URI
 /// Subject Alternative Name, and the OIDC issuer from `.1.8` (a DER UTF8String)
-/// and/or `.1.1` (the raw string); when both are present they must agree.
+/// and/or `.1.1` (the raw string); when both are present they must agree. The CI
+/// claims (`.1.9`, `.1.12`, `.1.14`, `.1.18`, DER UTF8Strings) are read when
+/// present; any of them twice, or not a UTF8String, makes the bundle malformed.
 fn certificate_identity(der: &[u8]) -> Result<SignerIdentity, String> {
     let cert = x509_cert::Certificate::from_der(der)
         .map_err(|e| format!("the signing certificate is not DER X.509: {e}"))?;
     let extensions = cert.tbs_certificate.extensions.unwrap_or_default();
     let one = |oid: &str| one_extension(&extensions, oid);
-    let v2 = one(OID_ISSUER_V2)?
-        .map(|bytes| {
-            Utf8StringRef::from_der(bytes)
-                .map(|s| s.as_str().to_owned())
-                .map_err(|e| format!("issuer extension {OID_ISSUER_V2} is not a UTF8String: {e}"))
-        })
-        .transpose()?;
+    // Fulcio's v2 extensions (`.1.8` and up) are DER UTF8Strings.
+    let utf8 = |oid: &str, name: &str| -> Result<Option<String>, String> {
+        one(oid)?
+            .map(|bytes| {
+                Utf8StringRef::from_der(bytes)
+                    .map(|s| s.as_str().to_owned())
+                    .map_err(|e| format!("{name} extension {oid} is not a UTF8String: {e}"))
+            })
+            .transpose()
+    };
+    let v2 = utf8(OID_ISSUER_V2, "issuer")?;
     let v1 = one(OID_ISSUER_V1)?
         .map(|bytes| {
             std::str::from_utf8(bytes)
@@ -370,7 +379,17 @@ fn certificate_identity(der: &[u8]) -> Result<SignerIdentity, String> {
             return Err("the certificate has more than one e-mail or URI identity".into());
         }
     };
-    Ok(SignerIdentity { issuer, subject })
+    let claims = Box::new(SignerClaims {
+        build_signer_uri: utf8(OID_BUILD_SIGNER, "build signer")?,
+        source_repository_uri: utf8(OID_SOURCE_REPOSITORY, "source repository")?,
+        source_repository_ref: utf8(OID_SOURCE_REF, "source ref")?,
+        build_config_uri: utf8(OID_BUILD_CONFIG, "build config")?,
+    });
+    Ok(SignerIdentity {
+        issuer,
+        subject,
+        claims,
+    })
 }
 
 /// The value of the extension `oid`, if the certificate has it; twice is an error.
