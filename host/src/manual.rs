@@ -492,14 +492,19 @@
 //!   or failing clients cannot stall the accept loop; every refusal is logged and
 //!   counted ([`HandshakeStats`](crate::transport::HandshakeStats)).
 //! - **The identity** is the first URI SAN of the verified leaf (a SPIFFE ID), or
-//!   else its first DNS SAN. It reaches plugins as `call.peer-identity` through a
+//!   else its first DNS SAN that is a valid DNS name (lowercased), and it knows its
+//!   kind ([`IdentityKind`](crate::transport::IdentityKind)): the two namespaces stay
+//!   apart, so a DNS SAN whose text reads `spiffe://demo/admin` names nobody (the
+//!   caller is anonymous; the handshake itself succeeds). It reaches plugins as `call.peer-identity` through a
 //!   request extension ([`PeerInfo`](crate::transport::PeerInfo)) that only the
 //!   transport creates; `x-palisade-*` request headers from the network are dropped
 //!   by the server layer, so no header can claim an identity. A verified certificate
 //!   without such a SAN makes an anonymous caller (logged).
 //! - **Pins, per service.** The client verifies the server's chain to the CA (with
 //!   `serverAuth`) and then requires the identity pinned for the service it is
-//!   calling among the certificate's URI and DNS SANs; the host name in the address
+//!   calling among the certificate's SANs of the pin's kind (a pin with a scheme,
+//!   `spiffe://...`, is met only by a URI SAN; a DNS name only by a DNS SAN, in any
+//!   case); the host name in the address
 //!   is used for TCP and SNI only. A registry that hands out a wrong address cannot
 //!   redirect calls to another service, even one with a valid certificate from the
 //!   same CA: the handshake fails with
