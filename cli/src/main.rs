@@ -205,15 +205,13 @@ fn main() -> ExitCode {
 /// component, manifest or key).
 const MAX_INPUT_BYTES: u64 = palisade_host::verify::MAX_PACKAGE_BYTES;
 
-/// Reads `path`, at most [`MAX_INPUT_BYTES`]. With `private`, refuses a file that
-/// its group or others may read (checked on the opened file).
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the CLI's one place that reads files; bounded"
-)]
+/// Reads `path`, at most [`MAX_INPUT_BYTES`], refusing anything but a regular file
+/// before opening it for reading (a FIFO would block, a device never ends). With
+/// `private`, refuses a file that its group or others may read (checked on the
+/// opened file).
 fn read_file(path: &Path, private: bool) -> anyhow::Result<Vec<u8>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = palisade_host::load::open_regular_file(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     if private {
         let mode = file
             .metadata()

@@ -2,6 +2,7 @@
 
 #![allow(
     clippy::unwrap_used,
+    clippy::panic,
     reason = "test code: a failed unwrap is a failed test, with its message"
 )]
 
@@ -533,4 +534,97 @@ fn sigstore_bundle_sign_verify_inspect() {
         ],
         0,
     );
+}
+
+/// Runs `palisade args` in a child process and waits at most a minute for it: a
+/// command that blocks (on a FIFO, say) fails the test instead of hanging it. A
+/// liveness bound, not a timing assertion.
+fn run_within_a_minute(dir: &Path, args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..1200 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("palisade {args:?} was still running after a minute");
+}
+
+#[test]
+fn special_files_are_refused_promptly_by_every_command() {
+    let dir = temp_dir("special");
+    signed_package(&dir);
+    let made = Command::new("mkfifo")
+        .arg(dir.join("p.fifo"))
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    std::fs::create_dir(dir.join("d.pkg")).unwrap();
+    let key = std::fs::read_to_string(dir.join("a.pub")).unwrap();
+    for (path, what) in [
+        ("p.fifo", "a FIFO (named pipe)"),
+        ("d.pkg", "a directory"),
+        ("/dev/zero", "a character device"),
+    ] {
+        let reason = format!("not a regular file (it is {what}); give the path of a file");
+        let config = format!(
+            "mode = \"lockdown\"\n[trust]\nkeys = [\"{}\"]\n[[plugins]]\nname = \"add-header\"\n\
+             package = \"{path}\"\n[plugins.grants]\nconfig = {{}}\n",
+            key.trim()
+        );
+        std::fs::write(dir.join("special.toml"), config).unwrap();
+        let cases: [(&[&str], String); 6] = [
+            (
+                &["verify", "--trust", "a.pub", path],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &["inspect", path],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &["check-config", path],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &["serve", "--config", path],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &[
+                    "sign",
+                    "--key",
+                    path,
+                    "--add",
+                    "add-header.pkg",
+                    "--out",
+                    "x.pkg",
+                ],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &["check-config", "--load", "special.toml"],
+                // `{:#}` prints the I/O error again as the source of the load error.
+                format!(
+                    "palisade: error: loading the plugins: cannot read plugin `add-header` from \
+                     {path}: {reason}: {reason}\n"
+                ),
+            ),
+        ];
+        for (args, expected) in cases {
+            let out = run_within_a_minute(&dir, args);
+            assert_eq!(code(&out), 2, "palisade {args:?}: {}", text(&out.stderr));
+            assert_eq!(text(&out.stderr), expected, "palisade {args:?}");
+        }
+    }
 }

@@ -557,7 +557,11 @@
 //!   component SHA-256), written before the swap, so that in lockdown a reload that
 //!   cannot be recorded does not happen; or one `reload_failed` event with its
 //!   outcome (after the `refused` event of the plugin that failed, if one did). The
-//!   config's `audit_log` is opened at start and kept open.
+//!   config's `audit_log` is opened at start and kept open. Files are read on
+//!   tokio's blocking pool, never on an async worker, and anything but a regular
+//!   file (a FIFO, a device, a directory) is refused before it is opened for
+//!   reading; a reload that takes longer than 120 s (a hung network file system) is
+//!   abandoned as `failed`, and the next `SIGHUP` is not stuck behind it.
 //! - **Metrics**: `GET /metrics` on `[serve] metrics`, Prometheus text format 0.0.4,
 //!   read from [`Plugin::stats`](crate::Plugin::stats) at scrape time (the call path
 //!   only bumps the plugins' atomics): per plugin of the current chain
