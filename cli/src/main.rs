@@ -248,6 +248,78 @@ fn read_file(path: &Path, private: bool) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Reads `path` as `what` (an input that is never a key), refusing one that looks
+/// like a key file: then no parser of ours or of a dependency gets to quote a line of
+/// it in an error (a TOML error shows the offending line, a wasm one the first bytes).
+fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    let bytes = read_file(path, false)?;
+    if looks_like_a_key(&bytes) {
+        bail!(
+            "{} looks like a key file, not {what} (its contents are not shown)",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// The first bytes of every WebAssembly binary.
+const WASM_MAGIC: &[u8] = b"\0asm";
+
+/// Reads a component: a key file, or anything not WebAssembly, is refused without
+/// quoting it.
+fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = read_input(path, "a component")?;
+    if !bytes.starts_with(WASM_MAGIC) {
+        bail!(
+            "{} is not a WebAssembly component (it does not start with `\\0asm`)",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// Reads a package: a key file, or anything without the package magic, is refused
+/// without quoting it.
+fn read_package(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = read_input(path, "a package")?;
+    if !bytes.starts_with(&palisade_host::verify::MAGIC) {
+        bail!(
+            "{} is not a palisade package (it does not start with `PALISADE`)",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// Whether `bytes` is what `palisade keygen` writes (64 hex digits) or holds a PEM
+/// private key.
+fn looks_like_a_key(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii();
+    let hex_seed = trimmed.len() == 64 && trimmed.iter().all(u8::is_ascii_hexdigit);
+    let pem_key = bytes
+        .windows(b"PRIVATE KEY-----".len())
+        .any(|w| w == b"PRIVATE KEY-----");
+    hex_seed || pem_key
+}
+
+/// A TOML error as `PATH:LINE:COLUMN: MESSAGE`, without the snippet of the offending
+/// line that the error's `Display` shows (the line may be a secret).
+fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let (line, column) = error.span().map_or((0, 0), |span| {
+        let before = text.get(..span.start).unwrap_or_default();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (
+            before.matches('\n').count() + 1,
+            before.get(line_start..).map_or(0, |s| s.chars().count()) + 1,
+        )
+    });
+    anyhow!(
+        "{}:{line}:{column}: not valid TOML: {}",
+        path.display(),
+        error.message().trim_end()
+    )
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -352,13 +424,12 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
     let key = load_signing_key(key)?;
     let package = match (&args.manifest, &args.component, &args.add) {
         (Some(manifest), Some(component), None) => {
-            let component_bytes = read_file(component, false)?;
-            let text = read_file(manifest, false)?;
+            let component_bytes = read_component(component)?;
+            let text = read_input(manifest, "a manifest")?;
             let text = String::from_utf8(text)
                 .map_err(|_| anyhow!("{} is not UTF-8", manifest.display()))?;
-            let mut table: toml::Table = text
-                .parse()
-                .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+            let mut table: toml::Table =
+                text.parse().map_err(|e| toml_error(manifest, &text, &e))?;
             let digest = hex(&Sha256::digest(&component_bytes));
             table
                 .entry("component_sha256")
@@ -368,7 +439,7 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
                 .with_context(|| format!("cannot sign {}", manifest.display()))?
         }
         (None, None, Some(package)) => {
-            let bytes = read_file(package, false)?;
+            let bytes = read_package(package)?;
             palisade_host::add_signature(&bytes, &key)
                 .with_context(|| format!("cannot add a signature to {}", package.display()))?
         }
@@ -388,11 +459,11 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
 /// bundle to an existing package.
 fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
     let mut o = String::new();
-    let bundle = read_file(bundle_path, false)?;
+    let bundle = read_input(bundle_path, "a sigstore bundle")?;
     let package = match (&args.manifest, &args.component, &args.add) {
         (Some(manifest), Some(component), None) => {
-            let component_bytes = read_file(component, false)?;
-            let manifest_bytes = read_file(manifest, false)?;
+            let component_bytes = read_component(component)?;
+            let manifest_bytes = read_input(manifest, "a manifest")?;
             let has_digest = std::str::from_utf8(&manifest_bytes)
                 .ok()
                 .and_then(|text| text.parse::<toml::Table>().ok())
@@ -410,7 +481,7 @@ fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
                 .with_context(|| format!("cannot package {}", manifest.display()))?
         }
         (None, None, Some(package)) => {
-            let bytes = read_file(package, false)?;
+            let bytes = read_package(package)?;
             palisade_host::add_bundle(&bytes, &bundle)
                 .with_context(|| format!("cannot add a bundle to {}", package.display()))?
         }
@@ -481,14 +552,14 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         };
     }
     if let Some(path) = &args.trust_root {
-        let root = SigstoreTrustRoot::from_json(&read_file(path, false)?)
+        let root = SigstoreTrustRoot::from_json(&read_input(path, "a sigstore trust root")?)
             .with_context(|| format!("{}", path.display()))?;
         trust = trust.sigstore_trust_root(root);
     }
     for identity in &args.identity {
         trust = trust.trust_identity(parse_identity(identity)?);
     }
-    let bytes = read_file(&args.package, false)?;
+    let bytes = read_package(&args.package)?;
     match verify_package(&bytes, args.name.as_deref(), &trust) {
         Ok(info) => {
             say!(o, "verified:    {}", args.package.display());
@@ -538,7 +609,7 @@ fn classify(import: &str, requested: Option<&Grants>) -> (String, Option<Capabil
 
 fn inspect(args: &InspectArgs) -> Result<(), Failure> {
     let mut o = String::new();
-    let bytes = read_file(&args.package, false)?;
+    let bytes = read_input(&args.package, "a package or a component")?;
     let is_package = bytes.starts_with(&palisade_host::verify::MAGIC);
     let (info, component) = if is_package {
         let package = inspect_package(&bytes)
@@ -709,6 +780,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
 }
 
 fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
+    read_input(&args.config, "a configuration file")?;
     let config = match OperatorConfig::from_file(&args.config) {
         Ok(config) => config,
         Err(error) => {
@@ -772,6 +844,7 @@ fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+    read_input(&args.config, "a configuration file")?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async {
         let serve = match Serve::start(&args.config).await {

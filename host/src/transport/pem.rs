@@ -71,7 +71,21 @@ fn pem_error(what: &'static str, input: &Pem, error: pem::Error) -> TransportErr
     TransportError::Pem {
         what,
         origin: input.origin(),
-        reason: error.to_string(),
+        reason: pem_reason(&error),
+    }
+}
+
+/// What is wrong with a PEM input, in words only: the parser's own `Display` quotes
+/// the offending line and base64 symbol, which in a key file would be key material.
+fn pem_reason(error: &pem::Error) -> String {
+    match error {
+        pem::Error::MissingSectionEnd { .. } => "a PEM block has no `-----END` line".to_owned(),
+        pem::Error::IllegalSectionStart { .. } => "a malformed `-----BEGIN` line".to_owned(),
+        pem::Error::Base64Decode(_) => "a PEM block is not valid base64".to_owned(),
+        pem::Error::Io(error) => error.to_string(),
+        pem::Error::NoItemsFound => "no PEM block".to_owned(),
+        pem::Error::SectionTooLarge => "a PEM block is too large".to_owned(),
+        _ => "malformed PEM".to_owned(),
     }
 }
 
