@@ -22,6 +22,7 @@ use palisade_host::{
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// Sign, verify and inspect Palisade plugin packages.
 #[derive(Parser)]
@@ -341,18 +342,18 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// 64 hex digits (surrounding whitespace ignored) to 32 bytes. The error never
-/// includes the text, which may be a secret.
+/// includes the text, which may be a secret; a partial result is wiped.
 fn unhex32(text: &[u8]) -> Option<[u8; 32]> {
     let text = text.trim_ascii();
     if text.len() != 64 {
         return None;
     }
     let nibble = |c: u8| (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    let mut out = [0u8; 32];
+    let mut out = Zeroizing::new([0u8; 32]);
     for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
         *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
     }
-    Some(out)
+    Some(*out)
 }
 
 fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
@@ -369,13 +370,19 @@ fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     if pub_path.exists() {
         return Err(anyhow!("{} already exists; not overwriting", pub_path.display()).into());
     }
-    let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed)
+    // The seed and its hex text are wiped when dropped, on every path.
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(seed.as_mut_slice())
         .map_err(|e| anyhow!("cannot get randomness from the OS: {e}"))?;
     let key = SigningKey::from_bytes(&seed);
     let public = key.public_key();
-    create_new(&key_path, 0o600, format!("{}\n", hex(&seed)).as_bytes())?;
-    seed.fill(0);
+    let mut text = Zeroizing::new(String::with_capacity(65));
+    for byte in seed.iter() {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text.push('\n');
+    create_new(&key_path, 0o600, text.as_bytes())?;
+    drop((seed, text));
     let public_text = if args.dev {
         format!(
             "# palisade DEVELOPMENT key {}: lockdown refuses to trust it\n{}\n",
@@ -391,19 +398,17 @@ fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Reads a secret key file. The text and the seed are wiped when dropped; no error
+/// quotes either.
 fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let mut text = read_file(path, true)?;
-    let seed = unhex32(&text);
-    text.fill(0);
-    let mut seed = seed.ok_or_else(|| {
+    let text = Zeroizing::new(read_file(path, true)?);
+    let seed = Zeroizing::new(unhex32(&text).ok_or_else(|| {
         anyhow!(
             "{} is not a secret key (expected 64 hex digits)",
             path.display()
         )
-    })?;
-    let key = SigningKey::from_bytes(&seed);
-    seed.fill(0);
-    Ok(key)
+    })?);
+    Ok(SigningKey::from_bytes(&seed))
 }
 
 /// A `.pub` file: the key and whether it is marked as a development key.

@@ -23,6 +23,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use zeroize::Zeroizing;
 
 use super::identity::{IdentityKind, PeerIdentity, PeerInfo, san_names};
 use super::server::key_error;
@@ -42,7 +43,8 @@ struct ClientInner {
     provider: Arc<CryptoProvider>,
     roots: Arc<RootCertStore>,
     certs: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    /// Wiped when dropped (rustls holds its own copy, in its signing key).
+    key: Zeroizing<PrivateKeyDer<'static>>,
     material: TlsMaterial,
     pins: BTreeMap<String, PeerIdentity>,
 }
@@ -63,7 +65,7 @@ impl ClientTls {
             provider: provider(),
             roots: pem::roots(&material.ca)?,
             certs: pem::certificates(&material.cert, "certificate chain")?,
-            key: pem::private_key(&material.key)?,
+            key: Zeroizing::new(pem::private_key(&material.key)?),
             material: material.clone(),
             pins: BTreeMap::new(),
         };
@@ -137,7 +139,7 @@ impl Clone for ClientInner {
             provider: Arc::clone(&self.provider),
             roots: Arc::clone(&self.roots),
             certs: self.certs.clone(),
-            key: self.key.clone_key(),
+            key: Zeroizing::new(self.key.clone_key()),
             material: self.material.clone(),
             pins: self.pins.clone(),
         }
