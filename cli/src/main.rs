@@ -22,6 +22,7 @@ use palisade_host::{
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// Sign, verify and inspect Palisade plugin packages.
 #[derive(Parser)]
@@ -205,15 +206,13 @@ fn main() -> ExitCode {
 /// component, manifest or key).
 const MAX_INPUT_BYTES: u64 = palisade_host::verify::MAX_PACKAGE_BYTES;
 
-/// Reads `path`, at most [`MAX_INPUT_BYTES`]. With `private`, refuses a file that
-/// its group or others may read (checked on the opened file).
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the CLI's one place that reads files; bounded"
-)]
+/// Reads `path`, at most [`MAX_INPUT_BYTES`], refusing anything but a regular file
+/// before opening it for reading (a FIFO would block, a device never ends). With
+/// `private`, refuses a file that its group or others may read (checked on the
+/// opened file).
 fn read_file(path: &Path, private: bool) -> anyhow::Result<Vec<u8>> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = palisade_host::load::open_regular_file(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
     if private {
         let mode = file
             .metadata()
@@ -250,6 +249,78 @@ fn read_file(path: &Path, private: bool) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Reads `path` as `what` (an input that is never a key), refusing one that looks
+/// like a key file: then no parser of ours or of a dependency gets to quote a line of
+/// it in an error (a TOML error shows the offending line, a wasm one the first bytes).
+fn read_input(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
+    let bytes = read_file(path, false)?;
+    if looks_like_a_key(&bytes) {
+        bail!(
+            "{} looks like a key file, not {what} (its contents are not shown)",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// The first bytes of every WebAssembly binary.
+const WASM_MAGIC: &[u8] = b"\0asm";
+
+/// Reads a component: a key file, or anything not WebAssembly, is refused without
+/// quoting it.
+fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = read_input(path, "a component")?;
+    if !bytes.starts_with(WASM_MAGIC) {
+        bail!(
+            "{} is not a WebAssembly component (it does not start with `\\0asm`)",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// Reads a package: a key file, or anything without the package magic, is refused
+/// without quoting it.
+fn read_package(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = read_input(path, "a package")?;
+    if !bytes.starts_with(&palisade_host::verify::MAGIC) {
+        bail!(
+            "{} is not a palisade package (it does not start with `PALISADE`)",
+            path.display()
+        );
+    }
+    Ok(bytes)
+}
+
+/// Whether `bytes` is what `palisade keygen` writes (64 hex digits) or holds a PEM
+/// private key.
+fn looks_like_a_key(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii();
+    let hex_seed = trimmed.len() == 64 && trimmed.iter().all(u8::is_ascii_hexdigit);
+    let pem_key = bytes
+        .windows(b"PRIVATE KEY-----".len())
+        .any(|w| w == b"PRIVATE KEY-----");
+    hex_seed || pem_key
+}
+
+/// A TOML error as `PATH:LINE:COLUMN: MESSAGE`, without the snippet of the offending
+/// line that the error's `Display` shows (the line may be a secret).
+fn toml_error(path: &Path, text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let (line, column) = error.span().map_or((0, 0), |span| {
+        let before = text.get(..span.start).unwrap_or_default();
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        (
+            before.matches('\n').count() + 1,
+            before.get(line_start..).map_or(0, |s| s.chars().count()) + 1,
+        )
+    });
+    anyhow!(
+        "{}:{line}:{column}: not valid TOML: {}",
+        path.display(),
+        error.message().trim_end()
+    )
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -271,18 +342,18 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// 64 hex digits (surrounding whitespace ignored) to 32 bytes. The error never
-/// includes the text, which may be a secret.
+/// includes the text, which may be a secret; a partial result is wiped.
 fn unhex32(text: &[u8]) -> Option<[u8; 32]> {
     let text = text.trim_ascii();
     if text.len() != 64 {
         return None;
     }
     let nibble = |c: u8| (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    let mut out = [0u8; 32];
+    let mut out = Zeroizing::new([0u8; 32]);
     for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
         *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
     }
-    Some(out)
+    Some(*out)
 }
 
 fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
@@ -299,13 +370,19 @@ fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     if pub_path.exists() {
         return Err(anyhow!("{} already exists; not overwriting", pub_path.display()).into());
     }
-    let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed)
+    // The seed and its hex text are wiped when dropped, on every path.
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(seed.as_mut_slice())
         .map_err(|e| anyhow!("cannot get randomness from the OS: {e}"))?;
     let key = SigningKey::from_bytes(&seed);
     let public = key.public_key();
-    create_new(&key_path, 0o600, format!("{}\n", hex(&seed)).as_bytes())?;
-    seed.fill(0);
+    let mut text = Zeroizing::new(String::with_capacity(65));
+    for byte in seed.iter() {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text.push('\n');
+    create_new(&key_path, 0o600, text.as_bytes())?;
+    drop((seed, text));
     let public_text = if args.dev {
         format!(
             "# palisade DEVELOPMENT key {}: lockdown refuses to trust it\n{}\n",
@@ -321,19 +398,17 @@ fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Reads a secret key file. The text and the seed are wiped when dropped; no error
+/// quotes either.
 fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let mut text = read_file(path, true)?;
-    let seed = unhex32(&text);
-    text.fill(0);
-    let mut seed = seed.ok_or_else(|| {
+    let text = Zeroizing::new(read_file(path, true)?);
+    let seed = Zeroizing::new(unhex32(&text).ok_or_else(|| {
         anyhow!(
             "{} is not a secret key (expected 64 hex digits)",
             path.display()
         )
-    })?;
-    let key = SigningKey::from_bytes(&seed);
-    seed.fill(0);
-    Ok(key)
+    })?);
+    Ok(SigningKey::from_bytes(&seed))
 }
 
 /// A `.pub` file: the key and whether it is marked as a development key.
@@ -354,13 +429,12 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
     let key = load_signing_key(key)?;
     let package = match (&args.manifest, &args.component, &args.add) {
         (Some(manifest), Some(component), None) => {
-            let component_bytes = read_file(component, false)?;
-            let text = read_file(manifest, false)?;
+            let component_bytes = read_component(component)?;
+            let text = read_input(manifest, "a manifest")?;
             let text = String::from_utf8(text)
                 .map_err(|_| anyhow!("{} is not UTF-8", manifest.display()))?;
-            let mut table: toml::Table = text
-                .parse()
-                .with_context(|| format!("{} is not valid TOML", manifest.display()))?;
+            let mut table: toml::Table =
+                text.parse().map_err(|e| toml_error(manifest, &text, &e))?;
             let digest = hex(&Sha256::digest(&component_bytes));
             table
                 .entry("component_sha256")
@@ -370,7 +444,7 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
                 .with_context(|| format!("cannot sign {}", manifest.display()))?
         }
         (None, None, Some(package)) => {
-            let bytes = read_file(package, false)?;
+            let bytes = read_package(package)?;
             palisade_host::add_signature(&bytes, &key)
                 .with_context(|| format!("cannot add a signature to {}", package.display()))?
         }
@@ -390,11 +464,11 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
 /// bundle to an existing package.
 fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
     let mut o = String::new();
-    let bundle = read_file(bundle_path, false)?;
+    let bundle = read_input(bundle_path, "a sigstore bundle")?;
     let package = match (&args.manifest, &args.component, &args.add) {
         (Some(manifest), Some(component), None) => {
-            let component_bytes = read_file(component, false)?;
-            let manifest_bytes = read_file(manifest, false)?;
+            let component_bytes = read_component(component)?;
+            let manifest_bytes = read_input(manifest, "a manifest")?;
             let has_digest = std::str::from_utf8(&manifest_bytes)
                 .ok()
                 .and_then(|text| text.parse::<toml::Table>().ok())
@@ -412,7 +486,7 @@ fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
                 .with_context(|| format!("cannot package {}", manifest.display()))?
         }
         (None, None, Some(package)) => {
-            let bytes = read_file(package, false)?;
+            let bytes = read_package(package)?;
             palisade_host::add_bundle(&bytes, &bundle)
                 .with_context(|| format!("cannot add a bundle to {}", package.display()))?
         }
@@ -484,14 +558,14 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
         };
     }
     if let Some(path) = &args.trust_root {
-        let root = SigstoreTrustRoot::from_json(&read_file(path, false)?)
+        let root = SigstoreTrustRoot::from_json(&read_input(path, "a sigstore trust root")?)
             .with_context(|| format!("{}", path.display()))?;
         trust = trust.sigstore_trust_root(root);
     }
     for identity in &args.identity {
         trust = trust.trust_identity(parse_identity(identity)?);
     }
-    let bytes = read_file(&args.package, false)?;
+    let bytes = read_package(&args.package)?;
     match verify_package(&bytes, args.name.as_deref(), &trust) {
         Ok(info) => {
             say!(o, "verified:    {}", args.package.display());
@@ -541,7 +615,7 @@ fn classify(import: &str, requested: Option<&Grants>) -> (String, Option<Capabil
 
 fn inspect(args: &InspectArgs) -> Result<(), Failure> {
     let mut o = String::new();
-    let bytes = read_file(&args.package, false)?;
+    let bytes = read_input(&args.package, "a package or a component")?;
     let is_package = bytes.starts_with(&palisade_host::verify::MAGIC);
     let (info, component) = if is_package {
         let package = inspect_package(&bytes)
@@ -720,6 +794,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
 }
 
 fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
+    read_input(&args.config, "a configuration file")?;
     let config = match OperatorConfig::from_file(&args.config) {
         Ok(config) => config,
         Err(error) => {
@@ -783,6 +858,7 @@ fn serve(args: &ServeArgs) -> Result<(), Failure> {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+    read_input(&args.config, "a configuration file")?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async {
         let serve = match Serve::start(&args.config).await {

@@ -30,6 +30,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use palisade_host::config::{ReloadPolicy, ServeConfig};
 use palisade_host::layer::{ServerLayer, SharedChain};
@@ -125,6 +126,17 @@ pub enum ReloadError {
         running: String,
         /// The older version the new file loaded.
         new: String,
+    },
+    /// The reload took longer than its bound ([`RELOAD_TIMEOUT`] unless
+    /// [`Reloader::with_timeout`] set another): it was abandoned, its lock released
+    /// for the next one.
+    #[error(
+        "the reload took longer than {} s and was abandoned (a file on a hung file system?)",
+        limit.as_secs_f64()
+    )]
+    TimedOut {
+        /// The bound.
+        limit: Duration,
     },
     /// The reload could not be audited, and the audit log's policy (lockdown) says
     /// that nothing unaudited may happen: the new chain was not swapped in.
@@ -269,7 +281,7 @@ impl Serve {
 
     /// What `SIGHUP` calls.
     pub fn reloader(&self) -> Reloader {
-        Reloader(Arc::clone(&self.state))
+        Reloader(Arc::clone(&self.state), RELOAD_TIMEOUT)
     }
 
     /// Serves until `shutdown` completes; then stops accepting, lets in-flight calls
@@ -346,9 +358,17 @@ fn plugin_names(chain: &palisade_host::Chain) -> Vec<String> {
         .collect()
 }
 
-/// Reloads a running proxy's configuration. Cheap to clone.
+/// The longest a reload may take: reading the file, then verifying, compiling and
+/// instantiating every plugin (seconds each without a compiled cache). A reload
+/// still running then is abandoned (the old chain keeps serving, and the next
+/// `SIGHUP` is not stuck behind it); file reads and compilation run on tokio's
+/// blocking pool, so calls and `/metrics` are served meanwhile.
+pub const RELOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Reloads a running proxy's configuration, each reload bounded in time
+/// ([`RELOAD_TIMEOUT`]). Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Reloader(Arc<State>);
+pub struct Reloader(Arc<State>, Duration);
 
 impl Reloader {
     /// Re-reads the configuration file and, if reloading is allowed and the new file
@@ -358,7 +378,10 @@ impl Reloader {
     /// logged and counted).
     pub async fn reload(&self) -> Result<Vec<String>, ReloadError> {
         let state = &self.0;
-        let result = self.try_reload().await;
+        // Dropping the reload at its deadline releases the reload lock.
+        let result = tokio::time::timeout(self.1, self.try_reload())
+            .await
+            .unwrap_or(Err(ReloadError::TimedOut { limit: self.1 }));
         let counters = &state.counters;
         match &result {
             Ok(plugins) => {
@@ -388,6 +411,11 @@ impl Reloader {
         result
     }
 
+    /// The same reloader with another time bound than [`RELOAD_TIMEOUT`].
+    pub fn with_timeout(self, limit: Duration) -> Self {
+        Self(self.0, limit)
+    }
+
     async fn try_reload(&self) -> Result<Vec<String>, ReloadError> {
         let state = &self.0;
         // One reload at a time; calls go on meanwhile.
@@ -399,10 +427,20 @@ impl Reloader {
         if !allowed {
             return Err(ReloadError::Disabled { mode: current.mode });
         }
-        let new = read_config(&state.path).map_err(|source| ReloadError::Config {
-            path: state.path.clone(),
-            source,
-        })?;
+        // Off the async workers: a file on a hung file system must not stall calls.
+        let path = state.path.clone();
+        let new = tokio::task::spawn_blocking(move || read_config(&path))
+            .await
+            .unwrap_or_else(|e| {
+                Err(ConfigError::Io {
+                    path: state.path.clone(),
+                    reason: std::io::Error::other(e.to_string()),
+                })
+            })
+            .map_err(|source| ReloadError::Config {
+                path: state.path.clone(),
+                source,
+            })?;
         if new.mode != current.mode {
             return Err(ReloadError::NeedsRestart { setting: "mode" });
         }

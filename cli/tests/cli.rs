@@ -2,6 +2,7 @@
 
 #![allow(
     clippy::unwrap_used,
+    clippy::panic,
     reason = "test code: a failed unwrap is a failed test, with its message"
 )]
 
@@ -578,4 +579,334 @@ fn inspect_escapes_the_manifest_text() {
         !stdout.lines().any(|l| l.starts_with("signature:   0000")),
         "{stdout}"
     );
+}
+
+/// Runs `palisade args` in a child process and waits at most a minute for it: a
+/// command that blocks (on a FIFO, say) fails the test instead of hanging it. A
+/// liveness bound, not a timing assertion.
+fn run_within_a_minute(dir: &Path, args: &[&str]) -> Output {
+    use std::process::Stdio;
+    let mut child = Command::new(BIN)
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..1200 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("palisade {args:?} was still running after a minute");
+}
+
+#[test]
+fn special_files_are_refused_promptly_by_every_command() {
+    let dir = temp_dir("special");
+    signed_package(&dir);
+    let made = Command::new("mkfifo")
+        .arg(dir.join("p.fifo"))
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    std::fs::create_dir(dir.join("d.pkg")).unwrap();
+    let key = std::fs::read_to_string(dir.join("a.pub")).unwrap();
+    for (path, what) in [
+        ("p.fifo", "a FIFO (named pipe)"),
+        ("d.pkg", "a directory"),
+        ("/dev/zero", "a character device"),
+    ] {
+        let reason = format!("not a regular file (it is {what}); give the path of a file");
+        let config = format!(
+            "mode = \"lockdown\"\n[trust]\nkeys = [\"{}\"]\n[[plugins]]\nname = \"add-header\"\n\
+             package = \"{path}\"\n[plugins.grants]\nconfig = {{}}\n",
+            key.trim()
+        );
+        std::fs::write(dir.join("special.toml"), config).unwrap();
+        let cases: [(&[&str], String); 6] = [
+            (
+                &["verify", "--trust", "a.pub", path],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &["inspect", path],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &["check-config", path],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &["serve", "--config", path],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &[
+                    "sign",
+                    "--key",
+                    path,
+                    "--add",
+                    "add-header.pkg",
+                    "--out",
+                    "x.pkg",
+                ],
+                format!("palisade: error: cannot open {path}: {reason}\n"),
+            ),
+            (
+                &["check-config", "--load", "special.toml"],
+                // `{:#}` prints the I/O error again as the source of the load error.
+                format!(
+                    "palisade: error: loading the plugins: cannot read plugin `add-header` from \
+                     {path}: {reason}: {reason}\n"
+                ),
+            ),
+        ];
+        for (args, expected) in cases {
+            let out = run_within_a_minute(&dir, args);
+            assert_eq!(code(&out), 2, "palisade {args:?}: {}", text(&out.stderr));
+            assert_eq!(text(&out.stderr), expected, "palisade {args:?}");
+        }
+    }
+}
+
+/// The secret seed every key-file case uses (its key file is `me.key`, mode 0600).
+const SEED: &str = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+/// A broken key file: 63 hex digits, which nothing recognises as a key.
+const SHORT: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f6";
+
+/// Every place the CLI reads a file, given a key file (by mistake or on purpose):
+/// the exact output is a golden in `tests/ui/key-files/` (set `PALISADE_BLESS=1` to
+/// rewrite them), and no output holds eight characters in a row of any secret.
+#[test]
+fn no_error_quotes_a_key_file() {
+    let dir = temp_dir("key-files");
+    let private = |name: &str, body: &str| {
+        std::fs::write(dir.join(name), body).unwrap();
+        std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    private("me.key", &format!("{SEED}\n"));
+    private("short.key", &format!("{SHORT}\n"));
+    let ca = palisade_tests::pki::TestCa::new("key-files CA").unwrap();
+    let tls = ca.issue("spiffe://test/proxy").unwrap();
+    private("tls.key", &tls.key_pem);
+    // The same key with one base64 symbol broken in its body.
+    let mut broken: Vec<String> = tls.key_pem.lines().map(str::to_owned).collect();
+    broken[1].replace_range(5..6, "!");
+    private("broken-tls.key", &(broken.join("\n") + "\n"));
+    std::fs::write(dir.join("tls.pem"), &tls.cert_pem).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.cert_pem()).unwrap();
+    std::fs::copy(ADD_HEADER, dir.join("c.wasm")).unwrap();
+    std::fs::copy(manifest(), dir.join("m.toml")).unwrap();
+    expect(&dir, &["keygen", "--out", "other"], 0);
+    expect(
+        &dir,
+        &[
+            "sign",
+            "--key",
+            "me.key",
+            "--manifest",
+            "m.toml",
+            "c.wasm",
+            "--out",
+            "x.pkg",
+        ],
+        0,
+    );
+    let write = |name: &str, body: &str| std::fs::write(dir.join(name), body).unwrap();
+    let plugin = |source: &str| {
+        format!(
+            "mode = \"development\"\n[[plugins]]\nname = \"add-header\"\n{source}\n\
+             [plugins.grants]\nconfig = {{}}\n"
+        )
+    };
+    write("as-package.toml", &plugin("package = \"me.key\""));
+    write("as-component.toml", &plugin("component = \"me.key\""));
+    write(
+        "broken-tls.toml",
+        "mode = \"development\"\n[transport]\ncert = \"tls.pem\"\nkey = \"broken-tls.key\"\n\
+         ca = \"ca.pem\"\n[serve]\nlisten = \"127.0.0.1:0\"\nupstream = \"http://127.0.0.1:9\"\n",
+    );
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "sign-key-as-manifest",
+            &[
+                "sign",
+                "--key",
+                "me.key",
+                "--manifest",
+                "me.key",
+                "c.wasm",
+                "--out",
+                "o.pkg",
+            ],
+        ),
+        (
+            "sign-key-as-component",
+            &[
+                "sign",
+                "--key",
+                "me.key",
+                "--manifest",
+                "m.toml",
+                "me.key",
+                "--out",
+                "o.pkg",
+            ],
+        ),
+        (
+            "sign-key-as-package",
+            &[
+                "sign", "--key", "me.key", "--add", "me.key", "--out", "o.pkg",
+            ],
+        ),
+        (
+            "sign-key-as-bundle",
+            &[
+                "sign",
+                "--bundle",
+                "me.key",
+                "--manifest",
+                "m.toml",
+                "c.wasm",
+                "--out",
+                "o.pkg",
+            ],
+        ),
+        (
+            "sign-broken-key",
+            &[
+                "sign",
+                "--key",
+                "short.key",
+                "--manifest",
+                "m.toml",
+                "c.wasm",
+                "--out",
+                "o.pkg",
+            ],
+        ),
+        (
+            "sign-broken-key-as-manifest",
+            &[
+                "sign",
+                "--key",
+                "me.key",
+                "--manifest",
+                "short.key",
+                "c.wasm",
+                "--out",
+                "o.pkg",
+            ],
+        ),
+        (
+            "sign-tls-key-as-manifest",
+            &[
+                "sign",
+                "--key",
+                "me.key",
+                "--manifest",
+                "tls.key",
+                "c.wasm",
+                "--out",
+                "o.pkg",
+            ],
+        ),
+        (
+            "sign-tls-key-as-key",
+            &[
+                "sign", "--key", "tls.key", "--add", "x.pkg", "--out", "o.pkg",
+            ],
+        ),
+        (
+            "verify-key-as-package",
+            &["verify", "--trust", "other.pub", "me.key"],
+        ),
+        (
+            "verify-key-as-trusted-key",
+            &["verify", "--trust", "me.key", "x.pkg"],
+        ),
+        (
+            "verify-broken-key-as-trusted-key",
+            &["verify", "--trust", "short.key", "x.pkg"],
+        ),
+        (
+            "verify-key-as-trust-root",
+            &[
+                "verify",
+                "--trust-root",
+                "me.key",
+                "--identity",
+                "https://issuer.example=a@b.example",
+                "x.pkg",
+            ],
+        ),
+        ("inspect-key", &["inspect", "me.key"]),
+        ("inspect-broken-key", &["inspect", "--json", "short.key"]),
+        ("check-config-key", &["check-config", "me.key"]),
+        ("check-config-broken-key", &["check-config", "short.key"]),
+        (
+            "check-config-load-key-as-package",
+            &["check-config", "--load", "as-package.toml"],
+        ),
+        (
+            "check-config-load-key-as-component",
+            &["check-config", "--load", "as-component.toml"],
+        ),
+        ("serve-key-as-config", &["serve", "--config", "me.key"]),
+        (
+            "serve-broken-tls-key",
+            &["serve", "--config", "broken-tls.toml"],
+        ),
+    ];
+    let secrets = [
+        SEED.to_owned(),
+        SHORT.to_owned(),
+        broken[1].clone(),
+        tls.key_pem.lines().nth(1).unwrap().to_owned(),
+    ];
+    let golden_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui/key-files");
+    let bless = std::env::var_os("PALISADE_BLESS").is_some();
+    let mut failures = Vec::new();
+    for (name, args) in cases {
+        let out = run_within_a_minute(&dir, args);
+        let stdout = text(&out.stdout);
+        // Log lines (a timestamp, colours) are not part of the golden.
+        let stderr: String = text(&out.stderr)
+            .lines()
+            .filter(|line| !line.contains('\x1b'))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let actual = format!(
+            "$ palisade {}\nexit: {}\n--- stdout\n{stdout}--- stderr\n{stderr}",
+            args.join(" "),
+            code(&out)
+        );
+        for secret in &secrets {
+            for window in secret.as_bytes().windows(8) {
+                let window = std::str::from_utf8(window).unwrap();
+                assert!(
+                    !stdout.contains(window) && !stderr.contains(window),
+                    "{name}: the output quotes a key file ({window}):\n{actual}"
+                );
+            }
+        }
+        let golden = golden_dir.join(format!("{name}.txt"));
+        if bless {
+            std::fs::create_dir_all(&golden_dir).unwrap();
+            std::fs::write(&golden, &actual).unwrap();
+        } else {
+            let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+            if expected != actual {
+                failures.push(format!(
+                    "{name}:\n--- expected\n{expected}--- actual\n{actual}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -136,10 +136,12 @@ async fn run() -> anyhow::Result<()> {
     println!("==> development CA and certificates ({SERVER_ID}, {FRONTEND}, {ADMIN})");
 
     // 2. A publisher key (random, not a development key) signs the example plugins.
-    let mut seed = [0u8; 32];
-    getrandom::getrandom(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    // Wiped when dropped (a plain `fill(0)` of a dead buffer may be optimised away).
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    getrandom::getrandom(seed.as_mut_slice())
+        .map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
     let publisher = SigningKey::from_bytes(&seed);
-    seed.fill(0);
+    drop(seed);
     for (name, component) in PLUGINS {
         let package = sign_example(name, component, &publisher)
             .map_err(|e| anyhow::anyhow!("cannot sign {name}: {e}"))?;

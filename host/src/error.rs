@@ -121,8 +121,9 @@ pub enum VerifyError {
         /// The header's size.
         minimum: usize,
     },
-    /// The input does not start with `PALISADE`.
-    #[error("not a palisade package: magic is {found:02x?}, expected `PALISADE`")]
+    /// The input does not start with `PALISADE`. The message does not show the bytes
+    /// found: a file given by mistake may be a secret key.
+    #[error("not a palisade package (it does not start with `PALISADE`)")]
     BadMagic {
         /// The first 8 bytes.
         found: Vec<u8>,

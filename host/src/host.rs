@@ -102,6 +102,13 @@ impl PluginSpec {
     }
 }
 
+/// A plugin's bytes as read on the blocking pool: a bare component, or a package
+/// whose signatures were verified.
+enum Read {
+    Component(load::Loaded),
+    Package(Box<verify::Verified>),
+}
+
 /// The plugin host: one engine, one epoch ticker and one key ring, shared by every
 /// plugin it loads, and optionally an audit log.
 pub struct Host {
@@ -198,17 +205,33 @@ impl Host {
             instance_mode,
             trust,
         } = spec;
-        // 1. load: bounded bytes and their digest.
-        let loaded = load::load(&name, source)?;
-        // 1½. verify (packages only): signatures, then the manifest's requests within
-        //     the operator's grants, and only the hooks both allow.
-        let (loaded, grants, hooks, version) = match loaded.kind {
-            SourceKind::Component => (loaded, grants, hooks, None),
-            SourceKind::Package => {
-                let verified = verify::verify(loaded, &trust).map_err(|reason| Error::Verify {
-                    plugin: name.clone(),
-                    reason,
-                })?;
+        // 1. load: bounded bytes and their digest; and 1½. verify (packages only): the
+        //    signatures. File I/O (which a FIFO, a device or a hung network file
+        //    system could stall) and signature checks run on tokio's blocking pool,
+        //    never on an async worker, so calls and `/metrics` go on meanwhile.
+        let read = {
+            let (plugin, trust) = (name.clone(), Arc::clone(&trust));
+            tokio::task::spawn_blocking(move || -> Result<Read> {
+                let loaded = load::load(&plugin, source)?;
+                Ok(match loaded.kind {
+                    SourceKind::Component => Read::Component(loaded),
+                    SourceKind::Package => Read::Package(Box::new(
+                        verify::verify(loaded, &trust)
+                            .map_err(|reason| Error::Verify { plugin, reason })?,
+                    )),
+                })
+            })
+            .await
+            .map_err(|e| crate::error::CompileError::Invalid {
+                plugin: name.clone(),
+                reason: format!("loading task failed: {e}"),
+            })??
+        };
+        // Then the manifest's requests within the operator's grants, and only the
+        // hooks both allow.
+        let (loaded, grants, hooks, version) = match read {
+            Read::Component(loaded) => (loaded, grants, hooks, None),
+            Read::Package(verified) => {
                 let manifest = verified.manifest();
                 let grants = policy::effective_grants(&name, &manifest.grants, &grants)?;
                 let hooks = Hooks {

@@ -1,7 +1,9 @@
 //! Stage 1, **load**: bytes in, bounded. The only module that reads files.
 
+use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::path::PathBuf;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -98,21 +100,17 @@ fn bounded(name: &str, bytes: Vec<u8>, limit: u64) -> Result<Vec<u8>, LoadError>
     Ok(bytes)
 }
 
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the load stage is the one place that reads plugin files, and it bounds what it reads"
-)]
 fn read_bounded(name: &str, path: PathBuf, limit: u64) -> Result<Vec<u8>, LoadError> {
     let io_error = |source| LoadError::Io {
         plugin: name.to_owned(),
         path: path.clone(),
         source,
     };
-    let file = std::fs::File::open(&path).map_err(io_error)?;
+    let file = open_regular_file(&path).map_err(io_error)?;
     // A regular file's size is known before reading: an oversized one is refused
     // without reading (or allocating) any of it.
     let metadata = file.metadata().map_err(io_error)?;
-    if metadata.is_file() && metadata.len() > limit {
+    if metadata.len() > limit {
         return Err(LoadError::TooLarge {
             plugin: name.to_owned(),
             size: metadata.len(),
@@ -155,13 +153,10 @@ pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
-/// Reads the operator's configuration file, refusing anything over `limit` bytes.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the load stage reads files; the operator's config is one, bounded"
-)]
-pub(crate) fn read_config(path: &std::path::Path, limit: u64) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
+/// Reads the operator's configuration file (or a PEM file it names), refusing
+/// anything that is not a regular file, or over `limit` bytes.
+pub(crate) fn read_config(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    let file = open_regular_file(path)?;
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
@@ -170,4 +165,52 @@ pub(crate) fn read_config(path: &std::path::Path, limit: u64) -> std::io::Result
         )));
     }
     Ok(bytes)
+}
+
+/// Opens `path` for reading if, and only if, it is a regular file (symbolic links
+/// followed); anything else is refused with [`std::io::ErrorKind::InvalidInput`] and
+/// a message naming what it is, before it is opened for reading.
+///
+/// Why: opening a FIFO for reading blocks until a writer comes, and reading a device
+/// (`/dev/zero`, a terminal) or a directory never yields a package. The path is
+/// checked first, so nothing but a regular file is opened at all; it is then opened
+/// with `O_NONBLOCK` (which changes nothing for a regular file, and keeps a FIFO
+/// swapped in between the two steps from blocking the open) and `O_NOCTTY`, and the
+/// opened file is checked again. A file system that hangs (a dead NFS server) can
+/// still block the calls: the host does its file I/O on tokio's blocking pool,
+/// never on an async worker.
+pub fn open_regular_file(path: &Path) -> std::io::Result<File> {
+    let before = std::fs::metadata(path)?;
+    if !before.is_file() {
+        return Err(not_regular(before.file_type()));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let after = file.metadata()?;
+    if !after.is_file() {
+        return Err(not_regular(after.file_type()));
+    }
+    Ok(file)
+}
+
+fn not_regular(kind: std::fs::FileType) -> std::io::Error {
+    let what = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "of another kind"
+    };
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("not a regular file (it is {what}); give the path of a file"),
+    )
 }

@@ -614,14 +614,19 @@
 //!   flight whose client sends its body slowly, which the service's own timeouts
 //!   must cover.
 //! - **The identity** is the first URI SAN of the verified leaf (a SPIFFE ID), or
-//!   else its first DNS SAN. It reaches plugins as `call.peer-identity` through a
+//!   else its first DNS SAN that is a valid DNS name (lowercased), and it knows its
+//!   kind ([`IdentityKind`](crate::transport::IdentityKind)): the two namespaces stay
+//!   apart, so a DNS SAN whose text reads `spiffe://demo/admin` names nobody (the
+//!   caller is anonymous; the handshake itself succeeds). It reaches plugins as `call.peer-identity` through a
 //!   request extension ([`PeerInfo`](crate::transport::PeerInfo)) that only the
 //!   transport creates; `x-palisade-*` request headers from the network are dropped
 //!   by the server layer, so no header can claim an identity. A verified certificate
 //!   without such a SAN makes an anonymous caller (logged).
 //! - **Pins, per service.** The client verifies the server's chain to the CA (with
 //!   `serverAuth`) and then requires the identity pinned for the service it is
-//!   calling among the certificate's URI and DNS SANs; the host name in the address
+//!   calling among the certificate's SANs of the pin's kind (a pin with a scheme,
+//!   `spiffe://...`, is met only by a URI SAN; a DNS name only by a DNS SAN, in any
+//!   case); the host name in the address
 //!   is used for TCP and SNI only. A registry that hands out a wrong address cannot
 //!   redirect calls to another service, even one with a valid certificate from the
 //!   same CA: the handshake fails with
@@ -699,7 +704,11 @@
 //!   written before the swap, so that in lockdown a reload that
 //!   cannot be recorded does not happen; or one `reload_failed` event with its
 //!   outcome (after the `refused` event of the plugin that failed, if one did). The
-//!   config's `audit_log` is opened at start and kept open.
+//!   config's `audit_log` is opened at start and kept open. Files are read on
+//!   tokio's blocking pool, never on an async worker, and anything but a regular
+//!   file (a FIFO, a device, a directory) is refused before it is opened for
+//!   reading; a reload that takes longer than 120 s (a hung network file system) is
+//!   abandoned as `failed`, and the next `SIGHUP` is not stuck behind it.
 //! - **Metrics**: `GET /metrics` on `[serve] metrics`, Prometheus text format 0.0.4,
 //!   read from [`Plugin::stats`](crate::Plugin::stats) at scrape time (the call path
 //!   only bumps the plugins' atomics): per plugin of the current chain

@@ -20,7 +20,10 @@
 //!   `Service<Uri>` for tonic's `Endpoint::connect_with_connector` or hyper-util's
 //!   client.
 //! - The identity of a verified certificate is its first URI SAN (a SPIFFE ID such
-//!   as `spiffe://demo/frontend`), or else its first DNS SAN ([`PeerIdentity`]).
+//!   as `spiffe://demo/frontend`), or else its first DNS SAN that is a valid DNS
+//!   name ([`PeerIdentity`]). The two namespaces stay apart: an identity knows its
+//!   [`IdentityKind`], a DNS SAN whose text looks like a URI names nothing, and a
+//!   pin on a URI is satisfied only by a URI SAN.
 //! - Plaintext exists only through [`InsecurePlaintext`], a visibly named opt-in
 //!   logged at `WARN`; an operator config yields one only when it says
 //!   `[transport] plaintext = "insecure-allow"`, which lockdown refuses. See
@@ -44,7 +47,7 @@ use tokio::net::TcpStream;
 
 pub use self::client::{ClientIo, ClientTls, InsecurePlaintextConnector, PinnedConnector};
 pub use self::error::TransportError;
-pub use self::identity::{PeerIdentity, PeerInfo};
+pub use self::identity::{IdentityKind, PeerIdentity, PeerInfo};
 pub use self::pem::{MAX_PEM_BYTES, Pem};
 pub use self::server::{
     HANDSHAKE_TIMEOUT, HandshakeStats, Incoming, MAX_PENDING_HANDSHAKES, ServerIo, ServerTls,
@@ -167,8 +170,9 @@ impl TransportConfig {
 }
 
 /// Checks a pin: a non-empty service name, and an identity that is a URI
-/// (`scheme://...`) or a DNS name, without spaces or control characters.
-pub(crate) fn check_pin(service: &str, identity: &str) -> Result<(), TransportError> {
+/// (`scheme:...`, such as `spiffe://demo/orders`) or a valid DNS name, without spaces
+/// or control characters. Returns the identity, which knows its kind.
+pub(crate) fn check_pin(service: &str, identity: &str) -> Result<PeerIdentity, TransportError> {
     let invalid = |reason| TransportError::InvalidPin {
         service: service.to_owned(),
         identity: identity.to_owned(),
@@ -191,7 +195,7 @@ pub(crate) fn check_pin(service: &str, identity: &str) -> Result<(), TransportEr
             "a pin is one exact identity; wildcards are not accepted",
         ));
     }
-    Ok(())
+    PeerIdentity::from_pin(identity).map_err(invalid)
 }
 
 /// A TCP connection, with or without TLS.

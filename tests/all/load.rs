@@ -207,3 +207,85 @@ async fn memory_limit_below_the_components_minimum_fails_at_load() {
         .unwrap_err();
     assert!(matches!(err, Error::Link(_)), "{err}");
 }
+
+/// Runs `work` on its own thread and gives up after a minute: an open that blocks
+/// (a FIFO opened for reading waits for a writer) fails the test instead of hanging
+/// it. A liveness bound, not a timing assertion.
+fn within_a_minute<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(work());
+    });
+    result
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("blocked for a minute on a path that is not a regular file")
+}
+
+/// A FIFO, a directory and two devices, with what the refusal calls each.
+fn special_files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, &'static str)> {
+    let fifo = dir.join("package.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success(), "mkfifo failed");
+    vec![
+        (fifo, "a FIFO (named pipe)"),
+        (dir.to_owned(), "a directory"),
+        ("/dev/zero".into(), "a character device"),
+        ("/dev/null".into(), "a character device"),
+    ]
+}
+
+#[test]
+fn a_path_that_is_not_a_regular_file_is_refused_before_reading() {
+    let dir = palisade_tests::temp_dir("load", "special");
+    for (path, what) in special_files(&dir) {
+        let reason = format!("not a regular file (it is {what}); give the path of a file");
+        for source in [
+            PluginSource::Package(path.clone()),
+            PluginSource::File(path.clone()),
+        ] {
+            let error = within_a_minute(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime
+                    .block_on(host().load(PluginSpec::new("special", source)))
+                    .err()
+            })
+            .expect("loaded");
+            let Error::Load(LoadError::Io { source, .. }) = &error else {
+                panic!("{}: expected LoadError::Io, got {error}", path.display());
+            };
+            assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "cannot read plugin `special` from {}: {reason}",
+                    path.display()
+                )
+            );
+        }
+        // The operator's config and the PEM files it names go through the same door.
+        let config = path.clone();
+        let error =
+            within_a_minute(move || palisade_host::OperatorConfig::from_file(config).unwrap_err());
+        assert_eq!(
+            error.to_string(),
+            format!("cannot read config {}: {reason}", path.display())
+        );
+        let pem = palisade_host::transport::Pem::file(&path);
+        let material = palisade_host::transport::TlsMaterial {
+            cert: pem.clone(),
+            key: pem.clone(),
+            ca: pem,
+        };
+        let error = within_a_minute(move || {
+            palisade_host::transport::ServerTls::new(&material).unwrap_err()
+        });
+        assert!(error.to_string().ends_with(&reason), "{error}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,8 +5,8 @@
 
 use palisade_host::layer::ServerLayer;
 use palisade_host::transport::{
-    ClientTls, Incoming, InsecurePlaintext, InsecurePlaintextConnector, Pem, ServerTls,
-    TlsMaterial, TransportError,
+    ClientTls, IdentityKind, Incoming, InsecurePlaintext, InsecurePlaintextConnector, Pem,
+    ServerTls, TlsMaterial, TransportError,
 };
 use palisade_host::{Chain, ConfigError, OperatorConfig};
 use palisade_tests::echo::{EchoClient, EchoRequest};
@@ -46,6 +46,138 @@ async fn dns_san_is_the_identity_when_there_is_no_uri_san() {
     let mut client = try_client(&tls, server.addr, vec![]).await.unwrap();
     let reply = client.say(say("hi")).await.unwrap().into_inner();
     assert_eq!(reply.peer_identity, "billing.internal");
+}
+
+/// Material whose only SAN is the DNS name `spiffe://demo/admin`, from the trusted CA.
+fn dns_san_that_looks_like_a_uri() -> TlsMaterial {
+    let issued = crate::net::ca()
+        .issue_dns_san("spiffe://demo/admin")
+        .unwrap();
+    TlsMaterial {
+        cert: Pem::bytes(issued.cert_pem),
+        key: Pem::bytes(issued.key_pem),
+        ca: Pem::bytes(crate::net::ca().cert_pem()),
+    }
+}
+
+#[tokio::test]
+async fn a_dns_san_that_looks_like_a_uri_is_not_a_client_identity() {
+    // Decision: the certificate chains to the CA, so the handshake succeeds, but a DNS
+    // SAN that is not a valid DNS name names nobody: the caller is anonymous (what
+    // rbac and every plugin then see), never the URI identity its text spells.
+    let server = server_with(vec![]).await;
+    let tls = ClientTls::new(&dns_san_that_looks_like_a_uri())
+        .unwrap()
+        .pin(SERVICE, SERVER_ID)
+        .unwrap();
+    let mut client = try_client(&tls, server.addr, vec![]).await.unwrap();
+    let reply = client.say(say("as admin?")).await.unwrap().into_inner();
+    assert_eq!(reply.peer_identity, "");
+    assert_eq!(server.handshakes.accepted(), 1);
+
+    // A valid DNS SAN still is an identity (in lowercase, its canonical form).
+    let tls = ClientTls::new(&material("Billing.Internal"))
+        .unwrap()
+        .pin(SERVICE, SERVER_ID)
+        .unwrap();
+    let mut client = try_client(&tls, server.addr, vec![]).await.unwrap();
+    let reply = client.say(say("hi")).await.unwrap().into_inner();
+    assert_eq!(reply.peer_identity, "billing.internal");
+}
+
+#[tokio::test]
+async fn a_dns_san_that_looks_like_a_uri_does_not_satisfy_a_uri_pin() {
+    let impostor = grpc_server(
+        &dns_san_that_looks_like_a_uri(),
+        ServerLayer::new(Chain::default()),
+    )
+    .await;
+    let tls = ClientTls::new(&material(CLIENT_ID))
+        .unwrap()
+        .pin(SERVICE, "spiffe://demo/admin")
+        .unwrap();
+    let error = try_client(&tls, impostor.addr, vec![])
+        .await
+        .expect_err("a DNS SAN satisfied a URI pin");
+    match transport_error(&error) {
+        Some(TransportError::IdentityMismatch {
+            expected,
+            presented,
+            ..
+        }) => {
+            assert_eq!(expected, "spiffe://demo/admin");
+            assert_eq!(
+                presented,
+                &["DNS:spiffe://demo/admin (not a valid DNS name)".to_owned()]
+            );
+        }
+        other => panic!("expected IdentityMismatch, got {other:?} from {error:?}"),
+    }
+    assert_eq!(impostor.echo.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_dns_pin_is_satisfied_only_by_a_dns_san() {
+    // A server whose URI SAN reads like a host name cannot meet a DNS pin either way
+    // round: `dns://orders.internal` is a URI, not the DNS name `orders.internal`.
+    let server = grpc_server(
+        &material("dns://orders.internal"),
+        ServerLayer::new(Chain::default()),
+    )
+    .await;
+    let tls = ClientTls::new(&material(CLIENT_ID))
+        .unwrap()
+        .pin(SERVICE, "orders.internal")
+        .unwrap();
+    let error = try_client(&tls, server.addr, vec![]).await.unwrap_err();
+    assert!(
+        matches!(
+            transport_error(&error),
+            Some(TransportError::IdentityMismatch { presented, .. })
+                if presented == &["URI:dns://orders.internal".to_owned()]
+        ),
+        "{error:?}"
+    );
+    // The real DNS SAN meets it, in any case.
+    let server = grpc_server(
+        &material("Orders.Internal"),
+        ServerLayer::new(Chain::default()),
+    )
+    .await;
+    let mut client = try_client(&tls, server.addr, vec![]).await.unwrap();
+    client.say(say("hello")).await.unwrap();
+}
+
+#[test]
+fn a_pin_is_a_uri_or_a_valid_dns_name() {
+    let tls = client_tls()
+        .pin("a", "spiffe://demo/admin")
+        .unwrap()
+        .pin("b", "Orders.Internal")
+        .unwrap();
+    assert_eq!(tls.pinned("a").unwrap().kind(), IdentityKind::Uri);
+    assert_eq!(tls.pinned("b").unwrap().kind(), IdentityKind::Dns);
+    assert_eq!(tls.pinned("b").unwrap().as_str(), "orders.internal");
+    for (identity, reason) in [
+        (
+            "spiffe//demo/admin",
+            "the identity must be a URI (`spiffe://trust-domain/path`) or a valid DNS name",
+        ),
+        (
+            "-orders.internal",
+            "the identity must be a URI (`spiffe://trust-domain/path`) or a valid DNS name",
+        ),
+        (
+            "1spiffe://demo/admin",
+            "a URI identity needs a scheme of letters, digits, `+`, `-` or `.` before its `:` (`spiffe://trust-domain/path`)",
+        ),
+    ] {
+        let error = client_tls().pin("orders.v1.Orders", identity).unwrap_err();
+        assert!(
+            matches!(&error, TransportError::InvalidPin { reason: r, .. } if *r == reason),
+            "{identity}: {error}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -173,7 +305,7 @@ async fn pinning_refuses_an_impostor_with_a_valid_certificate() {
         }) => {
             assert_eq!(service, SERVICE);
             assert_eq!(expected, SERVER_ID);
-            assert_eq!(presented, &["spiffe://test/impostor".to_owned()]);
+            assert_eq!(presented, &["URI:spiffe://test/impostor".to_owned()]);
         }
         other => panic!("expected IdentityMismatch, got {other:?} from {error:?}"),
     }

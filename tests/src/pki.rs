@@ -48,16 +48,29 @@ impl TestCa {
 
     /// A leaf certificate carrying every one of `identities` as a SAN.
     pub fn issue_names(&self, identities: &[&str]) -> Result<Issued, Error> {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        let mut sans = Vec::new();
         for identity in identities {
-            params.subject_alt_names.push(if identity.contains("://") {
+            sans.push(if identity.contains("://") {
                 SanType::URI((*identity).try_into()?)
             } else {
                 SanType::DnsName((*identity).try_into()?)
             });
         }
-        if let Some(first) = identities.first() {
-            params.distinguished_name.push(DnType::CommonName, *first);
+        self.issue_sans(sans, identities.first().copied())
+    }
+
+    /// A leaf certificate whose only SAN is a DNS name with the text `name`, whatever
+    /// it looks like (`spiffe://demo/admin` included: what a careless or hostile
+    /// issuance request would get signed).
+    pub fn issue_dns_san(&self, name: &str) -> Result<Issued, Error> {
+        self.issue_sans(vec![SanType::DnsName(name.try_into()?)], Some(name))
+    }
+
+    fn issue_sans(&self, sans: Vec<SanType>, common_name: Option<&str>) -> Result<Issued, Error> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.subject_alt_names = sans;
+        if let Some(first) = common_name {
+            params.distinguished_name.push(DnType::CommonName, first);
         }
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![

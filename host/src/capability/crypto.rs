@@ -12,6 +12,7 @@ use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use wasmtime::component::{HasData, Linker};
+use zeroize::Zeroizing;
 
 use super::bindings::palisade::plugin::crypto as generated;
 use crate::error::HostError;
@@ -22,8 +23,11 @@ use crate::policy::KeyUse;
 /// from turning the host into a hashing service.
 pub const MAX_CRYPTO_INPUT_BYTES: usize = 1 << 20;
 
+/// A host-held key. Secrets are wiped when dropped: the HMAC secret by
+/// [`Zeroizing`], the Ed25519 signing key by ed25519-dalek itself (its `zeroize`
+/// feature, on by default, makes `SigningKey` wipe its seed on drop).
 enum HostKey {
-    Hmac(Vec<u8>),
+    Hmac(Zeroizing<Vec<u8>>),
     Ed25519(SigningKey),
     Ed25519Public(VerifyingKey),
 }
@@ -64,7 +68,7 @@ impl KeyRing {
         name: impl Into<String>,
         secret: &[u8],
     ) -> Result<(), HostError> {
-        self.insert(name.into(), HostKey::Hmac(secret.to_vec()))
+        self.insert(name.into(), HostKey::Hmac(Zeroizing::new(secret.to_vec())))
     }
 
     /// Adds an Ed25519 signing key (32-byte seed) under `name`.

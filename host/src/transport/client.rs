@@ -23,8 +23,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use zeroize::Zeroizing;
 
-use super::identity::{PeerIdentity, PeerInfo, san_names};
+use super::identity::{IdentityKind, PeerIdentity, PeerInfo, san_names};
 use super::server::key_error;
 use super::{
     Conn, InsecurePlaintext, TLS13_ONLY, TlsMaterial, TransportError, check_pin, pem, provider,
@@ -42,7 +43,8 @@ struct ClientInner {
     provider: Arc<CryptoProvider>,
     roots: Arc<RootCertStore>,
     certs: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
+    /// Wiped when dropped (rustls holds its own copy, in its signing key).
+    key: Zeroizing<PrivateKeyDer<'static>>,
     material: TlsMaterial,
     pins: BTreeMap<String, PeerIdentity>,
 }
@@ -63,13 +65,13 @@ impl ClientTls {
             provider: provider(),
             roots: pem::roots(&material.ca)?,
             certs: pem::certificates(&material.cert, "certificate chain")?,
-            key: pem::private_key(&material.key)?,
+            key: Zeroizing::new(pem::private_key(&material.key)?),
             material: material.clone(),
             pins: BTreeMap::new(),
         };
         // Build one configuration now, so that a key that does not match its
         // certificate is reported here rather than at the first call.
-        inner.config(PeerIdentity::from_pin("check"), String::new())?;
+        inner.config(PeerIdentity::new(IdentityKind::Dns, "check"), String::new())?;
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -77,18 +79,18 @@ impl ClientTls {
 
     /// Pins `identity` (a URI SAN such as `spiffe://demo/orders`, or a DNS SAN) for
     /// `service`: connections made for `service` are refused unless the server's
-    /// verified certificate names exactly that identity.
+    /// verified certificate names exactly that identity, in the same namespace: a
+    /// pin on a URI (text with a scheme and `:`) is satisfied only by a URI SAN, a
+    /// pin on a DNS name only by a DNS SAN (compared in lowercase).
     pub fn pin(
         self,
         service: impl Into<String>,
         identity: impl Into<String>,
     ) -> Result<Self, TransportError> {
         let (service, identity) = (service.into(), identity.into());
-        check_pin(&service, &identity)?;
+        let pinned = check_pin(&service, &identity)?;
         let mut inner = Arc::unwrap_or_clone(self.inner);
-        inner
-            .pins
-            .insert(service, PeerIdentity::from_pin(&identity));
+        inner.pins.insert(service, pinned);
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -137,7 +139,7 @@ impl Clone for ClientInner {
             provider: Arc::clone(&self.provider),
             roots: Arc::clone(&self.roots),
             certs: self.certs.clone(),
-            key: self.key.clone_key(),
+            key: Zeroizing::new(self.key.clone_key()),
             material: self.material.clone(),
             pins: self.pins.clone(),
         }
@@ -188,7 +190,8 @@ impl std::fmt::Display for Mismatch {
 impl std::error::Error for Mismatch {}
 
 /// Verifies the server's chain against the CA as webpki does for any server, then
-/// requires the pinned identity among its URI and DNS SANs instead of the host name.
+/// requires the pinned identity among its URI and DNS SANs, of the pin's kind,
+/// instead of the host name.
 #[derive(Debug)]
 struct PinnedVerifier {
     provider: Arc<CryptoProvider>,
@@ -221,21 +224,21 @@ impl ServerCertVerifier for PinnedVerifier {
             now,
             self.provider.signature_verification_algorithms.all,
         )?;
-        // 2. The pinned identity, in place of the host name.
+        // 2. The pinned identity, in place of the host name: same kind, same name
+        //    (a DNS SAN never satisfies a URI pin, whatever its text).
         let names = san_names(end_entity);
-        if names.iter().any(|n| n.as_str() == self.expected.as_str()) {
+        if names.iter().any(|n| self.expected.is_named_by(n)) {
             return Ok(ServerCertVerified::assertion());
         }
+        let presented: Vec<String> = names.iter().map(ToString::to_string).collect();
         tracing::warn!(
             service = %self.service,
-            expected = %self.expected,
-            presented = ?names,
+            expected = %format_args!("{}:{}", self.expected.kind(), self.expected),
+            presented = ?presented,
             "server identity does not match the pin; connection refused"
         );
         Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-            rustls::OtherError(Arc::new(Mismatch {
-                presented: names.iter().map(|n| n.as_str().to_owned()).collect(),
-            })),
+            rustls::OtherError(Arc::new(Mismatch { presented })),
         )))
     }
 

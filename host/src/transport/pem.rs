@@ -1,6 +1,7 @@
 //! PEM input from files or bytes, parsed with `rustls-pki-types`, each error naming
 //! the input and what it should have held.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,6 +9,8 @@ use std::sync::Arc;
 use rustls::RootCertStore;
 use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use zeroize::Zeroize;
 
 use super::TransportError;
 
@@ -34,6 +37,15 @@ impl fmt::Debug for Pem {
     }
 }
 
+impl Drop for Pem {
+    /// PEM text in memory may be a private key: wiped when dropped.
+    fn drop(&mut self) {
+        if let Self::Bytes(bytes) = self {
+            bytes.zeroize();
+        }
+    }
+}
+
 impl Pem {
     /// The PEM file at `path`.
     pub fn file(path: impl Into<PathBuf>) -> Self {
@@ -53,7 +65,7 @@ impl Pem {
         }
     }
 
-    fn read(&self, what: &'static str) -> Result<std::borrow::Cow<'_, [u8]>, TransportError> {
+    fn read(&self, what: &'static str) -> Result<Cow<'_, [u8]>, TransportError> {
         match self {
             Self::Bytes(bytes) => Ok(bytes.as_slice().into()),
             Self::File(path) => crate::load::read_config(path, MAX_PEM_BYTES)
@@ -71,7 +83,21 @@ fn pem_error(what: &'static str, input: &Pem, error: pem::Error) -> TransportErr
     TransportError::Pem {
         what,
         origin: input.origin(),
-        reason: error.to_string(),
+        reason: pem_reason(&error),
+    }
+}
+
+/// What is wrong with a PEM input, in words only: the parser's own `Display` quotes
+/// the offending line and base64 symbol, which in a key file would be key material.
+fn pem_reason(error: &pem::Error) -> String {
+    match error {
+        pem::Error::MissingSectionEnd { .. } => "a PEM block has no `-----END` line".to_owned(),
+        pem::Error::IllegalSectionStart { .. } => "a malformed `-----BEGIN` line".to_owned(),
+        pem::Error::Base64Decode(_) => "a PEM block is not valid base64".to_owned(),
+        pem::Error::Io(error) => error.to_string(),
+        pem::Error::NoItemsFound => "no PEM block".to_owned(),
+        pem::Error::SectionTooLarge => "a PEM block is too large".to_owned(),
+        _ => "malformed PEM".to_owned(),
     }
 }
 
@@ -94,11 +120,16 @@ pub(crate) fn certificates(
     Ok(certs)
 }
 
-/// The first private key of `input` (PKCS#8, PKCS#1 or SEC1).
+/// The first private key of `input` (PKCS#8, PKCS#1 or SEC1). The file's text is
+/// wiped once parsed.
 pub(crate) fn private_key(input: &Pem) -> Result<PrivateKeyDer<'static>, TransportError> {
     const WHAT: &str = "private key";
     let text = input.read(WHAT)?;
-    PrivateKeyDer::from_pem_slice(&text).map_err(|e| match e {
+    let key = PrivateKeyDer::from_pem_slice(&text);
+    if let Cow::Owned(mut text) = text {
+        text.zeroize();
+    }
+    key.map_err(|e| match e {
         pem::Error::NoItemsFound => TransportError::Missing {
             what: WHAT,
             origin: input.origin(),
