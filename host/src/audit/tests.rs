@@ -151,10 +151,7 @@ fn removed_is_recorded_with_the_running_version_and_digest() {
 #[test]
 fn sigstore_signers_are_escaped_for_tracing() {
     let signer = |subject: &str| BundleSigner {
-        identity: crate::verify::SignerIdentity {
-            issuer: "https://issuer.test".into(),
-            subject: subject.into(),
-        },
+        identity: crate::verify::SignerIdentity::new("https://issuer.test", subject),
         log_index: Some(7),
         integrated_time: None,
     };
