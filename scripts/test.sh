@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Everything CI checks, from a bare clone: installs the wasm32-wasip2 target if
-# missing, builds every plugin and hostile fixture as a real component (the build
-# script of the `tests` crate does that), runs every test, the format and lint
-# checks, the instruction-count guard of the hook path (scripts/perf-guard.sh), and
-# a 20-second fuzz run of the package parser (scripts/fuzz.sh).
+# Everything CI checks, from a bare clone: installs the wasm32-wasip2 target and
+# componentize-py if missing, builds every plugin and hostile fixture, Rust and
+# Python, as a real component (the build script of the `tests` crate does that),
+# runs every test, the format and lint checks, the instruction-count guard of the
+# hook path (scripts/perf-guard.sh), and a 20-second fuzz run of the package parser
+# (scripts/fuzz.sh).
 #
 # One build profile, `ci` (Cargo.toml: optimized, with our crates' debug
 # assertions and overflow checks): the tests, the guard and the fuzzer's seed
@@ -13,6 +14,10 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 ensure_component rustfmt
 ensure_component clippy
+
+# componentize-py (pinned) for the Python guests, which tests/build.rs builds: into
+# target/python-venv, from PyPI, once.
+bash scripts/setup-python.sh
 
 echo "==> cargo fmt --all --check"
 cargo fmt --all --check

@@ -140,11 +140,147 @@ fn main() {
         "/// Calls `$m!(name)` for every hostile fixture.\n#[macro_export]\nmacro_rules! foreach_hostile {{ ($m:ident) => {{ {} }}; }}",
         names.join(" ")
     );
+    python_guests(&root, &target_dir, &dev_key.key, &packages_dir, &mut code);
     let dest = PathBuf::from(env("OUT_DIR")).join("guests.rs");
     std::fs::write(&dest, code)
         .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", dest.display())));
 
     compile_protos(&root);
+}
+
+/// The componentize-py release the Python guests are built and tested with (the
+/// SDK's `palisade_build.py` accepts any 0.25.x; `scripts/setup-python.sh` installs
+/// this one).
+const COMPONENTIZE_PY: &str = "0.25.1";
+
+/// Builds the Python guests (every `plugins/*` directory with a `plugin.py`, and
+/// `tests/hostile-py/*`) with the SDK's own build script, which skips a component
+/// whose inputs did not change, so the ~19 s per component are paid once; signs the
+/// Python examples like the Rust ones; and writes their paths into `python`. When
+/// componentize-py is not installed the paths are still written, with
+/// `python::UNAVAILABLE` saying how to install it: the tests that load a Python guest
+/// fail with that message, and nothing else is held up.
+fn python_guests(
+    root: &Path,
+    target_dir: &Path,
+    key: &ed25519_dalek::SigningKey,
+    packages_dir: &Path,
+    code: &mut String,
+) {
+    for dir in ["plugin-sdk-py", "tests/hostile-py"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    // scripts/setup-python.sh installs componentize-py in a venv beside the guests;
+    // PALISADE_PYTHON names another Python that has it.
+    let venv = target_dir
+        .parent()
+        .unwrap_or(target_dir)
+        .join("python-venv");
+    let (python, marker) = match std::env::var_os("PALISADE_PYTHON") {
+        Some(python) => (PathBuf::from(&python), PathBuf::from(python)),
+        None => (venv.join("bin/python3"), venv.join("bin/componentize-py")),
+    };
+    println!("cargo:rerun-if-env-changed=PALISADE_PYTHON");
+    // Also reruns once it is installed (a missing file counts as changed).
+    println!("cargo:rerun-if-changed={}", marker.display());
+    let examples: Vec<PathBuf> = python_dirs(&root.join("plugins"));
+    let hostile: Vec<PathBuf> = python_dirs(&root.join("tests/hostile-py"));
+    let out_dir = target_dir.join("python");
+    let unavailable = if marker.exists() {
+        let status = Command::new(&python)
+            .arg("-B")
+            .arg(root.join("plugin-sdk-py/palisade_build.py"))
+            .arg("--quiet")
+            .arg("--out-dir")
+            .arg(&out_dir)
+            .args(examples.iter().chain(&hostile))
+            .env_remove("VIRTUAL_ENV")
+            .status()
+            .unwrap_or_else(|e| fail(&format!("cannot run {}: {e}", python.display())));
+        if !status.success() {
+            fail("building the Python guests failed (see palisade_build's message above)");
+        }
+        None
+    } else {
+        let why = format!(
+            "the Python guests were not built: componentize-py {COMPONENTIZE_PY} is not installed \
+             (no {}); run `scripts/setup-python.sh` (scripts/test.sh does), or set PALISADE_PYTHON \
+             to a Python that has it, then build again",
+            marker.display()
+        );
+        println!("cargo:warning=palisade-tests: {why}");
+        Some(why)
+    };
+    let component = |dir: &Path| {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().replace('-', "_"))
+            .unwrap_or_default();
+        (name.to_uppercase(), out_dir.join(format!("{name}.wasm")))
+    };
+    let _ = writeln!(
+        code,
+        "/// The Python guests, built by componentize-py (`plugin-sdk-py/palisade_build.py`).\n\
+         pub mod python {{\n\
+         /// Why the Python guests could not be built, when they could not.\n\
+         pub const UNAVAILABLE: Option<&str> = {unavailable:?};\n\
+         /// `path`, once the Python guests exist; otherwise a panic saying how to build them.\n\
+         #[allow(clippy::panic, reason = \"a test that needs a Python guest cannot go on without it\")]\n\
+         pub fn built(path: &'static str) -> &'static str {{\n\
+             if let Some(why) = UNAVAILABLE {{ panic!(\"{{why}}\") }}\n\
+             path\n\
+         }}\n\
+         /// The Python that builds them (it has componentize-py), for the examples' unit tests.\n\
+         pub const PYTHON: &str = {:?};",
+        python.display().to_string()
+    );
+    for dir in &examples {
+        let (konst, file) = component(dir);
+        let manifest = dir.join("manifest.toml");
+        let dir_name = dir.file_name().unwrap_or_default().to_string_lossy();
+        let package = packages_dir.join(format!("{dir_name}.pkg"));
+        if unavailable.is_none() {
+            sign_example(key, &manifest, &file, &package);
+        }
+        let _ = writeln!(
+            code,
+            "/// The component built from `plugins/{dir_name}` (use through [`built`]).\n\
+             pub const {konst}: &str = {:?};\n\
+             /// `plugins/{dir_name}` as a package signed with the development key.\n\
+             pub const {konst}_PKG: &str = {:?};",
+            file.display().to_string(),
+            package.display().to_string()
+        );
+    }
+    let mut names = Vec::new();
+    for dir in &hostile {
+        let (konst, file) = component(dir);
+        let _ = writeln!(
+            code,
+            "/// The hostile Python guest `tests/hostile-py/{}`.\npub const HOSTILE_{konst}: &str = {:?};",
+            dir.file_name().unwrap_or_default().to_string_lossy(),
+            file.display().to_string()
+        );
+        names.push(format!("$m!({});", konst.to_lowercase()));
+    }
+    let _ = writeln!(code, "}}");
+    let _ = writeln!(
+        code,
+        "/// Calls `$m!(name)` for every hostile Python fixture.\n#[macro_export]\nmacro_rules! foreach_hostile_py {{ ($m:ident) => {{ {} }}; }}",
+        names.join(" ")
+    );
+}
+
+/// The directories under `dir` that hold a Python plugin (`plugin.py`), sorted.
+fn python_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| fail(&format!("cannot list {}: {e}", dir.display())))
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path.join("plugin.py").is_file())
+        .collect();
+    found.sort();
+    found
 }
 
 /// Generates the echo service (`tests/proto/echo.proto`) with the vendored `protoc`,

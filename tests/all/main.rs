@@ -18,6 +18,7 @@ mod load;
 mod net;
 mod observability;
 mod plugins;
+mod python;
 mod sigstore;
 mod support;
 mod tamper;

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use palisade_host::{
-    Capability, Code, CryptoGrant, Decision, Error, Grants, KeyUse, Plugin, PolicyError,
+    Capability, Code, CryptoGrant, Decision, Error, Grants, KeyUse, Limits, Plugin, PolicyError,
 };
 use palisade_tests::guests::*;
 use palisade_tests::spec;
@@ -54,16 +54,65 @@ async fn add_header_sets_the_configured_header() {
     refused_without(ADD_HEADER, Grants::none(), Capability::Config).await;
 }
 
-async fn rbac(rules: &str) -> Plugin {
-    host()
-        .load(
-            spec("rbac", RBAC)
-                .grants(Grants::none().config().log())
-                .config([("rules", rules)]),
-        )
-        .await
-        .unwrap()
+/// The rbac example in each language: the same cases run against both.
+#[derive(Clone, Copy)]
+enum Rbac {
+    /// `plugins/rbac`.
+    Rust,
+    /// `plugins/rbac-py`, built with componentize-py.
+    Python,
 }
+
+impl Rbac {
+    fn path(self) -> &'static str {
+        match self {
+            Self::Rust => RBAC,
+            Self::Python => python::built(python::RBAC_PY),
+        }
+    }
+
+    fn limits(self) -> Limits {
+        match self {
+            Self::Rust => Limits::default(),
+            Self::Python => crate::python::limits(),
+        }
+    }
+
+    async fn load(self, rules: &str) -> Plugin {
+        host()
+            .load(
+                spec("rbac", self.path())
+                    .grants(Grants::none().config().log())
+                    .limits(self.limits())
+                    .config([("rules", rules)]),
+            )
+            .await
+            .unwrap()
+    }
+}
+
+/// Each test in `$tests` (an `async fn(Rbac)`), once per language.
+macro_rules! rbac_cases {
+    ($($test:ident),* $(,)?) => {
+        mod rbac_rust {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Rbac::Rust).await;
+            })*
+        }
+        mod rbac_python {
+            $(#[tokio::test]
+            async fn $test() {
+                super::$test(super::Rbac::Python).await;
+            })*
+        }
+    };
+}
+
+rbac_cases!(
+    rbac_allows_only_what_its_rules_say,
+    rbac_denies_everything_without_rules_and_fails_closed_on_bad_rules,
+);
 
 async fn rbac_decides(plugin: &Plugin, identity: Option<&str>, method: &str) -> Decision {
     let mut info = palisade_host::CallInfo::server("orders.v1.Orders", method);
@@ -75,12 +124,12 @@ async fn rbac_decides(plugin: &Plugin, identity: Option<&str>, method: &str) -> 
         .unwrap()
 }
 
-#[tokio::test]
-async fn rbac_allows_only_what_its_rules_say() {
-    let plugin = rbac(
-        "allow spiffe://prod/frontend orders.v1.Orders/Get*\nallow * grpc.health.v1.Health/Check",
-    )
-    .await;
+async fn rbac_allows_only_what_its_rules_say(rbac: Rbac) {
+    let plugin = rbac
+        .load(
+            "allow spiffe://prod/frontend orders.v1.Orders/Get*\nallow * grpc.health.v1.Health/Check",
+        )
+        .await;
     assert_eq!(
         rbac_decides(&plugin, Some("spiffe://prod/frontend"), "GetOrder").await,
         Decision::Continue
@@ -101,9 +150,8 @@ async fn rbac_allows_only_what_its_rules_say() {
     );
 }
 
-#[tokio::test]
-async fn rbac_denies_everything_without_rules_and_fails_closed_on_bad_rules() {
-    let plugin = rbac("").await;
+async fn rbac_denies_everything_without_rules_and_fails_closed_on_bad_rules(rbac: Rbac) {
+    let plugin = rbac.load("").await;
     assert!(matches!(
         rbac_decides(&plugin, Some("spiffe://prod/frontend"), "GetOrder").await,
         Decision::Reject {
@@ -111,13 +159,13 @@ async fn rbac_denies_everything_without_rules_and_fails_closed_on_bad_rules() {
             ..
         }
     ));
-    let plugin = rbac("permit everyone everything").await;
+    let plugin = rbac.load("permit everyone everything").await;
     let decision = rbac_decides(&plugin, Some("spiffe://prod/frontend"), "GetOrder").await;
     assert!(
         matches!(&decision, Decision::Reject { code: Code::FailedPrecondition, message } if message.contains("bad rule 1")),
         "{decision:?}"
     );
-    refused_without(RBAC, Grants::none().config(), Capability::Log).await;
+    refused_without(rbac.path(), Grants::none().config(), Capability::Log).await;
 }
 
 #[tokio::test]

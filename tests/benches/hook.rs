@@ -3,8 +3,9 @@
 //! in (`read-one`), against the same logic as a native
 //! `tower::Layer` and a raw wasmtime core-module call, measured in the same run;
 //! chains of 1, 3 and 10; one header of 30 vs all 30; epoch vs fuel on a
-//! compute-heavy plugin; tracing and metrics cost; and the load costs (verify,
-//! cold compile, cached load, resident memory per idle instance).
+//! compute-heavy plugin; tracing and metrics cost; the load costs (verify,
+//! cold compile, cached load, resident memory per idle instance); and the rbac
+//! example in Rust and in Python side by side (`python plugins`).
 //!
 //! `cargo bench -p palisade-tests --bench hook`; quick mode (under two minutes):
 //! `PALISADE_BENCH_QUICK=1 cargo bench -p palisade-tests --bench hook`.
@@ -338,10 +339,98 @@ fn load_costs(c: &mut Criterion) {
     support::load::bench(c);
 }
 
+/// The rbac example in Rust and in Python (componentize-py) side by side, in one
+/// run: verify, cold load (verify, compile, first instance), cached load, and a hook
+/// call allowed by its first rule on a reused and on a fresh instance; the package
+/// sizes are printed. Skipped, saying why, when the Python guests were not built.
+fn python_plugins(c: &mut Criterion) {
+    use palisade_host::{Grants, SigningKey, TrustPolicy, verify_package};
+    if let Some(why) = guests::python::UNAVAILABLE {
+        eprintln!("python plugins: skipped: {why}");
+        return;
+    }
+    let rt = runtime();
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let trust = Arc::new(TrustPolicy::new().trust(key.public_key()));
+    let cold = support::load::host_with(None);
+    let cache = support::load::cache_dir("python");
+    let cached = support::load::host_with(Some(cache.clone()));
+    let call = Arc::new(
+        CallInfo::server("orders.v1.Orders", "GetOrder")
+            .with_peer_identity("spiffe://prod/frontend"),
+    );
+    let proto = metadata(0);
+    let mut group = c.benchmark_group("python plugins");
+    group.sample_size(10);
+    for (language, name, path) in [
+        ("rust", "rbac", guests::RBAC),
+        ("python", "rbac-py", guests::python::RBAC_PY),
+    ] {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the benchmark reads the built component"
+        )]
+        let component = std::fs::read(path).unwrap();
+        let package = support::load::package(name, &component, &key);
+        println!(
+            "python plugins: {language} rbac: component {} bytes, package {} bytes",
+            component.len(),
+            package.len()
+        );
+        let spec = |mode| {
+            PluginSpec::new(name, PluginSource::PackageBytes(package.clone()))
+                .grants(Grants::none().config().log())
+                .config([(
+                    "rules",
+                    "allow spiffe://prod/frontend orders.v1.Orders/Get*",
+                )])
+                .instance_mode(mode)
+                // What a Python plugin needs (BENCHMARKS.md, "Python plugins"); the
+                // Rust one uses a fraction of it.
+                .limits(Limits {
+                    max_memory_bytes: 64 << 20,
+                    max_core_instances: 64,
+                    ..bench_limits()
+                })
+                .trust(Arc::clone(&trust))
+        };
+        group.bench_function(BenchmarkId::new("verify", language), |b| {
+            b.iter(|| black_box(verify_package(&package, Some(name), &trust).unwrap()));
+        });
+        group.bench_function(
+            BenchmarkId::new("cold load (verify, compile, first instance)", language),
+            |b| b.iter(|| black_box(rt.block_on(cold.load(spec(InstanceMode::Reuse))).unwrap())),
+        );
+        // Fill the cache once; every measured load then reads it.
+        let reused = rt.block_on(cached.load(spec(InstanceMode::Reuse))).unwrap();
+        group.bench_function(
+            BenchmarkId::new("cached load (verify, cache read, first instance)", language),
+            |b| b.iter(|| black_box(rt.block_on(cached.load(spec(InstanceMode::Reuse))).unwrap())),
+        );
+        let fresh = rt
+            .block_on(cached.load(spec(InstanceMode::FreshPerCall)))
+            .unwrap();
+        for (label, plugin) in [("reused instance", &reused), ("fresh instance", &fresh)] {
+            group.bench_function(BenchmarkId::new(format!("call, {label}"), language), |b| {
+                b.iter_custom(|iters| {
+                    timed(&rt, iters, async || {
+                        let mut metadata = proto.clone();
+                        let decision = plugin.on_request(&call, &mut metadata).await.unwrap();
+                        assert_eq!(decision, Decision::Continue);
+                        black_box(metadata);
+                    })
+                });
+            });
+        }
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&cache);
+}
+
 criterion_group! {
     name = benches;
     config = support::criterion();
-    targets = trivial, chains, thirty_headers, cpu_limit, observability, load_costs
+    targets = trivial, chains, thirty_headers, cpu_limit, observability, load_costs, python_plugins
 }
 
 fn main() {

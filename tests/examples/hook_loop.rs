@@ -14,7 +14,10 @@
 //!   tonic, h2 or TLS);
 //! - `compute-epoch`, `compute-fuel`: the compute guest on a host without / with fuel;
 //! - `kernel-none`, `kernel-epoch`, `kernel-fuel`: its loop as a core module on an
-//!   engine with no metering / epoch interruption / fuel.
+//!   engine with no metering / epoch interruption / fuel;
+//! - `rbac-reuse`, `rbac-fresh`, `rbac-py-reuse`, `rbac-py-fresh`: the rbac example
+//!   in Rust / in Python (componentize-py) allowing a call by its first rule, on a
+//!   reused / fresh instance.
 
 #![allow(
     clippy::unwrap_used,
@@ -40,10 +43,12 @@ use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
 use palisade_host::{
-    CallInfo, Chain, Decision, Host, HostConfig, InstanceMode, Limits, Plugin, PluginSource,
-    PluginSpec,
+    CallInfo, Chain, Decision, Grants, Host, HostConfig, InstanceMode, Limits, Plugin,
+    PluginSource, PluginSpec,
 };
-use palisade_tests::guests::{GUEST_BARE, GUEST_COMPUTE, GUEST_READ_ONE, GUEST_TRIVIAL};
+use palisade_tests::guests::{
+    GUEST_BARE, GUEST_COMPUTE, GUEST_READ_ONE, GUEST_TRIVIAL, RBAC, python,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -75,6 +80,14 @@ fn main() {
         "kernel-none" => kernel(core_floor::Metering::None),
         "kernel-epoch" => kernel(core_floor::Metering::Epoch),
         "kernel-fuel" => kernel(core_floor::Metering::Fuel),
+        "rbac-reuse" => rbac(n, RBAC, InstanceMode::Reuse),
+        "rbac-fresh" => rbac(n, RBAC, InstanceMode::FreshPerCall),
+        "rbac-py-reuse" => rbac(n, python::built(python::RBAC_PY), InstanceMode::Reuse),
+        "rbac-py-fresh" => rbac(
+            n,
+            python::built(python::RBAC_PY),
+            InstanceMode::FreshPerCall,
+        ),
         other => panic!("unknown mode {other}"),
     }
 }
@@ -250,4 +263,48 @@ fn threads(n: u64, threads: u64) {
         "{threads} thread(s): {:.0} ns per call per thread",
         elapsed.as_nanos() as f64 / (n / threads) as f64
     );
+}
+
+/// `n` request hooks through the rbac example at `path` (Rust or Python), each call
+/// allowed by the first of its rules. Limits fit either: a Python plugin starts with
+/// 12.7 MiB of linear memory and is 38 core instances (BENCHMARKS.md, "Python plugins").
+fn rbac(n: u64, path: &str, mode: InstanceMode) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let host = Host::new(HostConfig {
+        epoch_tick: Duration::from_millis(100),
+        max_instances: 8,
+        ..HostConfig::default()
+    })
+    .unwrap();
+    let spec = PluginSpec::new("rbac", PluginSource::File(path.into()))
+        .instance_mode(mode)
+        .grants(Grants::none().config().log())
+        .config([(
+            "rules",
+            "allow spiffe://prod/frontend orders.v1.Orders/Get*\nallow * grpc.health.v1.Health/Check",
+        )])
+        .limits(Limits {
+            call_timeout: Duration::from_secs(10),
+            max_memory_bytes: 64 << 20,
+            max_core_instances: 64,
+            ..Limits::default()
+        });
+    let plugin = rt.block_on(host.load(spec)).unwrap();
+    let call = Arc::new(
+        CallInfo::server("orders.v1.Orders", "GetOrder")
+            .with_peer_identity("spiffe://prod/frontend"),
+    );
+    let mut proto = HeaderMap::new();
+    proto.insert("x-request-id", HeaderValue::from_static("0f4c2a9e-77d1"));
+    rt.block_on(async {
+        for _ in 0..n {
+            let mut metadata = proto.clone();
+            let decision = plugin.on_request(&call, &mut metadata).await.unwrap();
+            assert_eq!(decision, Decision::Continue);
+            std::hint::black_box(metadata);
+        }
+    });
 }
