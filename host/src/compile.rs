@@ -24,9 +24,11 @@ const KEEP_RESIDENT_TABLE_BYTES: usize = 8 << 10;
 
 /// Core instances one plugin instance (one component) may hold. A Rust guest has 3
 /// or 4 (its own module, the shim and fix-up modules `wit-component` adds, and an
-/// adapter); only composed components have more. The same number bounds
+/// adapter); a Python plugin built by componentize-py has 38 (the interpreter's
+/// modules, linked at build time). It is a count, not a reservation: each pool
+/// slot of a core instance is a small record. The same number bounds
 /// [`Limits::max_core_instances`](crate::Limits::max_core_instances).
-pub(crate) const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+pub(crate) const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
 /// Linear memories one plugin instance may hold: a Rust guest has one; two allow a
 /// composition of two. Each memory takes one of the pool's memory slots, each a
 /// reservation of address space (4 GiB and a guard), so this is kept small.

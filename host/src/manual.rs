@@ -31,8 +31,8 @@
 //!   ([`Limits::default`](crate::Limits)): generous for an interceptor, small enough
 //!   that a runaway plugin is noticed in one request's time. Memory and table limits
 //!   are per plugin instance, summed over every memory and table of its core
-//!   instances; a component may hold at most 32 core instances, 2 memories and 4
-//!   tables (a Rust guest has 3, 1 and 2), or it is refused at load. A plugin holds
+//!   instances; a component may hold at most 64 core instances, 2 memories and 4
+//!   tables (a Rust guest has 3, 1 and 2; a Python one 38 core instances), or it is refused at load. A plugin holds
 //!   at most `max_concurrency` instances, idle ones included, and the engine's pool
 //!   ([`HostConfig::max_instances`](crate::HostConfig), 1,000) gives each instance
 //!   room for the widest component allowed: keep `max_instances` at least the sum of

@@ -199,7 +199,8 @@ pub struct Limits {
     /// Table elements per plugin instance, all of its tables together.
     pub max_table_elements: usize,
     /// Core instances per plugin instance (a component is several core instances);
-    /// at most 32, the most the engine's pool gives one plugin instance.
+    /// at most 64, the most the engine's pool gives one plugin instance (a Rust
+    /// plugin has 3 or 4, a Python one 38).
     pub max_core_instances: usize,
     /// Wall-clock time one hook call may take (enforced by epoch interruption).
     pub call_timeout: Duration,
@@ -215,13 +216,13 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 16 MiB of memory, 10,000 table elements, 32 core instances, a 100 ms deadline,
+    /// 16 MiB of memory, 10,000 table elements, 64 core instances, a 100 ms deadline,
     /// no fuel metering, 16 concurrent instances, 64 KiB/s of log with a 256 KiB burst.
     fn default() -> Self {
         Self {
             max_memory_bytes: 16 << 20,
             max_table_elements: 10_000,
-            max_core_instances: 32,
+            max_core_instances: 64,
             call_timeout: Duration::from_millis(100),
             fuel: None,
             max_concurrency: 16,

@@ -81,7 +81,10 @@ mod tests {
         );
         assert_eq!(Untrusted("a\rb\tc\u{7f}").to_string(), "a\\rb\\tc\\u{7f}");
         assert_eq!(Untrusted("\u{202e}txt.exe").to_string(), "\\u{202e}txt.exe");
-        assert_eq!(Untrusted("x\u{2028}y\u{feff}").to_string(), "x\\u{2028}y\\u{feff}");
+        assert_eq!(
+            Untrusted("x\u{2028}y\u{feff}").to_string(),
+            "x\\u{2028}y\\u{feff}"
+        );
         assert_eq!(format!("{:?}", Untrusted("a\nb")), "\"a\\nb\"");
     }
 }

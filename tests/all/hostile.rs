@@ -514,7 +514,7 @@ async fn multi_memory_limit_is_per_instance() {
 
 #[tokio::test]
 async fn multi_memory_past_the_pool_bounds_is_refused() {
-    // 14 memories, or 41 core instances, in one component: more than the engine's
+    // 14 memories, or 73 core instances, in one component: more than the engine's
     // pool gives one plugin instance. Refused when the plugin is loaded, naming the
     // bound, before any instance exists.
     for (shape, what) in [
@@ -533,10 +533,10 @@ async fn multi_memory_past_the_pool_bounds_is_refused() {
                 memories: 1,
                 initial_pages: 1,
                 grow_pages: 1,
-                empty: 39,
+                empty: 71,
             },
-            "The component transitively contains 41 core module instances, which exceeds \
-             the configured maximum of 32 in the pooling allocator",
+            "The component transitively contains 73 core module instances, which exceeds \
+             the configured maximum of 64 in the pooling allocator",
         ),
     ] {
         let err = host()
@@ -556,7 +556,7 @@ async fn multi_memory_past_the_pool_bounds_is_refused() {
 #[tokio::test]
 async fn multi_memory_plugin_cannot_starve_another() {
     // A host with room for 4 plugin instances. The hostile plugin is as wide as the
-    // pool allows one instance to be (32 core instances, 2 memories) and may have 2
+    // pool allows one instance to be (64 core instances, 2 memories) and may have 2
     // instances; it warms as many as it can. Another plugin must still load and serve.
     let host = palisade_host::Host::new(palisade_host::HostConfig {
         max_instances: 4,
@@ -567,9 +567,9 @@ async fn multi_memory_plugin_cannot_starve_another() {
         memories: 2,
         initial_pages: 1,
         grow_pages: 1,
-        empty: 29,
+        empty: 61,
     };
-    assert_eq!(shape.core_instances(), 32);
+    assert_eq!(shape.core_instances(), 64);
     let limits = Limits {
         max_concurrency: 2,
         ..Limits::default()

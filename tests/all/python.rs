@@ -28,7 +28,7 @@ palisade_tests::foreach_hostile_py!(assert_test_exists);
 
 /// The limits a Python plugin needs (BENCHMARKS.md, "Python plugins"): its
 /// interpreter starts with 12.7 MiB of linear memory and needs room to run, and a
-/// componentize-py component is 38 core instances (the default allows 32).
+/// componentize-py component is 38 core instances (the default allows 64).
 pub(crate) fn limits() -> Limits {
     Limits {
         max_memory_bytes: PYTHON_MEMORY,
