@@ -532,7 +532,8 @@ pub enum CallError {
     Instantiate {
         /// The plugin's name.
         plugin: String,
-        /// wasmtime's explanation.
+        /// wasmtime's explanation: its root cause only, escaped and at most 256 bytes
+        /// (the whole error, wasm backtrace included, goes to the operator's log).
         reason: String,
     },
     /// Every instance the plugin may run at once was busy for longer than the call's timeout.
@@ -543,15 +544,19 @@ pub enum CallError {
         /// The concurrency limit.
         max_concurrency: usize,
     },
-    /// The plugin kept trapping and is backing off before it is rebuilt again.
+    /// Most of the plugin's recent calls trapped, and it is backing off before it is
+    /// rebuilt again: calls that find an idle instance are still served, calls that
+    /// need a new one get this.
     #[error(
-        "plugin `{plugin}` is backing off after {consecutive_traps} consecutive traps (for {remaining:?} more)"
+        "plugin `{plugin}` is backing off: {traps} of its last {calls} calls trapped (for {remaining:?} more)"
     )]
     BackingOff {
         /// The plugin's name.
         plugin: String,
-        /// How many calls in a row trapped.
-        consecutive_traps: u32,
+        /// Traps in the window that started the backoff.
+        traps: u32,
+        /// Calls answered or trapped in that window.
+        calls: u32,
         /// Time left before the next attempt.
         remaining: Duration,
     },
@@ -606,7 +611,10 @@ pub enum TrapKind {
         /// The bound.
         limit: usize,
     },
-    /// The guest broke the canonical ABI or a host function refused to continue.
+    /// The guest broke the canonical ABI or a host function refused to continue:
+    /// the root cause as the host or wasmtime wrote it, escaped and at most 256 bytes.
+    /// Never the wasm backtrace, whose function names the plugin chose (its name
+    /// section); that goes, escaped, to the operator's log only.
     #[error("host error: {0}")]
     Host(String),
 }

@@ -3,9 +3,8 @@
 
 pub(crate) mod state;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 use wasmtime::Store;
@@ -35,19 +34,6 @@ pub(crate) struct Instance {
     pub(crate) bindings: Bindings,
 }
 
-/// Consecutive traps after which rebuilding an instance waits.
-const TRAPS_BEFORE_BACKOFF: u32 = 3;
-/// The first wait; it doubles per further trap.
-const BACKOFF_BASE: Duration = Duration::from_millis(10);
-/// The longest wait. Short enough that a plugin fixed by a config change recovers fast.
-const BACKOFF_MAX: Duration = Duration::from_secs(1);
-
-#[derive(Default)]
-struct Health {
-    consecutive_traps: u32,
-    retry_at: Option<Instant>,
-}
-
 /// The instances of one plugin.
 pub(crate) struct Pool {
     pre: PluginPre<PluginState>,
@@ -69,9 +55,6 @@ pub(crate) struct Pool {
     /// that the plugin holds no more than its share of the engine's instance pool
     /// (see [`HostConfig::max_instances`](crate::HostConfig::max_instances)).
     alive: Arc<AtomicUsize>,
-    health: Mutex<Health>,
-    /// Whether `health` counts any trap: lets the healthy path skip its lock.
-    trapped: AtomicBool,
     pub(crate) permits: tokio::sync::Semaphore,
 }
 
@@ -99,8 +82,6 @@ impl Pool {
                 .collect(),
             next_prewarm: AtomicUsize::new(0),
             alive: Arc::new(AtomicUsize::new(0)),
-            health: Mutex::new(Health::default()),
-            trapped: AtomicBool::new(false),
             permits,
         }
     }
@@ -109,45 +90,27 @@ impl Pool {
         &self.shared
     }
 
-    /// An idle instance (this thread's first, then any other's), or a new one.
-    pub(crate) fn checkout(&self) -> Result<Instance, CallError> {
-        if self.mode == InstanceMode::Reuse
-            && let Some(instance) = self.take_idle()
-        {
-            return Ok(instance);
+    /// An idle instance (this thread's first, then any other's). Without one, the
+    /// caller may [`instantiate`](Self::instantiate) (the plugin's backoff permitting).
+    pub(crate) fn take_idle(&self) -> Option<Instance> {
+        if self.mode == InstanceMode::Reuse {
+            let home = shard::current(self.idle.len());
+            let mask = self.idle.len() - 1;
+            for i in 0..self.idle.len() {
+                let idle = self.idle[(home + i) & mask]
+                    .lock()
+                    .ok()
+                    .and_then(|mut idle| idle.pop());
+                if idle.is_some() {
+                    return idle;
+                }
+            }
         }
-        self.check_backoff()?;
-        match self.slot() {
-            Some(slot) => self.instantiate(slot),
-            // Every instance the plugin may have is alive. The caller holds one of the
-            // `max_concurrency` permits, so at least one of them is idle (parked by a
-            // call that ended, or by `warm`) unless it is being parked this moment.
-            None => self.take_idle().ok_or_else(|| CallError::Saturated {
-                plugin: self.shared.name.clone(),
-                max_concurrency: self.limits.max_concurrency,
-            }),
-        }
-    }
-
-    fn take_idle(&self) -> Option<Instance> {
-        let home = shard::current(self.idle.len());
-        let mask = self.idle.len() - 1;
-        (0..self.idle.len()).find_map(|i| {
-            self.idle[(home + i) & mask]
-                .lock()
-                .ok()
-                .and_then(|mut idle| idle.pop())
-        })
-    }
-
-    /// A place for one more instance, if the plugin has fewer than its cap.
-    fn slot(&self) -> Option<InstanceSlot> {
-        InstanceSlot::take(&self.alive, self.limits.max_concurrency)
+        None
     }
 
     /// Returns a healthy instance after a call, to this thread's shard.
     pub(crate) fn checkin(&self, instance: Instance) {
-        self.record_success();
         if self.mode == InstanceMode::Reuse {
             self.park(shard::current(self.idle.len()), instance);
         }
@@ -182,7 +145,7 @@ impl Pool {
         let Some(slot) = self.slot() else {
             return Ok(false);
         };
-        let instance = self.instantiate(slot)?;
+        let instance = self.instantiate_in(slot)?;
         if self.mode == InstanceMode::Reuse {
             let shard = self.next_prewarm.fetch_add(1, Ordering::Relaxed) & (self.idle.len() - 1);
             self.park(shard, instance);
@@ -190,71 +153,51 @@ impl Pool {
         Ok(true)
     }
 
-    /// A new instance in `slot`. Synchronous: nothing linked is async, so
-    /// instantiation (start functions included) runs on the caller's stack, under the
-    /// same deadline.
-    fn instantiate(&self, slot: InstanceSlot) -> Result<Instance, CallError> {
+    /// A new instance, in a place the plugin's instance cap leaves, or else an idle
+    /// one: the caller holds one of the `max_concurrency` permits, so when every
+    /// instance the plugin may have is alive, at least one of them is idle (parked by
+    /// a call that ended, or by `warm`) unless it is being parked this moment.
+    /// Synchronous: nothing linked is async, so instantiation (start functions
+    /// included) runs on the caller's stack, under the same deadline.
+    pub(crate) fn instantiate(&self) -> Result<Instance, CallError> {
+        match self.slot() {
+            Some(slot) => self.instantiate_in(slot),
+            None => self.take_idle().ok_or_else(|| CallError::Saturated {
+                plugin: self.shared.name.clone(),
+                max_concurrency: self.limits.max_concurrency,
+            }),
+        }
+    }
+
+    /// A place for one more instance, if the plugin has fewer than its cap.
+    fn slot(&self) -> Option<InstanceSlot> {
+        InstanceSlot::take(&self.alive, self.limits.max_concurrency)
+    }
+
+    /// A new instance in `slot`.
+    fn instantiate_in(&self, slot: InstanceSlot) -> Result<Instance, CallError> {
         let state = PluginState::new(Arc::clone(&self.shared), &self.limits, slot);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_trap();
+        store.epoch_deadline_callback(crate::intercept::worker::on_epoch);
         self.arm(&mut store);
         let bindings = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| CallError::Instantiate {
-                plugin: self.shared.name.clone(),
-                reason: format!("{e:#}"),
-            })?;
+            .map_err(|e| crate::intercept::instantiate_error(&self.shared.name, &e))?;
         Ok(Instance { store, bindings })
     }
 
     /// Gives `store` a fresh deadline and, when metered, a fresh tank of fuel, before
     /// each entry into the guest.
     pub(crate) fn arm(&self, store: &mut Store<PluginState>) {
-        store.set_epoch_deadline(self.deadline_ticks);
+        crate::intercept::worker::arm(store, self.deadline_ticks);
         // A refusal a guest survived in an earlier call must not label a later trap.
         store.data().limiter.take_memory_denied();
         if self.fuel_enabled {
             // Cannot fail: the engine meters fuel. Without a fuel limit the deadline
             // alone bounds the call.
             let _ = store.set_fuel(self.limits.fuel.unwrap_or(u64::MAX));
-        }
-    }
-
-    fn record_success(&self) {
-        if self.trapped.load(Ordering::Relaxed)
-            && let Ok(mut health) = self.health.lock()
-        {
-            *health = Health::default();
-            self.trapped.store(false, Ordering::Relaxed);
-        }
-    }
-
-    /// Counts a trap; the instance that trapped has already been dropped.
-    pub(crate) fn record_trap(&self) {
-        if let Ok(mut health) = self.health.lock() {
-            self.trapped.store(true, Ordering::Relaxed);
-            health.consecutive_traps = health.consecutive_traps.saturating_add(1);
-            if health.consecutive_traps >= TRAPS_BEFORE_BACKOFF {
-                let doublings = (health.consecutive_traps - TRAPS_BEFORE_BACKOFF).min(10);
-                let wait = (BACKOFF_BASE * 2u32.pow(doublings)).min(BACKOFF_MAX);
-                health.retry_at = Some(Instant::now() + wait);
-            }
-        }
-    }
-
-    fn check_backoff(&self) -> Result<(), CallError> {
-        let Ok(health) = self.health.lock() else {
-            return Ok(());
-        };
-        match health.retry_at {
-            Some(at) if at > Instant::now() => Err(CallError::BackingOff {
-                plugin: self.shared.name.clone(),
-                consecutive_traps: health.consecutive_traps,
-                remaining: at - Instant::now(),
-            }),
-            _ => Ok(()),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Stage 6, **intercept**: run hooks on calls, and chains of plugins in order.
 
+pub(crate) mod backoff;
 pub(crate) mod call;
 pub(crate) mod stats;
+pub(crate) mod worker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,6 +12,7 @@ use std::time::Instant;
 use http::HeaderMap;
 use tracing::Instrument;
 
+use self::backoff::Backoff;
 pub use self::call::{CallInfo, Code, Decision, Direction, Reply};
 use self::stats::CallStats;
 pub use self::stats::{CALL_DURATION_BUCKETS_SECONDS, DecisionCounts, DurationHistogram};
@@ -94,6 +97,8 @@ pub(crate) struct PluginInner {
     /// Held so the epoch keeps advancing while any plugin is alive.
     _ticker: Arc<EpochTicker>,
     stats: CallStats,
+    /// Refuses new instances for a while when most recent calls trapped.
+    backoff: Backoff,
     /// What was loaded: the component's SHA-256 and, for a package, its version.
     component_sha256: [u8; 32],
     version: Option<String>,
@@ -181,6 +186,7 @@ impl Plugin {
                 unimplemented: [AtomicBool::new(false), AtomicBool::new(false)],
                 _ticker: ticker,
                 stats: CallStats::default(),
+                backoff: Backoff::default(),
                 component_sha256,
                 version,
             }),
@@ -295,9 +301,9 @@ impl Plugin {
         );
         let start = Instant::now();
         let result = if span.is_disabled() {
-            self.run_inner(hook, call, metadata).await
+            self.run_inner(hook, call, metadata, start).await
         } else {
-            self.run_inner(hook, call, metadata)
+            self.run_inner(hook, call, metadata, start)
                 .instrument(span.clone())
                 .await
         };
@@ -315,6 +321,7 @@ impl Plugin {
         hook: Hook,
         call: &Arc<CallInfo>,
         metadata: &mut HeaderMap,
+        start: Instant,
     ) -> Result<Decision, CallError> {
         let inner = &*self.inner;
         let pool = &inner.pool;
@@ -325,24 +332,42 @@ impl Plugin {
             plugin: self.name().to_owned(),
             max_concurrency: limits.max_concurrency,
         };
+        // The hook's deadline runs from when it is entered, as its epoch deadline
+        // does; the clock is read again only on the slow paths (a wait, a new instance).
+        let mut entered = start;
         let _permit = match pool.permits.try_acquire() {
             Ok(permit) => permit,
             Err(tokio::sync::TryAcquireError::Closed) => return Err(saturated()),
             Err(tokio::sync::TryAcquireError::NoPermits) => {
                 match tokio::time::timeout(limits.call_timeout, pool.permits.acquire()).await {
-                    Ok(Ok(permit)) => permit,
+                    Ok(Ok(permit)) => {
+                        entered = Instant::now();
+                        permit
+                    }
                     _ => return Err(saturated()),
                 }
             }
         };
-        let mut instance = pool.checkout()?;
+        let mut instance = match pool.take_idle() {
+            Some(instance) => instance,
+            None => {
+                inner.backoff.admit(self.name())?;
+                let instance = pool.instantiate()?;
+                entered = Instant::now();
+                instance
+            }
+        };
         let Instance { store, bindings } = &mut instance;
-        store.data_mut().call.begin(Arc::clone(call), metadata);
+        let deadline = entered + limits.call_timeout;
+        let active = &mut store.data_mut().call;
+        active.begin(Arc::clone(call), metadata);
+        active.hook_deadline = Some(deadline);
         pool.arm(store);
         let interceptor = bindings.palisade_plugin_interceptor();
         // A plain call on this thread's stack: the guest can reach no async host
-        // function, so it needs no fiber. It blocks this worker for at most the
-        // deadline, exactly as a fiber that never yields would.
+        // function, so it needs no fiber. Past a small budget the epoch callback
+        // hands this worker's queue to another thread (see `worker`), so that a hook
+        // running to its deadline does not stall the runtime.
         let result = match hook {
             Hook::Request => interceptor.call_on_request(&mut *store),
             Hook::Response(status) => interceptor.call_on_response(&mut *store, status.into()),
@@ -364,10 +389,22 @@ impl Plugin {
             }
             Err(error) => {
                 let kind = classify_trap(&error, &instance, limits);
+                // The full error (with the wasm backtrace, whose function names come
+                // from the component's name section) is for the operator only, escaped;
+                // the caller gets `kind`, which the host wrote.
+                tracing::warn!(
+                    plugin = self.name(),
+                    %kind,
+                    detail = %operator_detail(&error),
+                    "plugin trapped; instance discarded"
+                );
                 // The instance is dropped here: a trapped instance is never entered again.
                 drop(instance);
-                pool.record_trap();
-                tracing::warn!(plugin = self.name(), %kind, "plugin trapped; instance discarded");
+                let stats = &inner.stats;
+                let answered = stats.decisions();
+                let answered = answered.continued + answered.rejected + answered.responded;
+                // This trap is recorded in the counters after the call returns.
+                inner.backoff.on_trap(answered, stats.traps() + 1);
                 Err(CallError::Trap {
                     plugin: self.name().to_owned(),
                     kind,
@@ -398,8 +435,56 @@ fn classify_trap(error: &wasmtime::Error, instance: &Instance, limits: &crate::L
         Some(wasmtime::Trap::UnreachableCodeReached) => TrapKind::Unreachable,
         Some(trap) => TrapKind::Wasm(trap.to_string()),
         None if memory_denied => TrapKind::MemoryLimit(limits.max_memory_bytes),
-        None => TrapKind::Host(format!("{error:#}")),
+        None => TrapKind::Host(host_summary(error)),
     }
+}
+
+/// Longest explanation of a host-side failure a caller may read, in bytes.
+const MAX_SUMMARY_BYTES: usize = 256;
+/// Longest failure detail written to the operator's log, in bytes.
+const MAX_DETAIL_BYTES: usize = 4096;
+
+/// What a caller may read of a host-side failure: the root cause alone (the host's
+/// or wasmtime's sentence), never the context wasmtime adds around it (the wasm
+/// backtrace names the guest's functions as its name section spells them), escaped
+/// and bounded all the same.
+pub(crate) fn host_summary(error: &wasmtime::Error) -> String {
+    bounded(
+        crate::escape_untrusted(&error.root_cause().to_string()),
+        MAX_SUMMARY_BYTES,
+    )
+}
+
+/// The whole failure, backtrace included, for the operator's log: escaped, so that a
+/// name section cannot print lines that pass for the host's, and bounded.
+pub(crate) fn operator_detail(error: &wasmtime::Error) -> String {
+    bounded(
+        crate::escape_untrusted(&format!("{error:#}")),
+        MAX_DETAIL_BYTES,
+    )
+}
+
+/// A failed instantiation (a start function may trap, with a backtrace): logged in
+/// full for the operator, summarised for the caller.
+pub(crate) fn instantiate_error(plugin: &str, error: &wasmtime::Error) -> CallError {
+    tracing::warn!(
+        plugin,
+        detail = %operator_detail(error),
+        "plugin could not be instantiated"
+    );
+    CallError::Instantiate {
+        plugin: plugin.to_owned(),
+        reason: host_summary(error),
+    }
+}
+
+/// `text` cut to at most `limit` bytes at a character boundary, marked when cut.
+fn bounded(text: std::borrow::Cow<'_, str>, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.into_owned();
+    }
+    let end = text.floor_char_boundary(limit);
+    format!("{}…[truncated]", &text[..end])
 }
 
 /// The outcome of a chain.

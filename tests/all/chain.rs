@@ -152,33 +152,92 @@ async fn fail_open_passes_the_call_and_records_the_failure() {
     );
 }
 
-#[tokio::test]
+// tokio's clock is paused: the backoff's wait is measured on it, so the test moves
+// time forward instead of racing a sleep against the wait.
+#[tokio::test(start_paused = true)]
 async fn a_plugin_that_keeps_trapping_backs_off_then_recovers() {
     let plugin = host().load(spec("panic", HOSTILE_PANIC)).await.unwrap();
-    for _ in 0..3 {
+    for _ in 0..5 {
         let mut metadata = headers(&[("x-attack", "panic")]);
         let err = plugin.on_request(&call(), &mut metadata).await.unwrap_err();
         assert_eq!(err.trap_kind(), Some(&TrapKind::Unreachable));
     }
     let mut metadata = headers(&[]);
     let err = plugin.on_request(&call(), &mut metadata).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            CallError::BackingOff {
-                consecutive_traps: 3,
-                ..
-            }
-        ),
-        "{err}"
+    assert_eq!(
+        err,
+        CallError::BackingOff {
+            plugin: "panic".into(),
+            traps: 5,
+            calls: 5,
+            remaining: Duration::from_millis(10),
+        }
     );
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    assert_eq!(
+        err.to_string(),
+        "plugin `panic` is backing off: 5 of its last 5 calls trapped (for 10ms more)"
+    );
+    tokio::time::advance(Duration::from_millis(9)).await;
+    let err = plugin.on_request(&call(), &mut metadata).await.unwrap_err();
+    assert!(matches!(err, CallError::BackingOff { .. }), "{err}");
+    tokio::time::advance(Duration::from_millis(1)).await;
     let mut metadata = headers(&[]);
     assert_eq!(
         plugin.on_request(&call(), &mut metadata).await.unwrap(),
         Decision::Continue
     );
     assert_eq!(metadata["x-served-by"], "panic");
+}
+
+/// One call in seven traps, and the traps come in threes, as the traps of 16
+/// concurrent calls land together (16 callers, each `S×9 T T T S×9`, 21 calls).
+/// Backoff must refuse none of the calls that would pass: counting traps in a row
+/// refused every call needing a new instance for 10 ms after each burst.
+#[tokio::test]
+async fn one_call_in_seven_trapping_refuses_no_call_that_would_pass() {
+    const CALLERS: usize = 16;
+    const ROUNDS: usize = 10;
+    let plugin = host()
+        .load(spec("trap-sometimes", HOSTILE_TRAP_SOMETIMES))
+        .await
+        .unwrap();
+    plugin.warm(CALLERS).await.unwrap();
+    let mut callers = Vec::new();
+    for _ in 0..CALLERS {
+        let plugin = plugin.clone();
+        callers.push(tokio::spawn(async move {
+            let (mut passed, mut refused, mut trapped) = (0, 0, 0);
+            for _ in 0..ROUNDS {
+                for call_no in 0..21 {
+                    let traps = (9..12).contains(&call_no);
+                    let mut metadata = if traps {
+                        headers(&[("x-trap", "1")])
+                    } else {
+                        headers(&[])
+                    };
+                    match plugin.on_request(&call(), &mut metadata).await {
+                        Ok(Decision::Continue) if !traps => passed += 1,
+                        Err(CallError::Trap { .. }) if traps => trapped += 1,
+                        Err(CallError::BackingOff { .. }) if !traps => refused += 1,
+                        other => panic!("call {call_no} (trap: {traps}): {other:?}"),
+                    }
+                }
+            }
+            (passed, refused, trapped)
+        }));
+    }
+    let (mut passed, mut refused, mut trapped) = (0, 0, 0);
+    for caller in callers {
+        let (p, r, t) = caller.await.unwrap();
+        (passed, refused, trapped) = (passed + p, refused + r, trapped + t);
+    }
+    eprintln!(
+        "one call in seven trapping, 16 callers: {refused} of {} calls that should pass refused",
+        passed + refused
+    );
+    assert_eq!(trapped, CALLERS * ROUNDS * 3);
+    assert_eq!(refused, 0, "{refused} calls that should pass were refused");
+    assert_eq!(passed, CALLERS * ROUNDS * 18);
 }
 
 #[tokio::test]
@@ -243,4 +302,51 @@ async fn concurrent_calls_all_get_an_answer() {
         assert_eq!(walk.await.unwrap().decision, Decision::Continue);
     }
     assert!(plugin.stats().idle_instances <= Limits::default().max_concurrency);
+}
+
+/// Hooks spinning to their deadline do not stall the runtime: with eight calls
+/// spinning to a 1 s deadline on a two-worker runtime, a cheap call spawned after
+/// them is answered before any of them ends. (They held both workers until their
+/// deadline, so the cheap call waited for at least two of them.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_running_to_their_deadline_leave_the_runtime_free() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const DEADLINE: Duration = Duration::from_secs(1);
+    let spinning = host()
+        .load(spec("loop-forever", HOSTILE_LOOP_FOREVER).limits(Limits {
+            call_timeout: DEADLINE,
+            ..Limits::default()
+        }))
+        .await
+        .unwrap();
+    let cheap = add_header("x-cheap").await;
+    let ended = Arc::new(AtomicUsize::new(0));
+    let mut hostile = Vec::new();
+    for _ in 0..8 {
+        let (plugin, ended) = (spinning.clone(), Arc::clone(&ended));
+        hostile.push(tokio::spawn(async move {
+            let mut metadata = headers(&[("x-attack", "1")]);
+            let result = plugin.on_request(&call(), &mut metadata).await;
+            ended.fetch_add(1, Ordering::SeqCst);
+            result
+        }));
+    }
+    let watcher = Arc::clone(&ended);
+    let ended_before_cheap = tokio::spawn(async move {
+        let mut metadata = headers(&[]);
+        let decision = cheap.on_request(&call(), &mut metadata).await;
+        (watcher.load(Ordering::SeqCst), decision)
+    });
+    let (ended_before_cheap, decision) = ended_before_cheap.await.unwrap();
+    assert_eq!(decision.unwrap(), Decision::Continue);
+    for task in hostile {
+        let err = task.await.unwrap().unwrap_err();
+        assert_eq!(err.trap_kind(), Some(&TrapKind::Timeout(DEADLINE)), "{err}");
+    }
+    assert_eq!(
+        ended_before_cheap, 0,
+        "the cheap call waited for {ended_before_cheap} spinning calls to end"
+    );
 }

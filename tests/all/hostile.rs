@@ -624,3 +624,156 @@ async fn random_flood() {
     assert!(started.elapsed() < Duration::from_secs(5));
     serves_next_call(&plugin, "random-flood").await;
 }
+
+/// A writer into a shared buffer, for reading what the operator's log printed.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    /// A subscriber printing into this buffer as `palisade serve` prints to stderr.
+    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        let writer = self.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+/// The line the plugin tries to print as if it were the host's.
+const FORGED_LINE: &str = "2026-12-01T00:00:00.000000Z  INFO palisade: reload: new chain in place";
+
+/// No line of `log` is the forged one, or starts with its timestamp: each forging
+/// attempt stayed inside the host's own line, escaped.
+fn assert_not_forged(log: &str) {
+    for line in log.lines() {
+        assert!(
+            !line.trim_start().starts_with("2026-12-01T00:00:00"),
+            "a forged line reached the log:\n{log}"
+        );
+    }
+}
+
+/// The fixture with its marker function renamed, in the name section, to a newline
+/// and the forged line (the same length, so that no size field changes).
+fn forge_log_component() -> Vec<u8> {
+    const MARKER: &[u8] = b"palisade_forged_frame_marker_abcdefghijklmnopqrstuvwxyz_abcdefghijklmnopqrstuvwxyz_abcdefgh";
+    let mut forged = format!("\n{FORGED_LINE}\n").into_bytes();
+    assert!(forged.len() <= MARKER.len());
+    forged.resize(MARKER.len(), b' ');
+    let mut bytes = std::fs::read(HOSTILE_FORGE_LOG).unwrap();
+    let mut found = 0;
+    let mut at = 0;
+    while let Some(offset) = bytes[at..].windows(MARKER.len()).position(|w| w == MARKER) {
+        let start = at + offset;
+        bytes[start..start + MARKER.len()].copy_from_slice(&forged);
+        at = start + MARKER.len();
+        found += 1;
+    }
+    assert!(
+        found > 0,
+        "the marker is not in the component's name section"
+    );
+    bytes
+}
+
+#[tokio::test]
+async fn forge_log() {
+    let plugin = host()
+        .load(
+            palisade_host::PluginSpec::new(
+                "forge-log",
+                palisade_host::PluginSource::Bytes(forge_log_component()),
+            )
+            .grants(Grants::none().clock())
+            .limits(limits(10_000)),
+        )
+        .await
+        .unwrap();
+
+    // A trap whose backtrace carries the forged frame name. The test runs on one
+    // thread (tokio's current-thread runtime), so a scoped subscriber sees it all.
+    let log = LogBuffer::default();
+    let guard = tracing::subscriber::set_default(log.subscriber());
+    let err = attack(&plugin, "trap").await.unwrap_err();
+    let verdict = palisade_host::Chain::new([plugin.clone()])
+        .on_request(&call(), &mut headers(&[("x-attack", "trap")]))
+        .await;
+    drop(guard);
+    // The caller reads a bounded sentence the host wrote, not the backtrace.
+    let expected = "plugin `forge-log` trapped: host error: wasi:io/poll.pollable.block would block: a plugin cannot wait on the host";
+    assert_eq!(err.to_string(), expected);
+    assert_eq!(
+        verdict.decision,
+        Decision::Reject {
+            code: Code::Unavailable,
+            message: expected.into()
+        }
+    );
+    // The operator's log keeps the backtrace, escaped on the host's own line.
+    let printed = log.text();
+    assert_not_forged(&printed);
+    let line = printed
+        .lines()
+        .find(|l| l.contains("plugin trapped; instance discarded"))
+        .unwrap_or_else(|| panic!("no trap line in:\n{printed}"));
+    assert!(
+        line.contains(&format!("\\n{FORGED_LINE}\\n")),
+        "the backtrace is not in the log, escaped: {line}"
+    );
+    serves_next_call(&plugin, "forge-log").await;
+
+    // A reply header whose name holds a newline and the forged line: dropped, and
+    // logged escaped.
+    use tower::ServiceExt as _;
+    let service = tower::ServiceBuilder::new()
+        .layer(palisade_host::layer::ServerLayer::new(
+            palisade_host::Chain::new([plugin.clone()]),
+        ))
+        .service(tower::service_fn(|_: http::Request<String>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        }));
+    let request = http::Request::get("http://orders.internal/orders/1")
+        .header("x-attack", "header")
+        .body(String::new())
+        .unwrap();
+    let log = LogBuffer::default();
+    let guard = tracing::subscriber::set_default(log.subscriber());
+    let response = service.oneshot(request).await.unwrap();
+    drop(guard);
+    assert_eq!(response.status(), http::StatusCode::OK);
+    assert!(
+        response
+            .headers()
+            .keys()
+            .all(|name| !name.as_str().starts_with("x-ok")),
+        "{:?}",
+        response.headers()
+    );
+    let printed = log.text();
+    assert_not_forged(&printed);
+    let line = printed
+        .lines()
+        .find(|l| l.contains("reply header dropped"))
+        .unwrap_or_else(|| panic!("no dropped-header line in:\n{printed}"));
+    assert!(
+        line.contains(&format!("header=x-ok\\n{FORGED_LINE}")),
+        "{line}"
+    );
+}

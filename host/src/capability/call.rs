@@ -56,6 +56,13 @@ pub(crate) struct ActiveCall {
     outcome: Option<Decision>,
     /// Whether the hook said it is not implemented (`hook-unimplemented`).
     unimplemented: bool,
+    /// When the running hook must be done (its call timeout), for the epoch callback
+    /// ([`crate::intercept::worker`]): set after `begin`, cleared by `finish`; `None`
+    /// outside a hook (instantiation).
+    pub(crate) hook_deadline: Option<Instant>,
+    /// Epoch ticks left before the deadline of an entry into the guest without a
+    /// `hook_deadline`, after the first check.
+    pub(crate) ticks_left: u64,
 }
 
 /// What a hook decided, once it returned.
@@ -85,6 +92,7 @@ impl ActiveCall {
     /// then nothing the hook decided stands.
     pub(crate) fn finish(&mut self, completed: bool, metadata: &mut HeaderMap) -> Finished {
         self.info = None;
+        self.hook_deadline = None;
         std::mem::swap(&mut self.metadata, metadata);
         let original = self.original.take();
         let outcome = self.outcome.take();

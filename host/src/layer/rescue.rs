@@ -466,7 +466,7 @@ pub(crate) fn reply<B>(
                 response.headers_mut().append(name, value);
             }
             _ => {
-                tracing::warn!(plugin, header = %name, "reply header dropped: reserved or invalid")
+                tracing::warn!(plugin, header = %crate::Untrusted(&name), "reply header dropped: reserved or invalid")
             }
         }
     }
