@@ -37,6 +37,25 @@ pub(crate) const MAX_MEMORIES_PER_COMPONENT: u32 = 2;
 /// and the shim's).
 pub(crate) const MAX_TABLES_PER_COMPONENT: u32 = 4;
 
+/// Whether freed pool slots may be reset through the PAGEMAP_SCAN ioctl, given the
+/// text of `/proc/swaps` (`None`: unreadable).
+///
+/// The scan reports a dirty page that was swapped out as clean, so wasmtime would
+/// not reset it and the next instance in that slot (perhaps another plugin's) could
+/// read what the previous one left there (an open wasmtime issue, PR #14357). With
+/// any swap active (zram included) or when the host cannot tell, slots are reset the
+/// long way: the kept-resident bytes rewritten whatever was used, the rest returned
+/// with `madvise` (BENCHMARKS.md, "Pool slot reset", has the cost). The check runs
+/// when the host starts: an operator who enables swap later restarts the host
+/// (manual, "Defaults").
+fn pagemap_scan_for(proc_swaps: Option<&str>) -> Enabled {
+    match proc_swaps {
+        // The first line is the column header; every further line is an active swap.
+        Some(text) if text.lines().skip(1).all(|line| line.trim().is_empty()) => Enabled::Auto,
+        _ => Enabled::No,
+    }
+}
+
 /// Settings of the host as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostConfig {
@@ -136,6 +155,15 @@ impl Compiler {
                 reason: "must be at least 1".into(),
             });
         }
+        let pagemap_scan = pagemap_scan_for(std::fs::read_to_string("/proc/swaps").ok().as_deref());
+        // Without the scan, wasmtime would rewrite all of the kept-resident bytes of
+        // every freed slot (2 MiB: ~1.2M instructions per fresh instance); returning
+        // the pages with `madvise` costs a page fault per page the next instance
+        // touches instead, far less for a plugin's few pages.
+        let keep_resident = match pagemap_scan {
+            Enabled::No => 0,
+            _ => KEEP_RESIDENT_BYTES,
+        };
         let mut pooling = PoolingAllocationConfig::default();
         let n = config.max_instances;
         // Every total is `n` times what one component may hold, so that the binding
@@ -157,10 +185,11 @@ impl Compiler {
             // PAGEMAP_SCAN ioctl, Linux 6.7+) up to this many bytes, instead of
             // `madvise` and a page fault per page the next instance touches. A plugin
             // dirties a few pages per call (stack, data, heap); resetting those by hand
-            // is most of what makes a fresh instance per call cheap.
-            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            // is most of what makes a fresh instance per call cheap. Only without
+            // swap: see `pagemap_scan_for`.
+            .linear_memory_keep_resident(keep_resident)
             .table_keep_resident(KEEP_RESIDENT_TABLE_BYTES)
-            .pagemap_scan(Enabled::Auto);
+            .pagemap_scan(pagemap_scan);
         let mut wasm = Config::new();
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling))
             .epoch_interruption(true)
@@ -210,5 +239,23 @@ impl Compiler {
             .as_ref()
             .map(CompiledCache::stats)
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host with swap never resets slots through PAGEMAP_SCAN (it skips dirty pages
+    /// that were swapped out); neither does one that cannot read `/proc/swaps`.
+    #[test]
+    fn pagemap_scan_only_without_swap() {
+        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+        assert!(matches!(pagemap_scan_for(Some(header)), Enabled::Auto));
+        let with_swap = format!("{header}/swapfile  file  65532  0  -2\n");
+        assert!(matches!(pagemap_scan_for(Some(&with_swap)), Enabled::No));
+        let zram = format!("{header}/dev/zram0  partition  4194300  0  100\n");
+        assert!(matches!(pagemap_scan_for(Some(&zram)), Enabled::No));
+        assert!(matches!(pagemap_scan_for(None), Enabled::No));
     }
 }
