@@ -14,11 +14,27 @@
 //! | A plugin takes the service down (loops, memory, stack, log floods, panics) | Per-call deadline (epoch), optional fuel, memory/table/instance limits, concurrency limit, capped and rate-limited log, trapped instances discarded, backoff after repeated traps, fail closed by default | done |
 //! | A plugin forges the caller's identity | The verified identity is a read-only fact of the call (`call.peer-identity`); `x-palisade-*`, pseudo-headers and transport headers cannot be written; the identity comes from the client certificate rustls verified ([`transport`](crate::transport)), and incoming `x-palisade-*` headers are dropped by the [`layer`](crate::layer) before any plugin runs | done |
 //! | Missing authentication / authorization | Example plugins `hmac-auth` (host-held keys; a nonce in `kv` refuses a replayed request; the body is not signed) and `rbac` (default deny) | examples done |
-//! | Registry poisoning, plaintext transport | TLS 1.3 with client certificates required; the client pins the server identity per service, so an address that presents another identity (even with a certificate from the same CA) is refused in the handshake; plaintext only through a named opt-in that lockdown refuses ([below](#transport-and-lockdown)) | done (library; `palisade serve` to come) |
+//! | Registry poisoning, plaintext transport | TLS 1.3 with client certificates required; the client pins the server identity per service, so an address that presents another identity (even with a certificate from the same CA) is refused in the handshake; plaintext only through a named opt-in that lockdown refuses ([below](#transport-and-lockdown)) | done (library and `palisade serve` inbound; registry discovery and an egress sidecar are open issues) |
 //! | A tampered or unsigned plugin is deployed | Signed packages ([`PluginSource::Package`](crate::PluginSource::Package)) checked against a [`TrustPolicy`](crate::TrustPolicy): k-of-n over trusted ed25519 keys and [sigstore identities](#sigstore-bundles) (keyless signing in CI, verified offline), revocation, minimum versions, digest pins; the signed manifest's capabilities bounded by the operator's grants | done: packages, sigstore bundles, and [lockdown](#configuration-and-lockdown) refusing plain components |
 //! | A client makes the upstream see another request than the one judged (path tricks, another `Host`, a forged identity header, `Connection` removing a plugin's header) | The [`layer`](crate::layer) refuses non-canonical paths before the chain, takes a plain HTTP call's service from its setting, drops identity-carrying headers in every `_`/`-` spelling (the sidecar also from request trailers) and `Connection`-listed headers before the chain; the sidecar always sets the identity header. Not covered: upstreams that match paths without case, or gRPC services by a suffix of their name | done |
 //! | Slow clients hold the listener | Per-peer (64) and total (1024) bounds on pending handshakes of at most 10 s; header-read (10 s) and idle (60 s) timeouts in `serve_http` ([below](#transport-and-lockdown)) | done |
 //! | A load or a refusal goes unnoticed | Every verification, load, refusal and reload is an [audit](#audit) event (`tracing`, and an append-only JSON-lines file that lockdown requires to be writable) | done (reload events are emitted by whoever reloads) |
+//!
+//! ## What Palisade does not protect against
+//!
+//! Said plainly, so that nobody relies on it for these:
+//!
+//! | not protected | why, and what to do instead |
+//! |---|---|
+//! | Anything with the host's uid or root on the machine | It can read the keys, the compiled cache's key (`<dir>.key`), the config and the process's memory, and replace the binary. Run the host as its own user; nothing else may run as that uid |
+//! | A local process that calls the upstream directly | The sidecar's upstream hop is plaintext on loopback: any process on the host can reach the upstream and set `x-palisade-peer-identity` itself. Bind the upstream where only the sidecar can reach it (a network namespace, a Unix socket, a firewall rule) |
+//! | A compromised CA or a stolen client key | Identities are what the configured CA signed; Palisade does not check revocation (no CRL or OCSP) of client or server certificates. Use short-lived certificates |
+//! | The request body | Plugins see metadata, not messages (message hooks are an open issue): `hmac-auth` signs service, method, time and a nonce, not the body |
+//! | Upstreams that read a request differently than the plugins did | Paths are matched byte for byte after the canonical-form check: an upstream that matches paths without regard to case, decodes `%7E`-style escapes the layer refused, or dispatches gRPC by a suffix of the service name can still be confused. Name services in full, and keep the upstream's routing as strict as the plugins' rules |
+//! | Timing and speculative side channels between plugins | Plugins share the process and, in the engine's pool, reused memory slots (wiped between instances). A plugin that can measure time (`clock` grant) may learn something of another's work. Grant `clock` only where needed; run plugins of different trust in different hosts |
+//! | A malicious but correctly signed plugin, within its grants | A signature says who published the plugin, not that it is benign: within its grants it can reject, allow or rewrite the calls it sees. Keep grants minimal, require k-of-n signers, and read the audit log |
+//! | A hung file system under the packages | File reads run off the async workers, refuse anything that is not a regular file and are bounded per reload (120 s), but a blocking-pool thread can still hang in the kernel until the file system answers |
+//! | Swap enabled after the host started | Pool slots are reset without the PAGEMAP_SCAN shortcut only when the host saw swap at start ([Defaults](#defaults-and-why)): restart the host after enabling swap |
 //!
 //! # Defaults, and why
 //!
@@ -66,6 +82,12 @@
 //!   or restored from elsewhere. The directory itself may be (a restored CI cache, a
 //!   shared volume): its entries then fail authentication and are recompiled. A
 //!   `key` file inside the directory (the old layout) is ignored.
+//! - **Pool slots are wiped, and the shortcut is off with swap**: a freed slot of
+//!   the engine's pool is reset before another instance gets it. Without swap, only
+//!   its dirty pages are rewritten (the `PAGEMAP_SCAN` ioctl, Linux 6.7+); with any
+//!   swap active when the host starts, or when `/proc/swaps` cannot be read, the
+//!   slot is returned with `madvise` instead, because the scan reports a swapped-out
+//!   dirty page as clean (wasmtime PR #14357) and the next instance could read it.
 //! - **Reused instances** ([`InstanceMode::Reuse`](crate::InstanceMode)): creating an
 //!   instance costs far more than a call. Plugins that must not carry memory from one
 //!   call to the next use [`InstanceMode::FreshPerCall`](crate::InstanceMode).
@@ -113,9 +135,15 @@
 //!
 //! The instance is dropped (wasmtime cannot re-enter it), metadata changes the hook
 //! made and its decision are dropped, the chain applies the plugin's failure policy, and the next
-//! call gets a new instance. After three traps in a row, new instances wait 10 ms,
+//! call gets a new instance. When at least 5 of a plugin's answers over the last
+//! second or two were traps and traps outnumber successes, new instances wait 10 ms,
 //! doubling to at most 1 s, so that a plugin broken on every input does not burn CPU
-//! on instantiation; idle healthy instances keep serving meanwhile.
+//! on instantiation; idle healthy instances keep serving meanwhile. A plugin that
+//! traps now and then never backs off (with one call in seven trapping at 16-way
+//! concurrency, no call that would pass is refused). The caller of a trapped call
+//! gets a message the host wrote (the trap's kind, or a host error's root cause,
+//! escaped, at most 256 bytes), never the wasm backtrace, whose function names the
+//! plugin chose; the operator's log has the detail, escaped.
 //!
 //! # Package format
 //!

@@ -244,7 +244,7 @@ fn settle<B>(
                 service = %call.service,
                 method = %call.method,
                 ?code,
-                message = %crate::Untrusted(message),
+                message = %crate::Untrusted(&message),
                 "call rejected"
             );
             let message = if detail { message.as_str() } else { WITHHELD };
