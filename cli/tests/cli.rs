@@ -623,7 +623,8 @@ fn special_files_are_refused_promptly_by_every_command() {
     ] {
         let reason = format!("not a regular file (it is {what}); give the path of a file");
         let config = format!(
-            "mode = \"lockdown\"\n[trust]\nkeys = [\"{}\"]\n[[plugins]]\nname = \"add-header\"\n\
+            "mode = \"lockdown\"\naudit_log = \"audit.jsonl\"\n[trust]\nkeys = [\"{}\"]\n\
+             [[plugins]]\nname = \"add-header\"\n\
              package = \"{path}\"\n[plugins.grants]\nconfig = {{}}\n",
             key.trim()
         );

@@ -211,14 +211,24 @@ impl Host {
         //    never on an async worker, so calls and `/metrics` go on meanwhile.
         let read = {
             let (plugin, trust) = (name.clone(), Arc::clone(&trust));
+            // The blocking thread logs to the caller's subscriber and span (a scoped
+            // subscriber is thread-local), so verification's events are not lost.
+            let (dispatch, span) = (
+                tracing::dispatcher::get_default(Clone::clone),
+                tracing::Span::current(),
+            );
             tokio::task::spawn_blocking(move || -> Result<Read> {
-                let loaded = load::load(&plugin, source)?;
-                Ok(match loaded.kind {
-                    SourceKind::Component => Read::Component(loaded),
-                    SourceKind::Package => Read::Package(Box::new(
-                        verify::verify(loaded, &trust)
-                            .map_err(|reason| Error::Verify { plugin, reason })?,
-                    )),
+                tracing::dispatcher::with_default(&dispatch, || {
+                    span.in_scope(|| {
+                        let loaded = load::load(&plugin, source)?;
+                        Ok(match loaded.kind {
+                            SourceKind::Component => Read::Component(loaded),
+                            SourceKind::Package => Read::Package(Box::new(
+                                verify::verify(loaded, &trust)
+                                    .map_err(|reason| Error::Verify { plugin, reason })?,
+                            )),
+                        })
+                    })
                 })
             })
             .await
