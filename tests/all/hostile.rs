@@ -672,6 +672,10 @@ fn assert_not_forged(log: &str) {
 
 /// The fixture with its marker function renamed, in the name section, to a newline
 /// and the forged line (the same length, so that no size field changes).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test edits the fixture's bytes before the host reads them"
+)]
 fn forge_log_component() -> Vec<u8> {
     const MARKER: &[u8] = b"palisade_forged_frame_marker_abcdefghijklmnopqrstuvwxyz_abcdefghijklmnopqrstuvwxyz_abcdefgh";
     let mut forged = format!("\n{FORGED_LINE}\n").into_bytes();
