@@ -7,8 +7,8 @@
 # Stable toolchain, no cargo-fuzz: plain cargo builds the target with the
 # `fuzz-smoke` profile of fuzz/Cargo.toml, which instruments only the crates that
 # parse a package (per-package rustflags, an unstable cargo feature: hence
-# RUSTC_BOOTSTRAP=1) and compiles wasmtime fast and uninstrumented. Its own target
-# directory (target/fuzz) keeps it from ever invalidating the main build.
+# RUSTC_BOOTSTRAP=1). It links palisade-package alone, so no wasmtime is built. Its
+# own target directory (target/fuzz) keeps it from ever invalidating the main build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -32,7 +32,7 @@ RUSTC_BOOTSTRAP=1 cargo build --manifest-path fuzz/Cargo.toml --profile fuzz-smo
 echo "==> making the seed corpus (palisade sign with test keys 1 and 2)"
 # The same command, package set and profile as scripts/test.sh, so after its test
 # step this builds nothing: `cargo build -p ...` unifies features differently and
-# compiled palisade-host, wasmtime and wasmtime-wasi a second time (1.5 GB more).
+# compiled the host, wasmtime and wasmtime-wasi a second time (1.5 GB more).
 cargo test -q --workspace --profile ci --no-run
 palisade="$PWD/target/ci/palisade"
 guests="$PWD/target/wasm-guests/wasm32-wasip2/release"

@@ -22,6 +22,16 @@ bash scripts/setup-python.sh
 echo "==> cargo fmt --all --check"
 cargo fmt --all --check
 
+# The shape of the crates (README, "Layout"): what checks a package, and the shared
+# vocabulary, must build without a WebAssembly runtime, an async runtime or an RPC
+# framework, so that tools, the fuzzer and build scripts never compile a JIT.
+echo "==> palisade-types and palisade-package: no wasmtime, tokio, tonic or hyper in their cargo tree"
+for crate in palisade-types palisade-package; do
+  heavy=$(cargo tree -q -p "$crate" -e normal --prefix none | awk '{print $1}' |
+    grep -E '^(wasmtime.*|cranelift.*|tokio|tonic|hyper)$' | sort -u || true)
+  [ -z "$heavy" ] || die "$crate depends on $(echo $heavy | tr '\n' ' '): see README, \"Layout\", for what it may depend on"
+done
+
 echo "==> cargo test --workspace --profile ci (builds the plugins for wasm32-wasip2 first)"
 cargo test --workspace --profile ci
 

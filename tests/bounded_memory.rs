@@ -8,8 +8,8 @@
     reason = "test code: a failed unwrap is a failed test, with its message"
 )]
 
-use palisade_host::verify::MAX_PACKAGE_BYTES;
-use palisade_host::{Error, Host, HostConfig, LoadError, PluginSource, PluginSpec};
+use palisade::verify::MAX_PACKAGE_BYTES;
+use palisade::{Error, Host, HostConfig, LoadError, PluginSource, PluginSpec};
 
 /// The process's peak resident set size, in bytes, from `/proc/self/status`.
 fn peak_rss() -> u64 {

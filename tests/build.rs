@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
+use palisade_package::verify::{self, KeyKind, SigningKey};
 
 const TARGET: &str = "wasm32-wasip2";
 
@@ -163,7 +163,7 @@ const COMPONENTIZE_PY: &str = "0.25.1";
 fn python_guests(
     root: &Path,
     target_dir: &Path,
-    key: &ed25519_dalek::SigningKey,
+    key: &SigningKey,
     packages_dir: &Path,
     code: &mut String,
 ) {
@@ -298,14 +298,14 @@ fn compile_protos(root: &Path) {
 }
 
 struct DevKey {
-    key: ed25519_dalek::SigningKey,
+    key: SigningKey,
     secret_path: PathBuf,
     public_path: PathBuf,
 }
 
 /// The development key in `dir`, generated on first use: `examples.key` (hex seed,
-/// mode 0600) and `examples.pub` (`dev:<hex>`, as `palisade keygen --dev` writes).
-/// Kept across builds so that packages signed earlier stay verifiable.
+/// mode 0600) and `examples.pub` (`dev:<hex>`), exactly as `palisade keygen --dev`
+/// writes them. Kept across builds so that packages signed earlier stay verifiable.
 fn dev_key(dir: &Path) -> DevKey {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt;
@@ -316,33 +316,25 @@ fn dev_key(dir: &Path) -> DevKey {
     // A deleted key is made again, and the examples signed with the new one.
     println!("cargo:rerun-if-changed={}", secret_path.display());
     if !secret_path.exists() {
-        let mut seed = [0u8; 32];
-        getrandom::getrandom(&mut seed)
-            .unwrap_or_else(|e| fail(&format!("no randomness from the OS: {e}")));
+        let key = SigningKey::generate().unwrap_or_else(|e| fail(&e.to_string()));
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&secret_path)
             .unwrap_or_else(|e| fail(&format!("cannot create {}: {e}", secret_path.display())));
-        file.write_all(format!("{}\n", hex(&seed)).as_bytes())
+        file.write_all(key.to_secret_text().as_bytes())
             .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", secret_path.display())));
     }
     let text = std::fs::read_to_string(&secret_path)
         .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", secret_path.display())));
-    let seed = unhex32(text.trim()).unwrap_or_else(|| {
+    let key = SigningKey::from_secret_text(text.as_bytes()).unwrap_or_else(|e| {
         fail(&format!(
-            "{} is not a key (64 hex digits); delete it to make a new one",
+            "{}: {e}; delete it to make a new one",
             secret_path.display()
         ))
     });
-    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-    let public = format!(
-        "# palisade DEVELOPMENT key {}: lockdown refuses to trust it\ndev:{}\n",
-        hex(&Sha256::digest(key.verifying_key().as_bytes())),
-        hex(key.verifying_key().as_bytes())
-    );
-    std::fs::write(&public_path, public)
+    std::fs::write(&public_path, key.public_text(KeyKind::Development))
         .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", public_path.display())));
     DevKey {
         key,
@@ -351,16 +343,13 @@ fn dev_key(dir: &Path) -> DevKey {
     }
 }
 
-/// Writes the package format (`palisade_host::manual`, "Package format") with one
-/// signature: the host crate cannot be a build dependency without compiling wasmtime
-/// a second time. `palisade_tests`'s `examples_*` tests verify every package this
-/// writes with the host's own verifier, so the two cannot drift apart unnoticed.
+/// Signs an example as `palisade sign` does, with the package crate's own writer
+/// (`palisade_package::verify`): the digest filled in, one ed25519 signature.
 #[expect(
     clippy::disallowed_methods,
     reason = "the build script reads the components it just built"
 )]
-fn sign_example(key: &ed25519_dalek::SigningKey, manifest: &Path, component: &Path, out: &Path) {
-    use ed25519_dalek::Signer;
+fn sign_example(key: &SigningKey, manifest: &Path, component: &Path, out: &Path) {
     let component = std::fs::read(component)
         .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", component.display())));
     let text = std::fs::read_to_string(manifest)
@@ -374,63 +363,12 @@ fn sign_example(key: &ed25519_dalek::SigningKey, manifest: &Path, component: &Pa
             manifest.display()
         ));
     }
-    // As `palisade sign` does: the digest goes in as a top-level key, before the
-    // first line that is not a comment (so before any table).
-    let digest_line = format!(
-        "component_sha256 = \"{}\"\n",
-        hex(&Sha256::digest(&component))
-    );
-    let mut filled = String::with_capacity(text.len() + digest_line.len());
-    let mut inserted = false;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim();
-        if !inserted && !trimmed.is_empty() && !trimmed.starts_with('#') {
-            filled.push_str(&digest_line);
-            inserted = true;
-        }
-        filled.push_str(line);
-    }
-    if !inserted {
-        filled.push_str(&digest_line);
-    }
-    let mut message = b"palisade-package-v1\0".to_vec();
-    message.extend_from_slice(&Sha256::digest(filled.as_bytes()));
-    let signature = key.sign(&message).to_bytes();
-    let key_id: [u8; 32] = Sha256::digest(key.verifying_key().as_bytes()).into();
-
-    let mut package = b"PALISADE".to_vec();
-    package.extend_from_slice(&1u16.to_le_bytes());
-    let mut section = |tag: u8, body: &[&[u8]]| {
-        let len: usize = body.iter().map(|part| part.len()).sum();
-        let len = u32::try_from(len).unwrap_or_else(|_| fail("a section is over 4 GiB"));
-        package.push(tag);
-        package.extend_from_slice(&len.to_le_bytes());
-        for part in body {
-            package.extend_from_slice(part);
-        }
-    };
-    section(1, &[filled.as_bytes()]);
-    section(2, &[&component]);
-    section(3, &[&[1], &key_id, &signature]);
+    let filled = verify::fill_component_digest(&text, &component)
+        .unwrap_or_else(|e| fail(&format!("{}: {e}", manifest.display())));
+    let package = verify::sign_package(&filled, &component, key)
+        .unwrap_or_else(|e| fail(&format!("cannot sign {}: {e}", manifest.display())));
     std::fs::write(out, package)
         .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", out.display())));
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex32(text: &str) -> Option<[u8; 32]> {
-    let digits = text.as_bytes();
-    if digits.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(pair, 16).ok()?;
-    }
-    Some(out)
 }
 
 /// `(package name, directory name)` of every crate directly under `dir`.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use palisade_host::{CallInfo, Decision, Grants, Host, HostConfig};
+use palisade::{CallInfo, Decision, Grants, Host, HostConfig};
 use palisade_tests::guests::HOSTILE_READ_ENV;
 
 #[tokio::test]

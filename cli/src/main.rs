@@ -15,7 +15,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
-use palisade_host::{
+use palisade::LoadConfig;
+use palisade::{
     BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Host, Identity, ImportClass,
     KeyKind, LoadError, OperatorConfig, PublicKey, SigningKey, SigstoreTrustRoot, SubjectPattern,
     TrustPolicy, VerifyError, classify_import, component_imports, inspect_package, verify_package,
@@ -204,14 +205,14 @@ fn main() -> ExitCode {
 
 /// The largest file this tool reads (a package at its bound is larger than any
 /// component, manifest or key).
-const MAX_INPUT_BYTES: u64 = palisade_host::verify::MAX_PACKAGE_BYTES;
+const MAX_INPUT_BYTES: u64 = palisade::verify::MAX_PACKAGE_BYTES;
 
 /// Reads `path`, at most [`MAX_INPUT_BYTES`], refusing anything but a regular file
 /// before opening it for reading (a FIFO would block, a device never ends). With
 /// `private`, refuses a file that its group or others may read (checked on the
 /// opened file).
 fn read_file(path: &Path, private: bool) -> anyhow::Result<Vec<u8>> {
-    let file = palisade_host::load::open_regular_file(path)
+    let file = palisade::load::open_regular_file(path)
         .with_context(|| format!("cannot open {}", path.display()))?;
     if private {
         let mode = file
@@ -283,7 +284,7 @@ fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
 /// without quoting it.
 fn read_package(path: &Path) -> anyhow::Result<Vec<u8>> {
     let bytes = read_input(path, "a package")?;
-    if !bytes.starts_with(&palisade_host::verify::MAGIC) {
+    if !bytes.starts_with(&palisade::verify::MAGIC) {
         bail!(
             "{} is not a palisade package (it does not start with `PALISADE`)",
             path.display()
@@ -440,12 +441,12 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
                 .entry("component_sha256")
                 .or_insert_with(|| toml::Value::String(digest));
             let filled = toml::to_string(&table).context("cannot serialize the manifest")?;
-            palisade_host::sign_package(&filled, &component_bytes, &key)
+            palisade::sign_package(&filled, &component_bytes, &key)
                 .with_context(|| format!("cannot sign {}", manifest.display()))?
         }
         (None, None, Some(package)) => {
             let bytes = read_package(package)?;
-            palisade_host::add_signature(&bytes, &key)
+            palisade::add_signature(&bytes, &key)
                 .with_context(|| format!("cannot add a signature to {}", package.display()))?
         }
         _ => {
@@ -482,12 +483,12 @@ fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
                 )
                 .into());
             }
-            palisade_host::package_with_bundle(&manifest_bytes, &component_bytes, &bundle)
+            palisade::package_with_bundle(&manifest_bytes, &component_bytes, &bundle)
                 .with_context(|| format!("cannot package {}", manifest.display()))?
         }
         (None, None, Some(package)) => {
             let bytes = read_package(package)?;
-            palisade_host::add_bundle(&bytes, &bundle)
+            palisade::add_bundle(&bytes, &bundle)
                 .with_context(|| format!("cannot add a bundle to {}", package.display()))?
         }
         _ => {
@@ -514,7 +515,7 @@ fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
 /// `SUBJECT (issuer ISSUER), log index N`.
 /// A sigstore signer as text, escaped: the certificate's subject is the signer's text.
 fn signer_text(signer: &BundleSigner) -> String {
-    palisade_host::escape_untrusted(&signer.to_string()).into_owned()
+    palisade::escape_untrusted(&signer.to_string()).into_owned()
 }
 
 /// Parses `--identity ISSUER=SUBJECT`.
@@ -616,7 +617,7 @@ fn classify(import: &str, requested: Option<&Grants>) -> (String, Option<Capabil
 fn inspect(args: &InspectArgs) -> Result<(), Failure> {
     let mut o = String::new();
     let bytes = read_input(&args.package, "a package or a component")?;
-    let is_package = bytes.starts_with(&palisade_host::verify::MAGIC);
+    let is_package = bytes.starts_with(&palisade::verify::MAGIC);
     let (info, component) = if is_package {
         let package = inspect_package(&bytes)
             .with_context(|| format!("{} is not a valid package", args.package.display()))?;
@@ -652,7 +653,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                 "version": info.version,
                 "description": info.description,
                 "hooks": hooks,
-                "capabilities": palisade_host::audit::grants_json(&info.capabilities),
+                "capabilities": palisade::audit::grants_json(&info.capabilities),
                 "component_sha256": hex(&info.component_sha256),
             })
         });
@@ -707,7 +708,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
 
     // Everything below but the path and the digests is the package author's text, so
     // it is escaped: a control character must not forge or hide a WARNING line.
-    use palisade_host::Untrusted;
+    use palisade::Untrusted;
     match &info {
         Some(info) => {
             say!(o, "package:     {}", args.package.display());
@@ -722,7 +723,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                 hooks.push("response");
             }
             say!(o, "hooks:       {}", hooks.join(", "));
-            let caps = palisade_host::audit::grants_json(&info.capabilities);
+            let caps = palisade::audit::grants_json(&info.capabilities);
             let caps: Vec<String> = caps
                 .as_object()
                 .map(|m| {
@@ -839,7 +840,7 @@ fn check_config(args: &CheckConfigArgs) -> Result<(), Failure> {
         say!(
             o,
             "   grants:  {}",
-            palisade_host::audit::grants_json(&plugin.grants)
+            palisade::audit::grants_json(&plugin.grants)
         );
     }
     emit(&o);
@@ -927,7 +928,7 @@ fn load_config(config: &OperatorConfig) -> Result<(), Failure> {
             Ok(())
         }
         Err(error) => {
-            let broken = matches!(error, palisade_host::Error::Load(LoadError::Io { .. }));
+            let broken = matches!(error, palisade::Error::Load(LoadError::Io { .. }));
             let error = anyhow::Error::new(error).context("loading the plugins");
             Err(if broken {
                 Failure::Broken(error)

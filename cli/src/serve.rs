@@ -19,7 +19,7 @@
 //!   on the old chain, and a reload that fails at any step keeps the old one. Lockdown
 //!   refuses reloads unless the file says `reload = "verified"`.
 //! - `GET /metrics` on `[serve] metrics` exposes per-plugin counters in the
-//!   Prometheus text format, read from [`Plugin::stats`](palisade_host::Plugin::stats)
+//!   Prometheus text format, read from [`Plugin::stats`](palisade::Plugin::stats)
 //!   at scrape time.
 
 mod metrics;
@@ -32,10 +32,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use palisade_host::config::{ReloadPolicy, ServeConfig};
-use palisade_host::layer::{ServerLayer, SharedChain};
-use palisade_host::transport::{Incoming, TransportError, serve_http};
-use palisade_host::{AuditError, AuditEvent, ConfigError, Host, Mode, OperatorConfig};
+use palisade::LoadConfig;
+use palisade::config::{ReloadPolicy, ServeConfig};
+use palisade::layer::{ServerLayer, SharedChain};
+use palisade::transport::{Incoming, TransportError, serve_http};
+use palisade::{AuditError, AuditEvent, ConfigError, Host, Mode, OperatorConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{Mutex, watch};
 use tower_layer::Layer as _;
@@ -61,7 +62,7 @@ pub enum ServeError {
     },
     /// The host could not start, or a plugin could not be loaded.
     #[error(transparent)]
-    Host(#[from] palisade_host::Error),
+    Host(#[from] palisade::Error),
     /// The TLS material could not be used.
     #[error("transport: {0}")]
     Transport(#[from] TransportError),
@@ -113,7 +114,7 @@ pub enum ReloadError {
     },
     /// A plugin of the new file failed verification or loading.
     #[error("the new chain did not load: {0}")]
-    Load(#[source] palisade_host::Error),
+    Load(#[source] palisade::Error),
     /// Lockdown: the new file would replace a running plugin with an older signed
     /// version (a rollback; raise `trust.min_versions` to make it permanent).
     #[error(
@@ -350,7 +351,7 @@ async fn wait_for(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-fn plugin_names(chain: &palisade_host::Chain) -> Vec<String> {
+fn plugin_names(chain: &palisade::Chain) -> Vec<String> {
     chain
         .plugins()
         .iter()
@@ -396,7 +397,7 @@ impl Reloader {
                 counter.fetch_add(1, Ordering::Relaxed);
                 // The error may quote a package's manifest: the author's text.
                 let text = error.to_string();
-                tracing::error!(config = %state.path.display(), outcome = error.outcome(), error = %palisade_host::Untrusted(&text), "reload: kept the old chain");
+                tracing::error!(config = %state.path.display(), outcome = error.outcome(), error = %palisade::Untrusted(&text), "reload: kept the old chain");
                 let event = AuditEvent::reload_failed(
                     error.outcome(),
                     state.path.display().to_string(),
@@ -481,7 +482,7 @@ impl Reloader {
                 .plugins()
                 .iter()
                 .find(|p| p.name() == plugin.name())
-                .map(palisade_host::Plugin::component_sha256);
+                .map(palisade::Plugin::component_sha256);
             let event = AuditEvent::reloaded(
                 plugin.name(),
                 plugin.version().map(str::to_owned),
@@ -508,10 +509,7 @@ impl Reloader {
 }
 
 /// Refuses a new chain that runs an older signed version of a plugin than `old` does.
-fn refuse_rollback(
-    old: &palisade_host::Chain,
-    new: &palisade_host::Chain,
-) -> Result<(), ReloadError> {
+fn refuse_rollback(old: &palisade::Chain, new: &palisade::Chain) -> Result<(), ReloadError> {
     let version = |text: &str| semver::Version::parse(text).ok();
     for plugin in new.plugins() {
         let Some(new_version) = plugin.version() else {

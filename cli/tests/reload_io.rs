@@ -12,8 +12,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use palisade::{Error, LoadError};
 use palisade_cli::serve::{ReloadError, Serve};
-use palisade_host::{Error, LoadError};
 use palisade_tests::guests::ADD_HEADER;
 
 /// A development config with one unsigned plugin read from `component`.

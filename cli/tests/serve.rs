@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use palisade::transport::{ClientTls, Incoming, InsecurePlaintext, TlsMaterial};
+use palisade::{Error, Mode, SigningKey, VerifyError};
 use palisade_cli::serve::{ReloadError, Serve};
-use palisade_host::transport::{ClientTls, Incoming, InsecurePlaintext, TlsMaterial};
-use palisade_host::{Error, Mode, SigningKey, VerifyError};
 use palisade_tests::echo::{EchoClient, EchoRequest, EchoService, StreamRequest};
 use palisade_tests::guests::{ADD_HEADER, RBAC};
 use palisade_tests::packages::sign_example;
@@ -212,7 +212,7 @@ struct Running {
     addr: SocketAddr,
     metrics: SocketAddr,
     reloader: palisade_cli::serve::Reloader,
-    chain: palisade_host::layer::SharedChain,
+    chain: palisade::layer::SharedChain,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -877,7 +877,7 @@ fn add_header_at(setup: &Setup, version: &str) -> Vec<u8> {
     let component = std::fs::read(ADD_HEADER).unwrap();
     let digest = hex(&sha2::Sha256::digest(&component));
     let manifest = format!("component_sha256 = \"{digest}\"\n{manifest}");
-    palisade_host::sign_package(&manifest, &component, &setup.key).unwrap()
+    palisade::sign_package(&manifest, &component, &setup.key).unwrap()
 }
 
 /// In lockdown a reload may not roll a running plugin back to an older signed version
@@ -946,7 +946,7 @@ async fn serve_reload_refuses_a_rollback_in_lockdown_and_audits_a_removal() {
 fn https_client(
     material: &TlsMaterial,
     http2: bool,
-) -> hyper_util::client::legacy::Client<palisade_host::transport::PinnedConnector, TestBody> {
+) -> hyper_util::client::legacy::Client<palisade::transport::PinnedConnector, TestBody> {
     let connector = ClientTls::new(material)
         .unwrap()
         .pin("orders.internal", PROXY_ID)
@@ -981,10 +981,7 @@ impl hyper::body::Body for TestBody {
 
 /// Sends `method path` with `headers` through `client`: the status and the body.
 async fn send(
-    client: &hyper_util::client::legacy::Client<
-        palisade_host::transport::PinnedConnector,
-        TestBody,
-    >,
+    client: &hyper_util::client::legacy::Client<palisade::transport::PinnedConnector, TestBody>,
     port: u16,
     method: &str,
     path: &str,
@@ -1084,8 +1081,8 @@ async fn serve_identity_header_is_always_set_and_never_forged() {
     // A verified certificate with no URI or DNS SAN: an anonymous caller.
     let issued = setup.ca.issue_names(&[]).unwrap();
     let anonymous = TlsMaterial {
-        cert: palisade_host::transport::Pem::bytes(issued.cert_pem),
-        key: palisade_host::transport::Pem::bytes(issued.key_pem),
+        cert: palisade::transport::Pem::bytes(issued.cert_pem),
+        key: palisade::transport::Pem::bytes(issued.key_pem),
         ..setup.client_material()
     };
     let forged = [

@@ -15,9 +15,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use hmac::{Hmac, Mac};
-use palisade_host::layer::ServerLayer;
-use palisade_host::transport::{ClientTls, TlsMaterial};
-use palisade_host::{
+use palisade::LoadConfig;
+use palisade::layer::ServerLayer;
+use palisade::transport::{ClientTls, TlsMaterial};
+use palisade::{
     CallInfo, Chain, Decision, FailurePolicy, Grants, Host, HostConfig, KeyRing, Limits,
     OperatorConfig, PluginSource, PluginSpec, SigningKey, Verdict,
 };

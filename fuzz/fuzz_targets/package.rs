@@ -12,7 +12,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use palisade_host::{SigningKey, TrustPolicy, inspect_package, verify_package};
+use palisade_package::verify::{SigningKey, TrustPolicy, inspect_package, verify_package};
 
 /// Test key 1 (secret `[1; 32]`, as in the integration tests) and key 2, with a
 /// per-plugin threshold, a minimum version and a pin, so that every rule is consulted.

@@ -6,8 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use palisade_host::audit::AUDIT_TARGET;
-use palisade_host::{
+use palisade::LoadConfig;
+use palisade::audit::AUDIT_TARGET;
+use palisade::{
     AuditError, AuditEvent, AuditSink, Error, Grants, Host, HostConfig, OnAuditFailure,
     OperatorConfig, PluginSource, PluginSpec, TrustPolicy, VerifyError,
 };
@@ -49,7 +50,7 @@ fn read_lines(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-async fn load(dir: &Path, text: &str) -> Result<palisade_host::Chain, Error> {
+async fn load(dir: &Path, text: &str) -> Result<palisade::Chain, Error> {
     let config = OperatorConfig::from_str(text, dir).unwrap();
     host().load_config(&config).await
 }
@@ -321,7 +322,7 @@ async fn audit_events_reach_tracing_with_stable_fields() {
 /// event: `identities`, beside the (empty) key `signers`.
 #[tokio::test]
 async fn a_sigstore_admitted_package_is_audited_with_its_signer() {
-    use palisade_host::{Identity, SigstoreTrustRoot, SubjectPattern, package_with_bundle};
+    use palisade::{Identity, SigstoreTrustRoot, SubjectPattern, package_with_bundle};
     use palisade_tests::sigstore::{Fulcio, Rekor, Signer, bundle, trusted_root};
     const ISSUER: &str = "https://token.ci.test";
     const SUBJECT: &str = "https://ci.test/org/repo/.github/workflows/release.yml@refs/tags/v1.0.0";
@@ -405,7 +406,7 @@ async fn a_manifest_description_is_escaped_in_the_debug_log() {
     let component = component();
     let forged = "ok\\n2026-12-01T00:00:00Z  INFO palisade::audit: plugin loaded event=\\\"loaded\\\"\\u001B[2K";
     let manifest = manifest_with_description(&component, forged);
-    let package = palisade_host::sign_package(&manifest, &component, &key(1)).unwrap();
+    let package = palisade::sign_package(&manifest, &component, &key(1)).unwrap();
     let spec = |bytes: Vec<u8>, trust: TrustPolicy| {
         PluginSpec::new("add-header", PluginSource::PackageBytes(bytes))
             .grants(Grants::none().config())

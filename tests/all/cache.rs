@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use palisade_host::{CacheStats, Error, Grants, Host, HostConfig, HostError, Plugin};
+use palisade::{CacheStats, Error, Grants, Host, HostConfig, HostError, Plugin};
 use palisade_tests::guests::{ADD_HEADER, GUEST_TRIVIAL};
 
 use palisade_tests::spec;

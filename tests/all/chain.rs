@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use palisade_host::{
+use palisade::{
     CallError, Chain, Code, Decision, FailurePolicy, Grants, Hooks, InstanceMode, Limits, Plugin,
     TrapKind,
 };

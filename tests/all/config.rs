@@ -3,9 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use palisade_host::{
-    Capability, ConfigError, Decision, Error, Host, Mode, OperatorConfig, PolicyError,
-};
+use palisade::LoadConfig;
+use palisade::{Capability, ConfigError, Decision, Error, Host, Mode, OperatorConfig, PolicyError};
 
 use crate::support::{call, headers, host};
 use crate::verify::{hex, key, package};

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
-use palisade_host::{
+use palisade::LoadConfig;
+use palisade::{
     CallInfo, Chain, ConfigError, Decision, Error, KeyKind, OperatorConfig, PublicKey, TrustPolicy,
     VerifyError, add_signature, inspect_package, verify_package,
 };

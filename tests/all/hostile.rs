@@ -5,7 +5,7 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use palisade_host::{
+use palisade::{
     CallError, Capability, Code, CryptoGrant, Decision, Grants, KeyUse, Limits,
     MAX_METADATA_CHANGES_PER_CALL, MAX_METADATA_TOTAL_BYTES, MAX_REJECTION_MESSAGE_BYTES,
     MAX_REPLY_BODY_BYTES, MAX_REPLY_HEADERS, Plugin, PolicyError, TrapKind,
@@ -64,7 +64,7 @@ async fn read_file() {
         .await
         .unwrap_err();
     match err {
-        palisade_host::Error::Policy(PolicyError::Forbidden { import, .. }) => {
+        palisade::Error::Policy(PolicyError::Forbidden { import, .. }) => {
             assert!(import.starts_with("wasi:filesystem/"), "{import}");
         }
         other => panic!("expected a forbidden import, got {other}"),
@@ -78,7 +78,7 @@ async fn open_socket() {
     let err = load(host(), "open-socket", HOSTILE_OPEN_SOCKET, all_grants())
         .await
         .unwrap_err();
-    let palisade_host::Error::Policy(PolicyError::Forbidden { import, reason, .. }) = &err else {
+    let palisade::Error::Policy(PolicyError::Forbidden { import, reason, .. }) = &err else {
         panic!("expected a forbidden import, got {err}");
     };
     // The component imports both; the first one listed is reported.
@@ -208,7 +208,7 @@ async fn log_spam() {
     // elapsed time, each message cut to the message cap.
     let allowed = limits.log_burst_bytes
         + limits.log_bytes_per_sec * (started.elapsed().as_secs() + 1)
-        + palisade_host::MAX_LOG_MESSAGE_BYTES as u64;
+        + palisade::MAX_LOG_MESSAGE_BYTES as u64;
     assert!(stats.log_bytes_emitted <= allowed, "{stats:?}");
     // How many messages the guest gets to write (and so how many are dropped)
     // depends on how fast it runs: ~4,000+ on a quiet machine, 3,809 seen at a load
@@ -229,7 +229,7 @@ async fn import_ungranted() {
     .await
     .unwrap_err();
     match &err {
-        palisade_host::Error::Policy(PolicyError::NotGranted {
+        palisade::Error::Policy(PolicyError::NotGranted {
             plugin,
             import,
             capability,
@@ -265,7 +265,7 @@ async fn forge_identity() {
     .await
     .unwrap();
     let call = std::sync::Arc::new(
-        palisade_host::CallInfo::server("orders.v1.Orders", "Create")
+        palisade::CallInfo::server("orders.v1.Orders", "Create")
             .with_peer_identity("spiffe://palisade.test/frontend"),
     );
     let mut metadata = headers(&[(
@@ -406,15 +406,15 @@ async fn metrics_flood() {
         .unwrap();
     serves_next_call(&plugin, "metrics-flood").await;
     let metrics = plugin.stats().metrics;
-    assert_eq!(metrics.len(), palisade_host::MAX_METRICS_PER_PLUGIN);
+    assert_eq!(metrics.len(), palisade::MAX_METRICS_PER_PLUGIN);
     // The first names won; nothing oversized, malformed or NaN got in.
-    assert_eq!(metrics["flood_0"], palisade_host::MetricValue::Counter(1));
+    assert_eq!(metrics["flood_0"], palisade::MetricValue::Counter(1));
     assert!(metrics.keys().all(|k| k.starts_with("flood_")));
     // A second call only adds to the existing counters.
     serves_next_call(&plugin, "metrics-flood").await;
     assert_eq!(
         plugin.stats().metrics["flood_0"],
-        palisade_host::MetricValue::Counter(2)
+        palisade::MetricValue::Counter(2)
     );
 }
 
@@ -444,10 +444,10 @@ async fn sleep() {
 #[tokio::test]
 async fn loop_forever_under_fuel() {
     // Fuel is a host-wide switch (it slows every instruction), so it gets its own host.
-    let host = palisade_host::Host::new(palisade_host::HostConfig {
+    let host = palisade::Host::new(palisade::HostConfig {
         fuel: true,
         max_instances: 8,
-        ..palisade_host::HostConfig::default()
+        ..palisade::HostConfig::default()
     })
     .unwrap();
     let limits = Limits {
@@ -470,10 +470,10 @@ async fn loop_forever_under_fuel() {
 mod multi_memory;
 
 /// A plugin made of several core instances, each with its own linear memory.
-fn multi_memory_spec(name: &str, shape: multi_memory::Shape) -> palisade_host::PluginSpec {
-    palisade_host::PluginSpec::new(
+fn multi_memory_spec(name: &str, shape: multi_memory::Shape) -> palisade::PluginSpec {
+    palisade::PluginSpec::new(
         name,
-        palisade_host::PluginSource::Bytes(multi_memory::component(shape)),
+        palisade::PluginSource::Bytes(multi_memory::component(shape)),
     )
 }
 
@@ -543,8 +543,7 @@ async fn multi_memory_past_the_pool_bounds_is_refused() {
             .load(multi_memory_spec("multi-memory-wide", shape))
             .await
             .unwrap_err();
-        let palisade_host::Error::Compile(palisade_host::CompileError::Invalid { plugin, reason }) =
-            &err
+        let palisade::Error::Compile(palisade::CompileError::Invalid { plugin, reason }) = &err
         else {
             panic!("expected a compile error, got {err}");
         };
@@ -558,9 +557,9 @@ async fn multi_memory_plugin_cannot_starve_another() {
     // A host with room for 4 plugin instances. The hostile plugin is as wide as the
     // pool allows one instance to be (64 core instances, 2 memories) and may have 2
     // instances; it warms as many as it can. Another plugin must still load and serve.
-    let host = palisade_host::Host::new(palisade_host::HostConfig {
+    let host = palisade::Host::new(palisade::HostConfig {
         max_instances: 4,
-        ..palisade_host::HostConfig::default()
+        ..palisade::HostConfig::default()
     })
     .unwrap();
     let shape = multi_memory::Shape {
@@ -605,7 +604,7 @@ async fn random_flood() {
         .await
         .unwrap();
     // Up to the cap, a call gets all it asks for.
-    let cap = palisade_host::MAX_RANDOM_BYTES;
+    let cap = palisade::MAX_RANDOM_BYTES;
     let metadata = expect_continue(&plugin, headers(&[("x-attack", &cap.to_string())])).await;
     assert_eq!(metadata["x-random-len"], cap.to_string().as_str());
     // 64 MiB in one call (wasmtime's default cap): refused before the host makes any
@@ -701,9 +700,9 @@ fn forge_log_component() -> Vec<u8> {
 async fn forge_log() {
     let plugin = host()
         .load(
-            palisade_host::PluginSpec::new(
+            palisade::PluginSpec::new(
                 "forge-log",
-                palisade_host::PluginSource::Bytes(forge_log_component()),
+                palisade::PluginSource::Bytes(forge_log_component()),
             )
             .grants(Grants::none().clock())
             .limits(limits(10_000)),
@@ -716,7 +715,7 @@ async fn forge_log() {
     let log = LogBuffer::default();
     let guard = tracing::subscriber::set_default(log.subscriber());
     let err = attack(&plugin, "trap").await.unwrap_err();
-    let verdict = palisade_host::Chain::new([plugin.clone()])
+    let verdict = palisade::Chain::new([plugin.clone()])
         .on_request(&call(), &mut headers(&[("x-attack", "trap")]))
         .await;
     drop(guard);
@@ -747,9 +746,9 @@ async fn forge_log() {
     // logged escaped.
     use tower::ServiceExt as _;
     let service = tower::ServiceBuilder::new()
-        .layer(palisade_host::layer::ServerLayer::new(
-            palisade_host::Chain::new([plugin.clone()]),
-        ))
+        .layer(palisade::layer::ServerLayer::new(palisade::Chain::new([
+            plugin.clone(),
+        ])))
         .service(tower::service_fn(|_: http::Request<String>| async {
             Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
         }));

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use palisade_host::layer::ServerLayer;
-use palisade_host::transport::{PeerInfo, ServerTls, serve_http};
-use palisade_host::{Chain, FailurePolicy, Grants, Limits, Plugin};
+use palisade::layer::ServerLayer;
+use palisade::transport::{PeerInfo, ServerTls, serve_http};
+use palisade::{Chain, FailurePolicy, Grants, Limits, Plugin};
 use palisade_tests::echo::{EchoRequest, StreamRequest};
 use palisade_tests::guests::*;
 use palisade_tests::spec;
@@ -297,7 +297,7 @@ async fn streaming_calls_run_hooks_on_headers_and_pass_messages_through() {
 
 #[tokio::test]
 async fn a_shared_chain_is_replaced_between_calls() {
-    use palisade_host::layer::SharedChain;
+    use palisade::layer::SharedChain;
     let chain = SharedChain::new(Chain::new([add_header().await]));
     let server =
         crate::net::grpc_server(&material(SERVER_ID), ServerLayer::shared(chain.clone())).await;
@@ -319,8 +319,8 @@ async fn a_shared_chain_is_replaced_between_calls() {
 
 #[tokio::test]
 async fn callers_without_a_verified_identity_get_the_code_only() {
-    use palisade_host::layer::ErrorDetail;
-    use palisade_host::transport::{Incoming, InsecurePlaintext, InsecurePlaintextConnector};
+    use palisade::layer::ErrorDetail;
+    use palisade::transport::{Incoming, InsecurePlaintext, InsecurePlaintextConnector};
     use palisade_tests::echo::EchoClient;
 
     let opt_in = InsecurePlaintext::insecure_allow();
@@ -355,7 +355,7 @@ async fn callers_without_a_verified_identity_get_the_code_only() {
 
 #[tokio::test]
 async fn response_hooks_on_trailers_see_the_final_status() {
-    use palisade_host::layer::ResponseHooks;
+    use palisade::layer::ResponseHooks;
     let layer =
         |plugins| ServerLayer::new(Chain::new(plugins)).response_hooks(ResponseHooks::FinalStatus);
     let server =
@@ -501,7 +501,7 @@ async fn plain_http_service_through_the_server_layer() {
 struct HttpServer {
     port: u16,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    handshakes: palisade_host::transport::HandshakeStats,
+    handshakes: palisade::transport::HandshakeStats,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -552,7 +552,7 @@ async fn http_server(layer: ServerLayer) -> HttpServer {
 }
 
 type HttpClient =
-    hyper_util::client::legacy::Client<palisade_host::transport::PinnedConnector, Full<Bytes>>;
+    hyper_util::client::legacy::Client<palisade::transport::PinnedConnector, Full<Bytes>>;
 
 fn http_client() -> HttpClient {
     hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -785,7 +785,7 @@ async fn slow_handshakes_from_one_peer_do_not_starve_another() {
     .expect("a client from another address waited behind the slow handshakes");
     assert_eq!(status, http::StatusCode::OK);
     assert_eq!(server.hits(), 1);
-    let limit = palisade_host::transport::MAX_PENDING_HANDSHAKES_PER_PEER as u64;
+    let limit = palisade::transport::MAX_PENDING_HANDSHAKES_PER_PEER as u64;
     assert!(server.handshakes.over_limit() >= 1100 - limit);
     drop(slow);
 }
@@ -795,7 +795,7 @@ async fn slow_handshakes_from_one_peer_do_not_starve_another() {
 #[tokio::test]
 async fn slow_headers_and_idle_connections_are_closed() {
     use hyper_util::rt::TokioIo;
-    use palisade_host::transport::{HttpTimeouts, serve_http_with};
+    use palisade::transport::{HttpTimeouts, serve_http_with};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tower::ServiceExt as _;
 

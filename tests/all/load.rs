@@ -1,6 +1,6 @@
 //! Bad input gets a clear, typed error: never a panic.
 
-use palisade_host::{
+use palisade::{
     CryptoGrant, Error, Grants, KeyUse, Limits, LoadError, PluginSource, PluginSpec, PolicyError,
 };
 use palisade_tests::guests::{ADD_HEADER, FIXTURE_OLD_CONTRACT, FIXTURE_WRONG_SIGNATURE};
@@ -64,13 +64,9 @@ async fn flipped_byte_in_code_is_refused_without_panic() {
 
 #[tokio::test]
 async fn oversized_input_is_refused_before_parsing() {
-    let err = load_bytes(vec![
-        0;
-        palisade_host::load::MAX_COMPONENT_BYTES as usize + 1
-    ])
-    .await;
+    let err = load_bytes(vec![0; palisade::load::MAX_COMPONENT_BYTES as usize + 1]).await;
     assert!(
-        matches!(err, Error::Load(LoadError::TooLarge { limit, .. }) if limit == palisade_host::load::MAX_COMPONENT_BYTES),
+        matches!(err, Error::Load(LoadError::TooLarge { limit, .. }) if limit == palisade::load::MAX_COMPONENT_BYTES),
         "{err}"
     );
 }
@@ -127,7 +123,7 @@ async fn a_wrongly_typed_import_of_the_right_version_fails_to_link() {
         .load(spec("wrong", FIXTURE_WRONG_SIGNATURE))
         .await
         .unwrap_err();
-    let Error::Link(palisade_host::LinkError::Mismatch { plugin, reason }) = &err else {
+    let Error::Link(palisade::LinkError::Mismatch { plugin, reason }) = &err else {
         panic!("expected a link mismatch, got {err}");
     };
     assert_eq!(plugin, "wrong");
@@ -271,20 +267,19 @@ fn a_path_that_is_not_a_regular_file_is_refused_before_reading() {
         // The operator's config and the PEM files it names go through the same door.
         let config = path.clone();
         let error =
-            within_a_minute(move || palisade_host::OperatorConfig::from_file(config).unwrap_err());
+            within_a_minute(move || palisade::OperatorConfig::from_file(config).unwrap_err());
         assert_eq!(
             error.to_string(),
             format!("cannot read config {}: {reason}", path.display())
         );
-        let pem = palisade_host::transport::Pem::file(&path);
-        let material = palisade_host::transport::TlsMaterial {
+        let pem = palisade::transport::Pem::file(&path);
+        let material = palisade::transport::TlsMaterial {
             cert: pem.clone(),
             key: pem.clone(),
             ca: pem,
         };
-        let error = within_a_minute(move || {
-            palisade_host::transport::ServerTls::new(&material).unwrap_err()
-        });
+        let error =
+            within_a_minute(move || palisade::transport::ServerTls::new(&material).unwrap_err());
         assert!(error.to_string().ends_with(&reason), "{error}");
     }
     let _ = std::fs::remove_dir_all(&dir);

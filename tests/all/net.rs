@@ -4,11 +4,11 @@
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
-use palisade_host::layer::{ClientLayer, ClientService, ServerLayer};
-use palisade_host::transport::{
+use palisade::layer::{ClientLayer, ClientService, ServerLayer};
+use palisade::transport::{
     ClientTls, HandshakeStats, Incoming, ServerTls, TlsMaterial, TransportError,
 };
-use palisade_host::{Chain, Plugin};
+use palisade::{Chain, Plugin};
 use palisade_tests::echo::{EchoClient, EchoService};
 use palisade_tests::pki::TestCa;
 use tokio::net::TcpListener;

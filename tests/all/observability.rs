@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use palisade_host::{CALL_DURATION_BUCKETS_SECONDS, Decision, TrapKind};
+use palisade::{CALL_DURATION_BUCKETS_SECONDS, Decision, TrapKind};
 use palisade_tests::guests::{GUEST_TRIVIAL, HOSTILE_LOOP_FOREVER};
 use palisade_tests::spec;
 
@@ -47,9 +47,9 @@ async fn decisions_traps_and_durations_are_counted() {
 async fn timeouts_are_traps_and_failures() {
     let plugin = host()
         .load(
-            spec("obs-loop", HOSTILE_LOOP_FOREVER).limits(palisade_host::Limits {
+            spec("obs-loop", HOSTILE_LOOP_FOREVER).limits(palisade::Limits {
                 call_timeout: std::time::Duration::from_millis(20),
-                ..palisade_host::Limits::default()
+                ..palisade::Limits::default()
             }),
         )
         .await

@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
-use palisade_host::{
+use palisade::{
     Capability, Code, CryptoGrant, Decision, Error, Grants, KeyUse, Limits, Plugin, PolicyError,
 };
 use palisade_tests::guests::*;
@@ -115,7 +115,7 @@ rbac_cases!(
 );
 
 async fn rbac_decides(plugin: &Plugin, identity: Option<&str>, method: &str) -> Decision {
-    let mut info = palisade_host::CallInfo::server("orders.v1.Orders", method);
+    let mut info = palisade::CallInfo::server("orders.v1.Orders", method);
     info.peer_identity = identity.map(str::to_owned);
     let mut metadata = headers(&[]);
     plugin
@@ -179,7 +179,7 @@ async fn rate_limit_refuses_past_the_burst_per_identity() {
         .await
         .unwrap();
     let as_identity =
-        |id: &str| Arc::new(palisade_host::CallInfo::server("s", "m").with_peer_identity(id));
+        |id: &str| Arc::new(palisade::CallInfo::server("s", "m").with_peer_identity(id));
     let alice = as_identity("alice");
     for _ in 0..3 {
         let mut metadata = headers(&[]);

@@ -8,7 +8,7 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use palisade_host::{
+use palisade::{
     CallError, Code, Decision, Grants, Hooks, ImportClass, Limits, Plugin, TrapKind,
     classify_import, component_imports,
 };

@@ -5,7 +5,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use palisade_host::{
+use palisade::LoadConfig;
+use palisade::{
     Grants, Identity, IdentityPolicy, PluginSource, PluginSpec, RefPattern, SignerClaims,
     SignerIdentity, SigstoreFailure, SigstoreTrustRoot, SubjectPattern, TrustPolicy, VerifyError,
     add_bundle, add_signature, package_with_bundle, sign_package, verify_package,
@@ -834,7 +835,7 @@ fn sigstore_trust_roots_are_read_strictly() {
 fn sigstore_real_cosign_bundle_is_read() {
     let real = include_str!("../fixtures/sigstore/cosign-v3-blob.sigstore.json");
     let package = splice(unsigned(), real);
-    let inspected = palisade_host::inspect_package(&package).unwrap();
+    let inspected = palisade::inspect_package(&package).unwrap();
     assert!(
         inspected.info.unreadable_bundles.is_empty(),
         "{:?}",
@@ -887,7 +888,7 @@ async fn sigstore_config_constrains_the_claims() {
         signed(&mut world, &calling_shared(OWN_CALLER)),
     )
     .unwrap();
-    let config = palisade_host::OperatorConfig::from_file(&config_path).unwrap();
+    let config = palisade::OperatorConfig::from_file(&config_path).unwrap();
     host().load_config(&config).await.unwrap();
     std::fs::write(
         dir.join("add-header.pkg"),
@@ -895,7 +896,7 @@ async fn sigstore_config_constrains_the_claims() {
     )
     .unwrap();
     match host().load_config(&config).await {
-        Err(palisade_host::Error::Verify {
+        Err(palisade::Error::Verify {
             reason:
                 VerifyError::InvalidBundle {
                     failure: SigstoreFailure::Claims(reason),
@@ -946,13 +947,13 @@ async fn sigstore_lockdown_config_loads_a_keyless_package() {
         signed(&mut world, &Signer::new(ISSUER, SUBJECT)),
     )
     .unwrap();
-    let config = palisade_host::OperatorConfig::from_file(dir.join("palisade.toml")).unwrap();
+    let config = palisade::OperatorConfig::from_file(dir.join("palisade.toml")).unwrap();
     let chain = host().load_config(&config).await.unwrap();
     let mut metadata = headers(&[]);
     let verdict = chain
         .on_request(&crate::support::call(), &mut metadata)
         .await;
-    assert_eq!(verdict.decision, palisade_host::Decision::Continue);
+    assert_eq!(verdict.decision, palisade::Decision::Continue);
     assert_eq!(metadata["x-tenant"], "blue");
     // A bundle by a branch build is not a tag build.
     let branch = "https://ci.test/org/repo/.github/workflows/release.yml@refs/heads/main";
@@ -962,7 +963,7 @@ async fn sigstore_lockdown_config_loads_a_keyless_package() {
     )
     .unwrap();
     match host().load_config(&config).await {
-        Err(palisade_host::Error::Verify {
+        Err(palisade::Error::Verify {
             reason:
                 VerifyError::ThresholdNotMet {
                     untrusted_identities,

@@ -4,7 +4,7 @@
 use std::sync::{Arc, OnceLock};
 
 use http::HeaderMap;
-use palisade_host::{CallInfo, Decision, Host, HostConfig, KeyRing, Plugin};
+use palisade::{CallInfo, Decision, Host, HostConfig, KeyRing, Plugin};
 
 /// The HMAC secret behind key `hmac-auth`.
 pub(crate) const HMAC_SECRET: &[u8] = b"test-secret-never-seen-by-plugins";

@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use palisade_host::{TrustPolicy, VerifyError, add_signature, verify_package};
+use palisade::{TrustPolicy, VerifyError, add_signature, verify_package};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 

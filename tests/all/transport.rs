@@ -3,12 +3,12 @@
 //! refuses an impostor with a valid certificate, plaintext needs the named opt-in,
 //! and bad PEM input is a typed error naming the file.
 
-use palisade_host::layer::ServerLayer;
-use palisade_host::transport::{
+use palisade::layer::ServerLayer;
+use palisade::transport::{
     ClientTls, IdentityKind, Incoming, InsecurePlaintext, InsecurePlaintextConnector, Pem,
     ServerTls, TlsMaterial, TransportError,
 };
-use palisade_host::{Chain, ConfigError, OperatorConfig};
+use palisade::{Chain, ConfigError, OperatorConfig};
 use palisade_tests::echo::{EchoClient, EchoRequest};
 use palisade_tests::pki::TestCa;
 use tonic::transport::Endpoint;

@@ -1,9 +1,9 @@
 //! Signed packages: the verify stage between load and policy, on the real
 //! `add-header` component. Every refusal asserts its specific error variant.
 
-use palisade_host::load::MAX_COMPONENT_BYTES;
-use palisade_host::verify::MAX_PACKAGE_BYTES;
-use palisade_host::{
+use palisade::load::MAX_COMPONENT_BYTES;
+use palisade::verify::MAX_PACKAGE_BYTES;
+use palisade::{
     Capability, Error, Grants, LoadError, PluginSource, PluginSpec, PolicyError, SigningKey,
     TrustPolicy, VerifyError, add_signature, sign_package,
 };
@@ -62,7 +62,7 @@ fn spec(source: PluginSource, trust: TrustPolicy) -> PluginSpec {
         .trust(trust)
 }
 
-async fn load(bytes: Vec<u8>, trust: TrustPolicy) -> palisade_host::Result<palisade_host::Plugin> {
+async fn load(bytes: Vec<u8>, trust: TrustPolicy) -> palisade::Result<palisade::Plugin> {
     host()
         .load(spec(PluginSource::PackageBytes(bytes), trust))
         .await
@@ -355,9 +355,9 @@ async fn huge_inputs_are_refused_by_size() {
 fn signed_raw(manifest: &str) -> Vec<u8> {
     use ed25519_dalek::Signer;
     let signer = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
-    let mut message = palisade_host::verify::SIGNATURE_CONTEXT.to_vec();
+    let mut message = palisade::verify::SIGNATURE_CONTEXT.to_vec();
     message.extend_from_slice(&Sha256::digest(manifest.as_bytes()));
-    let mut signature = vec![palisade_host::verify::ALGORITHM_ED25519];
+    let mut signature = vec![palisade::verify::ALGORITHM_ED25519];
     signature.extend_from_slice(&key(1).key_id().to_bytes());
     signature.extend_from_slice(&signer.sign(&message).to_bytes());
     pack(&[

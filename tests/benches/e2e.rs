@@ -31,9 +31,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use palisade_host::layer::ServerLayer;
-use palisade_host::transport::{ClientTls, ServerTls};
-use palisade_host::{Chain, Hooks, Host, HostConfig, Plugin, PluginSource, PluginSpec};
+use palisade::layer::ServerLayer;
+use palisade::transport::{ClientTls, ServerTls};
+use palisade::{Chain, Hooks, Host, HostConfig, Plugin, PluginSource, PluginSpec};
 use palisade_tests::echo::{EchoClient, EchoRequest, EchoService};
 use palisade_tests::guests::GUEST_TRIVIAL;
 use palisade_tests::loadgen::{self, LoadReport};

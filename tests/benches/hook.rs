@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group};
 use http::{HeaderMap, HeaderValue};
-use palisade_host::{
+use palisade::{
     CallInfo, Chain, Decision, Host, HostConfig, InstanceMode, Limits, Plugin, PluginSource,
     PluginSpec,
 };
@@ -344,7 +344,7 @@ fn load_costs(c: &mut Criterion) {
 /// call allowed by its first rule on a reused and on a fresh instance; the package
 /// sizes are printed. Skipped, saying why, when the Python guests were not built.
 fn python_plugins(c: &mut Criterion) {
-    use palisade_host::{Grants, SigningKey, TrustPolicy, verify_package};
+    use palisade::{Grants, SigningKey, TrustPolicy, verify_package};
     if let Some(why) = guests::python::UNAVAILABLE {
         eprintln!("python plugins: skipped: {why}");
         return;

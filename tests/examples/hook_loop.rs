@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue};
-use palisade_host::{
+use palisade::{
     CallInfo, Chain, Decision, Grants, Host, HostConfig, InstanceMode, Limits, Plugin,
     PluginSource, PluginSpec,
 };
@@ -212,7 +212,7 @@ fn layer(n: u64, plugins: Option<usize>) {
         return;
     };
     let (_host, chain) = load_chain(&rt, GUEST_TRIVIAL, InstanceMode::Reuse, plugins, false);
-    let mut service = palisade_host::layer::ServerLayer::new(chain).layer(Answer);
+    let mut service = palisade::layer::ServerLayer::new(chain).layer(Answer);
     rt.block_on(async {
         for _ in 0..n {
             std::future::poll_fn(|cx| service.poll_ready(cx))

@@ -4,9 +4,9 @@
 //! It makes a throwaway CA, starts the echo service with the `add-header` plugin on
 //! its server side, and calls it through a client pinned to the server's identity.
 
-use palisade_host::layer::{ClientLayer, ServerLayer};
-use palisade_host::transport::{ClientTls, ServerTls};
-use palisade_host::{Chain, Grants, Host, HostConfig, PluginSource, PluginSpec};
+use palisade::layer::{ClientLayer, ServerLayer};
+use palisade::transport::{ClientTls, ServerTls};
+use palisade::{Chain, Grants, Host, HostConfig, PluginSource, PluginSpec};
 use palisade_tests::echo::{EchoClient, EchoRequest, EchoService};
 use palisade_tests::guests::ADD_HEADER;
 use palisade_tests::pki::TestCa;

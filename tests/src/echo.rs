@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use palisade_host::transport::PeerInfo;
+use palisade::transport::PeerInfo;
 use tonic::{Request, Response, Status};
 
 #[allow(

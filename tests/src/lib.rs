@@ -2,7 +2,7 @@
 //! components compiled from `plugins/` and `tests/hostile/` by this crate's build
 //! script, and small helpers to load them.
 
-use palisade_host::{Grants, Host, Plugin, PluginSource, PluginSpec};
+use palisade::{Grants, Host, Plugin, PluginSource, PluginSpec};
 
 pub mod loadgen;
 pub mod sigstore;
@@ -18,12 +18,7 @@ pub fn spec(name: &str, path: &str) -> PluginSpec {
 }
 
 /// Loads the component at `path` under `name` with `grants`.
-pub async fn load(
-    host: &Host,
-    name: &str,
-    path: &str,
-    grants: Grants,
-) -> palisade_host::Result<Plugin> {
+pub async fn load(host: &Host, name: &str, path: &str, grants: Grants) -> palisade::Result<Plugin> {
     host.load(spec(name, path).grants(grants)).await
 }
 

@@ -2,7 +2,7 @@
 //! manifest from `plugins/<name>/manifest.toml` with `component_sha256` filled in,
 //! and the component the build compiled.
 
-use palisade_host::SigningKey;
+use palisade::SigningKey;
 
 /// Why a package could not be made.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -26,5 +26,5 @@ pub fn sign_example(plugin: &str, component: &str, key: &SigningKey) -> Result<V
         .collect();
     // A top-level key must come before the first table header.
     let manifest = format!("component_sha256 = \"{digest}\"\n{manifest}");
-    Ok(palisade_host::sign_package(&manifest, &component, key)?)
+    Ok(palisade::sign_package(&manifest, &component, key)?)
 }

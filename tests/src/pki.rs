@@ -1,7 +1,7 @@
 //! A throwaway certificate authority, made at run time with `rcgen`: certificates
 //! for SPIFFE-style URI identities or DNS names, usable for both TLS directions.
 
-use palisade_host::transport::{Pem, TlsMaterial};
+use palisade::transport::{Pem, TlsMaterial};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use extism::{Manifest, Plugin as ExtismPlugin, PluginBuilder, Wasm};
 use http::{HeaderMap, HeaderValue};
-use palisade_host::{
+use palisade::{
     CallInfo, Decision, Host, HostConfig, InstanceMode, PluginSource, PluginSpec,
 };
 use palisade_tests::guests::GUEST_TRIVIAL;

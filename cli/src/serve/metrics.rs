@@ -1,5 +1,5 @@
 //! `GET /metrics`: the Prometheus text format (0.0.4), produced at scrape time by a
-//! collector that reads each plugin's [`stats`](palisade_host::Plugin::stats) from
+//! collector that reads each plugin's [`stats`](palisade::Plugin::stats) from
 //! the chain current at that moment. The call path only bumps the plugins' own
 //! atomics; nothing here runs on it.
 
@@ -34,12 +34,12 @@ fn counter(encoder: &mut MetricEncoder<'_>, value: u64) -> std::fmt::Result {
 impl Collector for ChainCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         let chain = self.0.chain.current();
-        let stats: Vec<(String, palisade_host::PluginStats)> = chain
+        let stats: Vec<(String, palisade::PluginStats)> = chain
             .plugins()
             .iter()
             .map(|p| (p.name().to_owned(), p.stats()))
             .collect();
-        type Field = fn(&palisade_host::PluginStats) -> u64;
+        type Field = fn(&palisade::PluginStats) -> u64;
         let per_plugin: [(&str, &str, Field); 4] = [
             (
                 "palisade_plugin_calls",

@@ -18,8 +18,8 @@ use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use palisade_host::layer::{is_grpc_content_type, strip_untrusted_headers};
-use palisade_host::transport::PeerInfo;
+use palisade::layer::{is_grpc_content_type, strip_untrusted_headers};
+use palisade::transport::PeerInfo;
 
 use super::State;
 

@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use palisade_host::{
+use palisade::{
     CryptoGrant, Grants, Host, HostConfig, KeyRing, KeyUse, PluginSource, PluginSpec, SigningKey,
     TrustPolicy, sign_package, verify_package,
 };
@@ -138,9 +138,9 @@ pub(crate) fn bench(c: &mut Criterion) {
         let spec = || {
             PluginSpec::new(name, PluginSource::PackageBytes(package.clone()))
                 .grants(ceiling())
-                .limits(palisade_host::Limits {
+                .limits(palisade::Limits {
                     call_timeout: Duration::from_secs(10),
-                    ..palisade_host::Limits::default()
+                    ..palisade::Limits::default()
                 })
                 .trust(std::sync::Arc::clone(&trust))
         };

@@ -1,6 +1,6 @@
 //! Resident memory of idle instances, read from `/proc/self/statm`.
 
-use palisade_host::{HostConfig, InstanceMode, Limits, PluginSource, PluginSpec};
+use palisade::{HostConfig, InstanceMode, Limits, PluginSource, PluginSpec};
 use palisade_tests::guests;
 
 /// Prints the resident memory of one idle instance and of 1,000.
@@ -9,7 +9,7 @@ pub(crate) fn report(quick: bool) {
         .enable_all()
         .build()
         .unwrap();
-    let host = palisade_host::Host::new(HostConfig {
+    let host = palisade::Host::new(HostConfig {
         max_instances: 1100,
         ..HostConfig::default()
     })
@@ -17,7 +17,7 @@ pub(crate) fn report(quick: bool) {
     let n = if quick { 200 } else { 1000 };
     for (label, path) in [("trivial", guests::GUEST_TRIVIAL), ("rbac", guests::RBAC)] {
         let spec = PluginSpec::new(label, PluginSource::File(path.into()))
-            .grants(palisade_host::Grants::none().config().log())
+            .grants(palisade::Grants::none().config().log())
             .config([("rules", "allow spiffe://bench/client orders.v1.Orders/*")])
             .instance_mode(InstanceMode::Reuse)
             .limits(Limits {
@@ -29,7 +29,7 @@ pub(crate) fn report(quick: bool) {
         // What its first call adds to the one instance the load made (stack, heap and
         // data pages the guest touches): idle instances that have served calls carry it.
         let fresh = palisade_tests::resident_bytes();
-        let call = std::sync::Arc::new(palisade_host::CallInfo::server("orders.v1.Orders", "Get"));
+        let call = std::sync::Arc::new(palisade::CallInfo::server("orders.v1.Orders", "Get"));
         let mut metadata = http::HeaderMap::new();
         metadata.insert("x-request-id", http::HeaderValue::from_static("1"));
         let _ = rt

@@ -1,0 +1,559 @@
+//! Stage 6, **intercept**: run hooks on calls, and chains of plugins in order.
+
+pub(crate) mod backoff;
+
+pub(crate) mod stats;
+pub(crate) mod worker;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use http::HeaderMap;
+use tracing::Instrument;
+
+use self::backoff::Backoff;
+use self::stats::CallStats;
+pub use self::stats::{CALL_DURATION_BUCKETS_SECONDS, DecisionCounts, DurationHistogram};
+use crate::capability::call::ReplyTooLarge;
+use crate::capability::metrics::MetricValue;
+use crate::compile::EpochTicker;
+use crate::instance::{Instance, Pool};
+use palisade_types::{CallError, TrapKind};
+use palisade_types::{CallInfo, Code, Decision, FailurePolicy, Hooks, Verdict};
+
+/// Counters and gauges of one plugin: a snapshot that `palisade serve` exports as
+/// Prometheus text. The call counters and the duration histogram are lock-free
+/// atomics updated on every call.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PluginStats {
+    /// Hook calls started.
+    pub calls: u64,
+    /// Calls that trapped (timeouts included).
+    pub traps: u64,
+    /// Calls that ran out of time.
+    pub timeouts: u64,
+    /// Calls that failed for any reason (traps, saturation, backoff, instantiation).
+    pub failures: u64,
+    /// Calls that returned a decision, by kind (`calls` is these plus `failures`,
+    /// give or take the calls in flight).
+    pub decisions: DecisionCounts,
+    /// How long calls took, failures included: from the hook being called to its
+    /// result (waiting for an instance, instantiating, running, returning).
+    pub duration: DurationHistogram,
+    /// Instances kept for reuse right now.
+    pub idle_instances: usize,
+    /// Bytes the plugin has written to the host log (stdout, stderr and `log`).
+    pub log_bytes_emitted: u64,
+    /// Messages dropped by the log rate cap.
+    pub log_messages_dropped: u64,
+    /// Bytes in the plugin's `kv` store.
+    pub kv_used_bytes: usize,
+    /// The plugin's own metrics.
+    pub metrics: std::collections::BTreeMap<String, MetricValue>,
+    /// The hooks the plugin said it does not implement (the SDK says so for a hook
+    /// left at its default), which the host has stopped calling.
+    pub unimplemented_hooks: Hooks,
+}
+
+pub(crate) struct PluginInner {
+    pub(crate) pool: Pool,
+    pub(crate) failure_policy: FailurePolicy,
+    pub(crate) hooks: Hooks,
+    /// Set when a hook says it is not implemented: the host stops calling it.
+    /// Indexed by [`Hook::index`].
+    unimplemented: [AtomicBool; 2],
+    /// Held so the epoch keeps advancing while any plugin is alive.
+    _ticker: Arc<EpochTicker>,
+    stats: CallStats,
+    /// Refuses new instances for a while when most recent calls trapped.
+    backoff: Backoff,
+    /// What was loaded: the component's SHA-256 and, for a package, its version.
+    component_sha256: [u8; 32],
+    version: Option<String>,
+}
+
+/// A loaded plugin, ready to run. Cheap to clone; clones share instances and state.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<PluginInner>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name())
+            .field("failure_policy", &self.inner.failure_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Hook {
+    Request,
+    Response(Code),
+}
+
+impl Hook {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Request => "on-request",
+            Self::Response(_) => "on-response",
+        }
+    }
+
+    /// Its place in per-hook arrays.
+    fn index(self) -> usize {
+        match self {
+            Self::Request => 0,
+            Self::Response(_) => 1,
+        }
+    }
+}
+
+impl PluginInner {
+    /// Whether the plugin said `hook` is not implemented.
+    fn unimplemented(&self, hook: Hook) -> &AtomicBool {
+        &self.unimplemented[hook.index()]
+    }
+
+    /// Whether `hook` runs: the spec enables it and the plugin has not excused it.
+    fn runs(&self, hook: Hook) -> bool {
+        let enabled = match hook {
+            Hook::Request => self.hooks.request,
+            Hook::Response(_) => self.hooks.response,
+        };
+        enabled && !self.unimplemented(hook).load(Ordering::Relaxed)
+    }
+}
+
+/// The outcome of a call, as the span's `decision` field.
+fn outcome(result: &Result<Decision, CallError>) -> &'static str {
+    match result {
+        Ok(Decision::Continue) => "continue",
+        Ok(Decision::Reject { .. }) => "reject",
+        Ok(Decision::Respond(_)) => "respond",
+        Err(CallError::Trap { .. }) => "trap",
+        Err(_) => "error",
+    }
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        pool: Pool,
+        failure_policy: FailurePolicy,
+        hooks: Hooks,
+        ticker: Arc<EpochTicker>,
+        component_sha256: [u8; 32],
+        version: Option<String>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(PluginInner {
+                pool,
+                failure_policy,
+                hooks,
+                unimplemented: [AtomicBool::new(false), AtomicBool::new(false)],
+                _ticker: ticker,
+                stats: CallStats::default(),
+                backoff: Backoff::default(),
+                component_sha256,
+                version,
+            }),
+        }
+    }
+
+    /// The SHA-256 of the component that runs (for a package, verified against its
+    /// signed manifest).
+    pub fn component_sha256(&self) -> [u8; 32] {
+        self.inner.component_sha256
+    }
+
+    /// The signed manifest's version, for a plugin loaded from a package.
+    pub fn version(&self) -> Option<&str> {
+        self.inner.version.as_deref()
+    }
+
+    /// The plugin's name.
+    pub fn name(&self) -> &str {
+        &self.inner.pool.shared().name
+    }
+
+    /// What the chain does when this plugin fails.
+    pub fn failure_policy(&self) -> FailurePolicy {
+        self.inner.failure_policy
+    }
+
+    /// Runs `on-request`. On success, `metadata` carries the plugin's changes; on
+    /// failure it is left as it was before the call.
+    pub async fn on_request(
+        &self,
+        call: &Arc<CallInfo>,
+        metadata: &mut HeaderMap,
+    ) -> Result<Decision, CallError> {
+        if !self.inner.runs(Hook::Request) {
+            return Ok(Decision::Continue);
+        }
+        self.run(Hook::Request, call, metadata).await
+    }
+
+    /// Runs `on-response` with the response's status.
+    pub async fn on_response(
+        &self,
+        call: &Arc<CallInfo>,
+        status: Code,
+        metadata: &mut HeaderMap,
+    ) -> Result<Decision, CallError> {
+        if !self.inner.runs(Hook::Response(status)) {
+            return Ok(Decision::Continue);
+        }
+        self.run(Hook::Response(status), call, metadata).await
+    }
+
+    /// The plugin's counters right now.
+    pub fn stats(&self) -> PluginStats {
+        let c = &self.inner.stats;
+        let shared = self.inner.pool.shared();
+        PluginStats {
+            calls: c.calls(),
+            traps: c.traps(),
+            timeouts: c.timeouts(),
+            failures: c.failures(),
+            decisions: c.decisions(),
+            duration: c.duration(),
+            idle_instances: self.inner.pool.idle_count(),
+            log_bytes_emitted: shared.log.emitted_bytes(),
+            log_messages_dropped: shared.log.dropped_messages(),
+            kv_used_bytes: shared.kv.as_ref().map_or(0, |kv| kv.used_bytes()),
+            metrics: shared.metrics.snapshot(),
+            unimplemented_hooks: Hooks {
+                request: self
+                    .inner
+                    .unimplemented(Hook::Request)
+                    .load(Ordering::Relaxed),
+                response: self
+                    .inner
+                    .unimplemented(Hook::Response(Code::Ok))
+                    .load(Ordering::Relaxed),
+            },
+        }
+    }
+
+    /// Instantiates ahead of traffic until `instances` idle instances are ready (at
+    /// most [`Limits::max_concurrency`](crate::Limits::max_concurrency)), so that a
+    /// burst of concurrent calls does not pay for instantiation. Returns how many are
+    /// idle. Does nothing for [`InstanceMode::FreshPerCall`](crate::InstanceMode).
+    pub async fn warm(&self, instances: usize) -> Result<usize, CallError> {
+        self.inner.pool.warm(instances)
+    }
+
+    /// A value from the plugin's `kv` store, for operators and tests.
+    pub fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.inner.pool.shared().kv.as_ref()?.get(key)
+    }
+
+    async fn run(
+        &self,
+        hook: Hook,
+        call: &Arc<CallInfo>,
+        metadata: &mut HeaderMap,
+    ) -> Result<Decision, CallError> {
+        let stats = &self.inner.stats;
+        stats.start();
+        // At debug level: with the usual info-level subscriber, a disabled span costs a
+        // cached interest check per call, not an allocation.
+        let span = tracing::debug_span!(
+            "plugin_call",
+            plugin = self.name(),
+            hook = hook.name(),
+            decision = tracing::field::Empty,
+            duration_us = tracing::field::Empty,
+        );
+        let start = Instant::now();
+        let result = if span.is_disabled() {
+            self.run_inner(hook, call, metadata, start).await
+        } else {
+            self.run_inner(hook, call, metadata, start)
+                .instrument(span.clone())
+                .await
+        };
+        let elapsed = start.elapsed();
+        stats.record(&result, elapsed);
+        if !span.is_disabled() {
+            span.record("decision", outcome(&result));
+            span.record("duration_us", elapsed.as_secs_f64() * 1e6);
+        }
+        result
+    }
+
+    async fn run_inner(
+        &self,
+        hook: Hook,
+        call: &Arc<CallInfo>,
+        metadata: &mut HeaderMap,
+        start: Instant,
+    ) -> Result<Decision, CallError> {
+        let inner = &*self.inner;
+        let pool = &inner.pool;
+        let limits = &pool.limits;
+        // A free permit is taken without arming a timer; only a saturated plugin
+        // waits, and waiting counts against the same deadline as running.
+        let saturated = || CallError::Saturated {
+            plugin: self.name().to_owned(),
+            max_concurrency: limits.max_concurrency,
+        };
+        // The hook's deadline runs from when it is entered, as its epoch deadline
+        // does; the clock is read again only on the slow paths (a wait, a new instance).
+        let mut entered = start;
+        let _permit = match pool.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::Closed) => return Err(saturated()),
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                match tokio::time::timeout(limits.call_timeout, pool.permits.acquire()).await {
+                    Ok(Ok(permit)) => {
+                        entered = Instant::now();
+                        permit
+                    }
+                    _ => return Err(saturated()),
+                }
+            }
+        };
+        let mut instance = match pool.take_idle() {
+            Some(instance) => instance,
+            None => {
+                inner.backoff.admit(self.name())?;
+                let instance = pool.instantiate()?;
+                entered = Instant::now();
+                instance
+            }
+        };
+        let Instance { store, bindings } = &mut instance;
+        let deadline = entered + limits.call_timeout;
+        let active = &mut store.data_mut().call;
+        active.begin(Arc::clone(call), metadata);
+        active.hook_deadline = Some(deadline);
+        pool.arm(store);
+        let interceptor = bindings.palisade_plugin_interceptor();
+        // A plain call on this thread's stack: the guest can reach no async host
+        // function, so it needs no fiber. Past a small budget the epoch callback
+        // hands this worker's queue to another thread (see `worker`), so that a hook
+        // running to its deadline does not stall the runtime.
+        let result = match hook {
+            Hook::Request => interceptor.call_on_request(&mut *store),
+            Hook::Response(status) => interceptor.call_on_response(&mut *store, status.into()),
+        };
+        let finished = store.data_mut().call.finish(result.is_ok(), metadata);
+        match result {
+            Ok(()) => {
+                if finished.unimplemented
+                    && !inner.unimplemented(hook).swap(true, Ordering::Relaxed)
+                {
+                    tracing::debug!(
+                        plugin = self.name(),
+                        hook = hook.name(),
+                        "hook not implemented; no longer called"
+                    );
+                }
+                pool.checkin(instance);
+                Ok(finished.decision)
+            }
+            Err(error) => {
+                let kind = classify_trap(&error, &instance, limits);
+                // The full error (with the wasm backtrace, whose function names come
+                // from the component's name section) is for the operator only, escaped;
+                // the caller gets `kind`, which the host wrote.
+                tracing::warn!(
+                    plugin = self.name(),
+                    %kind,
+                    detail = %operator_detail(&error),
+                    "plugin trapped; instance discarded"
+                );
+                // The instance is dropped here: a trapped instance is never entered again.
+                drop(instance);
+                let stats = &inner.stats;
+                let answered = stats.decisions();
+                let answered = answered.continued + answered.rejected + answered.responded;
+                // This trap is recorded in the counters after the call returns.
+                inner.backoff.on_trap(answered, stats.traps() + 1);
+                Err(CallError::Trap {
+                    plugin: self.name().to_owned(),
+                    kind,
+                })
+            }
+        }
+    }
+}
+
+fn classify_trap(error: &wasmtime::Error, instance: &Instance, limits: &crate::Limits) -> TrapKind {
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return TrapKind::Exit(exit.0);
+    }
+    if let Some(too_large) = error.downcast_ref::<ReplyTooLarge>() {
+        return TrapKind::ReplyTooLarge {
+            what: too_large.what,
+            limit: too_large.limit,
+        };
+    }
+    // A refused memory.grow surfaces as whatever the guest does next (Rust aborts
+    // with `unreachable`); the limiter remembers the refusal.
+    let memory_denied = instance.store.data().limiter.take_memory_denied();
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => TrapKind::Timeout(limits.call_timeout),
+        Some(wasmtime::Trap::OutOfFuel) => TrapKind::OutOfFuel(limits.fuel.unwrap_or(0)),
+        Some(wasmtime::Trap::StackOverflow) => TrapKind::StackOverflow,
+        Some(_) if memory_denied => TrapKind::MemoryLimit(limits.max_memory_bytes),
+        Some(wasmtime::Trap::UnreachableCodeReached) => TrapKind::Unreachable,
+        Some(trap) => TrapKind::Wasm(trap.to_string()),
+        None if memory_denied => TrapKind::MemoryLimit(limits.max_memory_bytes),
+        None => TrapKind::Host(host_summary(error)),
+    }
+}
+
+/// Longest explanation of a host-side failure a caller may read, in bytes.
+const MAX_SUMMARY_BYTES: usize = 256;
+/// Longest failure detail written to the operator's log, in bytes.
+const MAX_DETAIL_BYTES: usize = 4096;
+
+/// What a caller may read of a host-side failure: the root cause alone (the host's
+/// or wasmtime's sentence), never the context wasmtime adds around it (the wasm
+/// backtrace names the guest's functions as its name section spells them), escaped
+/// and bounded all the same.
+pub(crate) fn host_summary(error: &wasmtime::Error) -> String {
+    bounded(
+        palisade_types::escape_untrusted(&error.root_cause().to_string()),
+        MAX_SUMMARY_BYTES,
+    )
+}
+
+/// The whole failure, backtrace included, for the operator's log: escaped, so that a
+/// name section cannot print lines that pass for the host's, and bounded.
+pub(crate) fn operator_detail(error: &wasmtime::Error) -> String {
+    bounded(
+        palisade_types::escape_untrusted(&format!("{error:#}")),
+        MAX_DETAIL_BYTES,
+    )
+}
+
+/// A failed instantiation (a start function may trap, with a backtrace): logged in
+/// full for the operator, summarised for the caller.
+pub(crate) fn instantiate_error(plugin: &str, error: &wasmtime::Error) -> CallError {
+    tracing::warn!(
+        plugin,
+        detail = %operator_detail(error),
+        "plugin could not be instantiated"
+    );
+    CallError::Instantiate {
+        plugin: plugin.to_owned(),
+        reason: host_summary(error),
+    }
+}
+
+/// `text` cut to at most `limit` bytes at a character boundary, marked when cut.
+fn bounded(text: std::borrow::Cow<'_, str>, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.into_owned();
+    }
+    let end = text.floor_char_boundary(limit);
+    format!("{}…[truncated]", &text[..end])
+}
+
+/// Plugins in order. Requests pass through them first to last, responses last to
+/// first; the first plugin that rejects or responds ends the walk.
+///
+/// Order is policy. Put authentication before authorization, and both before rate
+/// limiting, so that rejected calls do not spend anyone's quota:
+/// `Chain::new([hmac_auth, rbac, rate_limit])`.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    plugins: Vec<Plugin>,
+}
+
+impl Chain {
+    /// A chain of `plugins`, in the order given.
+    pub fn new(plugins: impl IntoIterator<Item = Plugin>) -> Self {
+        Self {
+            plugins: plugins.into_iter().collect(),
+        }
+    }
+
+    /// The plugins, in request order.
+    pub fn plugins(&self) -> &[Plugin] {
+        &self.plugins
+    }
+
+    /// Runs every plugin's `on-request` in order.
+    pub async fn on_request(&self, call: &Arc<CallInfo>, metadata: &mut HeaderMap) -> Verdict {
+        walk(self.plugins.iter(), Hook::Request, call, metadata).await
+    }
+
+    /// Runs every plugin's `on-response` in reverse order.
+    pub async fn on_response(
+        &self,
+        call: &Arc<CallInfo>,
+        status: Code,
+        metadata: &mut HeaderMap,
+    ) -> Verdict {
+        walk(
+            self.plugins.iter().rev(),
+            Hook::Response(status),
+            call,
+            metadata,
+        )
+        .await
+    }
+}
+
+/// Runs `hook` on each plugin until one rejects, responds, or fails closed.
+async fn walk<'a>(
+    plugins: impl Iterator<Item = &'a Plugin> + Send,
+    hook: Hook,
+    call: &Arc<CallInfo>,
+    metadata: &mut HeaderMap,
+) -> Verdict {
+    let mut failures = Vec::new();
+    for plugin in plugins {
+        let result = match hook {
+            Hook::Request => plugin.on_request(call, metadata).await,
+            Hook::Response(status) => plugin.on_response(call, status, metadata).await,
+        };
+        if let Some(verdict) = settle(plugin, result, &mut failures) {
+            return verdict;
+        }
+    }
+    Verdict::new(Decision::Continue, None, failures)
+}
+
+/// Applies a plugin's result to the walk: `Some` ends it.
+fn settle(
+    plugin: &Plugin,
+    result: Result<Decision, CallError>,
+    failures: &mut Vec<CallError>,
+) -> Option<Verdict> {
+    match result {
+        Ok(Decision::Continue) => None,
+        Ok(decision) => Some(Verdict::new(
+            decision,
+            Some(plugin.name().to_owned()),
+            std::mem::take(failures),
+        )),
+        Err(error) => match plugin.failure_policy() {
+            FailurePolicy::FailClosed => {
+                let message = error.to_string();
+                failures.push(error);
+                Some(Verdict::new(
+                    Decision::Reject {
+                        code: Code::Unavailable,
+                        message,
+                    },
+                    Some(plugin.name().to_owned()),
+                    std::mem::take(failures),
+                ))
+            }
+            FailurePolicy::FailOpen => {
+                tracing::warn!(plugin = plugin.name(), %error, "plugin failed; failing open");
+                failures.push(error);
+                None
+            }
+        },
+    }
+}
