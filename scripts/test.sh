@@ -44,6 +44,11 @@ fi
 echo "==> cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The external types each library's public API exposes, against its allow-list
+# (crates/*/external-types.txt): rustdoc's JSON, from clippy's check build.
+echo "==> external types of the public APIs (scripts/external-types.sh)"
+bash scripts/external-types.sh
+
 # A short fuzz run of the package parser (installs cargo-fuzz if missing; its own
 # build in target/fuzz). FUZZ_SECONDS=0 skips it.
 if [ "${FUZZ_SECONDS:-20}" != 0 ]; then

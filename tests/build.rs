@@ -1,8 +1,8 @@
 //! Compiles every guest (the example plugins, the hostile fixtures, the test
 //! plugins of `tests/fixtures/` and the benchmark guests of `tests/guests/`) for `wasm32-wasip2`, signs each example plugin (its
 //! `manifest.toml` and component) into a package with a development key, and writes
-//! their paths as constants plus a `foreach_hostile!` macro, so that a fixture without
-//! a test is a compile error. Also generates the echo gRPC service of `tests/proto/`.
+//! their paths as constants plus the list of hostile fixtures, which a test checks
+//! against the test functions (each fixture needs a test that loads it). Also generates the echo gRPC service of `tests/proto/`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -133,12 +133,16 @@ fn main() {
     );
     let names: Vec<String> = hostile
         .iter()
-        .map(|(_, dir)| format!("$m!({});", dir.replace('-', "_")))
+        .map(|(_, dir)| {
+            let name = dir.replace('-', "_");
+            format!("({name:?}, \"HOSTILE_{}\")", name.to_uppercase())
+        })
         .collect();
     let _ = writeln!(
         code,
-        "/// Calls `$m!(name)` for every hostile fixture.\n#[macro_export]\nmacro_rules! foreach_hostile {{ ($m:ident) => {{ {} }}; }}",
-        names.join(" ")
+        "/// Every hostile fixture: its test's name (the fixture's, `-` as `_`) and the\n\
+         /// constant of its component.\npub const HOSTILE: &[(&str, &str)] = &[{}];",
+        names.join(", ")
     );
     python_guests(&root, &target_dir, &dev_key.key, &packages_dir, &mut code);
     let dest = PathBuf::from(env("OUT_DIR")).join("guests.rs");

@@ -104,8 +104,10 @@ fn keygen_sign_verify_inspect() {
 
     let ok = expect(&dir, &["verify", "--trust", "a.pub", "add-header.pkg"], 0);
     let stdout = text(&ok.stdout);
-    assert!(stdout.contains("add-header"), "{stdout}");
-    assert!(stdout.contains("0.1.0"), "{stdout}");
+    // The name and version as the signed manifest gives them, on their own lines
+    // (the package's path, printed too, would satisfy a bare `contains("add-header")`).
+    assert!(stdout.contains("\nname:        add-header\n"), "{stdout}");
+    assert!(stdout.contains("\nversion:     0.1.0\n"), "{stdout}");
 
     let refused = expect(&dir, &["verify", "--trust", "b.pub", "add-header.pkg"], 1);
     assert!(text(&refused.stderr).contains("refused"));
@@ -232,7 +234,10 @@ fn check_config_exit_codes() {
     let output = expect(&dir, &["check-config", "ok.toml"], 0);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("mode:        lockdown"), "{stdout}");
-    assert!(stdout.contains("add-header"), "{stdout}");
+    assert!(
+        stdout.contains("\n1. add-header (package add-header.pkg, fail closed)\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains(r#"{"config":{}}"#), "{stdout}");
     write(
         "open.toml",
@@ -365,10 +370,7 @@ fn sigstore_bundle_sign_verify_inspect() {
     const SUBJECT: &str = "https://ci.test/org/repo/.github/workflows/release.yml@refs/tags/v1";
     let dir = temp_dir("sigstore");
     let component = std::fs::read(ADD_HEADER).unwrap();
-    let digest: String = Sha256::digest(&component)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = hex::encode(Sha256::digest(&component));
     let template = std::fs::read_to_string(manifest()).unwrap();
     std::fs::write(dir.join("unpinned.toml"), &template).unwrap();
     let manifest_text = template.replacen(

@@ -102,10 +102,6 @@ impl Default for Options<'_> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Setup {
     async fn new(test: &str) -> Self {
         let dir = temp_dir(test);
@@ -176,7 +172,7 @@ grants = {{ config = {{}} }}
 config = {{ name = "x-tenant", value = "{tenant}" }}
 limits = {{ call_timeout_ms = 10000 }}
 "#,
-            key = hex(&self.key.public_key().to_bytes()),
+            key = hex::encode(self.key.public_key().to_bytes()),
             upstream = upstream,
             rules = options.rules,
             tenant = options.tenant,
@@ -679,18 +675,31 @@ async fn serve_binary_handles_sighup_and_sigterm() {
         .spawn()
         .unwrap();
     let pid = child.id().to_string();
-    let (lines, received) = std::sync::mpsc::channel::<String>();
     let stderr = child.stderr.take().unwrap();
+    let mut child = KillOnDrop(child);
+    let (lines, received) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = lines.send(line);
         }
     });
+    // Bounded: a sidecar that hangs without logging fails the test in a minute
+    // instead of hanging it (the guard below kills the child on any failure).
     let wait_for = |needle: &str| {
-        received
-            .iter()
-            .find(|line| line.contains(needle))
-            .unwrap_or_else(|| panic!("the log ended before {needle:?}"))
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match received.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no log line with {needle:?} within 60 s")
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("the log ended before {needle:?}")
+                }
+            }
+        }
     };
     wait_for("accepting calls");
     let signal = |name: &str| {
@@ -705,8 +714,18 @@ async fn serve_binary_handles_sighup_and_sigterm() {
     );
     signal("-TERM");
     wait_for("shutting down");
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// A child process killed when the test is done with it, also when it fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// A plain HTTP/1.1 upstream (hyper), counting its hits and answering with the
@@ -875,7 +894,7 @@ fn add_header_at(setup: &Setup, version: &str) -> Vec<u8> {
     .replace("version = \"0.1.0\"", &format!("version = \"{version}\""));
     assert!(manifest.contains(version), "the example manifest changed");
     let component = std::fs::read(ADD_HEADER).unwrap();
-    let digest = hex(&sha2::Sha256::digest(&component));
+    let digest = hex::encode(sha2::Sha256::digest(&component));
     let manifest = format!("component_sha256 = \"{digest}\"\n{manifest}");
     palisade::sign_package(&manifest, &component, &setup.key).unwrap()
 }
@@ -927,7 +946,7 @@ async fn serve_reload_refuses_a_rollback_in_lockdown_and_audits_a_removal() {
         .iter()
         .find(|p| p.name() == "add-header")
         .unwrap();
-    let sha256 = hex(&add_header.component_sha256());
+    let sha256 = hex::encode(add_header.component_sha256());
 
     // The same file without add-header.
     let text = std::fs::read_to_string(&path).unwrap();

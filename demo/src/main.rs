@@ -74,10 +74,6 @@ fn write(dir: &Path, name: &str, contents: impl AsRef<[u8]>) -> anyhow::Result<(
     std::fs::write(&path, contents).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The operator config: lockdown, the publisher's key, mTLS, the four plugins.
 fn config_text(publisher: &str, transport_extra: &str) -> String {
     format!(
@@ -155,7 +151,7 @@ async fn run() -> anyhow::Result<()> {
     );
 
     // 3. A lockdown config trusting that key; every package is verified at load.
-    let publisher_hex = hex(&publisher.public_key().to_bytes());
+    let publisher_hex = hex::encode(publisher.public_key().to_bytes());
     write(&dir.0, "palisade.toml", config_text(&publisher_hex, ""))?;
     let config = OperatorConfig::from_file(dir.0.join("palisade.toml"))?;
     let mut keys = KeyRing::new();
@@ -303,14 +299,14 @@ fn sign<T>(
     let mut random = [0u8; 16];
     getrandom::getrandom(&mut random)
         .map_err(|e| anyhow::anyhow!("no randomness for a nonce: {e}"))?;
-    let nonce = hex(&random);
+    let nonce = hex::encode(random);
     let secret: &[u8] = match signature {
         Signature::Forged => b"a guess",
         _ => DEMO_SECRET,
     };
     let mut mac = Hmac::<Sha256>::new_from_slice(secret)?;
     mac.update(format!("{SERVICE}/{method}\n{timestamp}\n{nonce}").as_bytes());
-    let tag = hex(&mac.finalize().into_bytes());
+    let tag = hex::encode(mac.finalize().into_bytes());
     let metadata = request.metadata_mut();
     metadata.insert("x-timestamp", timestamp.parse()?);
     metadata.insert("x-nonce", nonce.parse()?);

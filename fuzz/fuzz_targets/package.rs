@@ -24,7 +24,9 @@ static TRUST: LazyLock<TrustPolicy> = LazyLock::new(|| {
         .plugin_threshold("rate-limit", 2)
         .min_version("rbac", "0.1.0")
         .map(|trust| trust.pin_sha256("hmac-auth", [0; 32]))
-        .unwrap_or_default()
+        // A policy that cannot be built must stop the run, not fuzz against an empty
+        // policy that trusts nothing (every input would then stop at the first check).
+        .expect("the fuzz target's trust policy")
 });
 
 fuzz_target!(|data: &[u8]| {

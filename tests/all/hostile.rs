@@ -15,14 +15,40 @@ use palisade_tests::{load, spec};
 
 use crate::support::{call, expect_continue, headers, host};
 
-macro_rules! assert_test_exists {
-    ($name:ident) => {
-        const _: fn() = || {
-            let _ = $name;
-        };
-    };
+/// Each hostile fixture has a test function named after it (`read_file`, or
+/// `read_env_...`) whose body names the fixture's component: an item of that name,
+/// or a test that never loads the fixture, does not count.
+#[test]
+fn every_hostile_fixture_has_a_test_that_loads_it() {
+    let sources = [include_str!("hostile.rs"), include_str!("../env_secret.rs")];
+    for (name, component) in palisade_tests::guests::HOSTILE {
+        let loaded = sources.iter().any(|source| {
+            test_functions(source).any(|(fn_name, body)| {
+                (fn_name == *name || fn_name.starts_with(&format!("{name}_")))
+                    && body.contains(component)
+            })
+        });
+        assert!(
+            loaded,
+            "hostile fixture `{name}` has no test named after it that loads {component}"
+        );
+    }
 }
-palisade_tests::foreach_hostile!(assert_test_exists);
+
+/// `(name, body)` of every `#[test]` or `#[tokio::test]` function in `source`: the
+/// body runs to the first line that is a lone `}` (rustfmt's end of an item).
+fn test_functions(source: &str) -> impl Iterator<Item = (&str, &str)> {
+    source
+        .split("#[tokio::test")
+        .chain(source.split("#[test]"))
+        .skip(1)
+        .filter_map(|rest| {
+            let after_fn = &rest[rest.find("fn ")? + 3..];
+            let name = &after_fn[..after_fn.find('(')?];
+            let body = &after_fn[..after_fn.find("\n}\n").unwrap_or(after_fn.len())];
+            Some((name, body))
+        })
+}
 
 fn all_grants() -> Grants {
     Grants::none()
@@ -54,8 +80,6 @@ fn limits(timeout_ms: u64) -> Limits {
 
 // read_env is in tests/env_secret.rs: it sets a process environment variable, so it
 // runs in a binary of its own.
-#[allow(dead_code, reason = "names the fixture for foreach_hostile!")]
-fn read_env() {}
 
 #[tokio::test]
 async fn read_file() {
@@ -675,12 +699,12 @@ fn assert_not_forged(log: &str) {
     clippy::disallowed_methods,
     reason = "the test edits the fixture's bytes before the host reads them"
 )]
-fn forge_log_component() -> Vec<u8> {
+fn forge_log_component(component: &str) -> Vec<u8> {
     const MARKER: &[u8] = b"palisade_forged_frame_marker_abcdefghijklmnopqrstuvwxyz_abcdefghijklmnopqrstuvwxyz_abcdefgh";
     let mut forged = format!("\n{FORGED_LINE}\n").into_bytes();
     assert!(forged.len() <= MARKER.len());
     forged.resize(MARKER.len(), b' ');
-    let mut bytes = std::fs::read(HOSTILE_FORGE_LOG).unwrap();
+    let mut bytes = std::fs::read(component).unwrap();
     let mut found = 0;
     let mut at = 0;
     while let Some(offset) = bytes[at..].windows(MARKER.len()).position(|w| w == MARKER) {
@@ -702,7 +726,7 @@ async fn forge_log() {
         .load(
             palisade::PluginSpec::new(
                 "forge-log",
-                palisade::PluginSource::Bytes(forge_log_component()),
+                palisade::PluginSource::Bytes(forge_log_component(HOSTILE_FORGE_LOG)),
             )
             .grants(Grants::none().clock())
             .limits(limits(10_000)),

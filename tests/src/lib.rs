@@ -49,14 +49,21 @@ pub fn temp_dir(group: &str, test: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Resident memory of this process, in bytes (`/proc/self/statm`; 0 where it
-/// cannot be read).
+/// Resident memory of this process, in bytes (`/proc/self/statm`, 4 KiB pages).
+/// Panics where it cannot be read, so that a memory check never passes vacuously
+/// on a system without `/proc` (it used to return 0 there).
+#[expect(
+    clippy::panic,
+    reason = "a test helper fails the test that cannot measure"
+)]
 pub fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_else(|e| {
+        panic!("cannot read /proc/self/statm ({e}): memory checks need Linux's /proc")
+    });
     let pages: u64 = statm
         .split_whitespace()
         .nth(1)
         .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or_else(|| panic!("/proc/self/statm has no resident page count: {statm:?}"));
     pages * 4096
 }

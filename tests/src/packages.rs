@@ -20,11 +20,6 @@ pub fn sign_example(plugin: &str, component: &str, key: &SigningKey) -> Result<V
     );
     let manifest = String::from_utf8(std::fs::read(&manifest_path)?)?;
     let component = std::fs::read(component)?;
-    let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&component)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    // A top-level key must come before the first table header.
-    let manifest = format!("component_sha256 = \"{digest}\"\n{manifest}");
+    let manifest = palisade::verify::fill_component_digest(&manifest, &component)?;
     Ok(palisade::sign_package(&manifest, &component, key)?)
 }

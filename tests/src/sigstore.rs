@@ -348,7 +348,7 @@ pub fn bundle(ca: &Fulcio, log: &mut Rekor, signer: &Signer, artifact: &[u8]) ->
     // hashedrekord v0.0.1, in canonical JSON (keys sorted, no spaces).
     let body = format!(
         r#"{{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{{"data":{{"hash":{{"algorithm":"sha256","value":"{}"}}}},"signature":{{"content":"{}","publicKey":{{"content":"{}"}}}}}}}}"#,
-        hex(&digest),
+        hex::encode(digest),
         B64.encode(&signature),
         B64.encode(cert_pem.as_bytes()),
     );
@@ -372,7 +372,7 @@ pub fn bundle(ca: &Fulcio, log: &mut Rekor, signer: &Signer, artifact: &[u8]) ->
         r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
         B64.encode(body.as_bytes()),
         signer.integrated_time,
-        hex(&log_id),
+        hex::encode(log_id),
         index
     );
     let set = log.sign(set_payload.as_bytes());
@@ -430,10 +430,6 @@ fn pem_certificate(der: &[u8]) -> String {
     }
     out.push_str("-----END CERTIFICATE-----\n");
     out
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -30,9 +30,13 @@
 //!   the manual (`palisade::manual`, "Transport and lockdown").
 
 mod client;
+#[cfg(feature = "hyper")]
+mod connect;
 mod error;
 mod identity;
 mod pem;
+#[cfg(feature = "hyper")]
+mod serve;
 mod server;
 
 use std::collections::BTreeMap;
@@ -45,17 +49,17 @@ use rustls::crypto::CryptoProvider;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-pub use self::client::{ClientIo, ClientTls, InsecurePlaintextConnector, PinnedConnector};
+pub use self::client::ClientTls;
+#[cfg(feature = "hyper")]
+pub use self::connect::{ClientIo, InsecurePlaintextConnector, PinnedConnector};
 pub use self::error::TransportError;
 pub use self::identity::{IdentityKind, PeerIdentity, PeerInfo};
 pub use self::pem::{MAX_PEM_BYTES, Pem};
+#[cfg(feature = "hyper")]
+pub use self::serve::{HttpTimeouts, serve_http, serve_http_with};
 pub use self::server::{
-    HANDSHAKE_TIMEOUT, HandshakeStats, Incoming, MAX_PENDING_HANDSHAKES, ServerIo, ServerTls,
-    serve_http,
-};
-pub use self::server::{
-    HEADER_READ_TIMEOUT, HttpTimeouts, IDLE_TIMEOUT, MAX_PENDING_HANDSHAKES_PER_PEER,
-    serve_http_with,
+    HANDSHAKE_TIMEOUT, HEADER_READ_TIMEOUT, HandshakeStats, IDLE_TIMEOUT, Incoming,
+    MAX_PENDING_HANDSHAKES, MAX_PENDING_HANDSHAKES_PER_PEER, ServerIo, ServerTls,
 };
 
 /// The one crypto provider every configuration is built with.

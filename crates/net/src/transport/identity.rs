@@ -7,7 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rustls_pki_types::{CertificateDer, DnsName};
-use x509_parser::extensions::GeneralName;
+use x509_cert::Certificate;
+use x509_cert::der::Decode;
+use x509_cert::ext::pkix::SubjectAltName;
+use x509_cert::ext::pkix::name::GeneralName;
 
 use palisade_types::Untrusted;
 
@@ -181,21 +184,22 @@ impl fmt::Display for San {
 /// cannot be parsed or has none (rustls has parsed and verified it before this runs).
 /// A URI SAN without a well-formed scheme is left out.
 pub(crate) fn san_names(cert: &CertificateDer<'_>) -> Vec<San> {
-    let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+    let Ok(parsed) = Certificate::from_der(cert.as_ref()) else {
         return Vec::new();
     };
-    let Ok(Some(san)) = parsed.subject_alternative_name() else {
+    let Ok(Some((_critical, SubjectAltName(names)))) =
+        parsed.tbs_certificate.get::<SubjectAltName>()
+    else {
         return Vec::new();
     };
-    san.value
-        .general_names
+    names
         .iter()
         .filter_map(|name| match name {
-            GeneralName::URI(uri) => match San::classify(uri) {
+            GeneralName::UniformResourceIdentifier(uri) => match San::classify(uri.as_str()) {
                 Some(uri @ San::Uri(_)) => Some(uri),
                 _ => None,
             },
-            GeneralName::DNSName(dns) => Some(San::dns(dns)),
+            GeneralName::DnsName(dns) => Some(San::dns(dns.as_str())),
             _ => None,
         })
         .collect()
