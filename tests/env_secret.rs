@@ -24,11 +24,7 @@ async fn read_env_sees_nothing_of_the_host_environment() {
     let planted = std::env::var("PALISADE_TEST_SECRET");
     assert_eq!(planted.as_deref(), Ok("hunter2"));
 
-    let host = Host::new(HostConfig {
-        max_instances: 8,
-        ..HostConfig::default()
-    })
-    .unwrap();
+    let host = Host::new(HostConfig::default().with_max_instances(8)).unwrap();
     let plugin = palisade_tests::load(
         &host,
         "read-env",

@@ -377,10 +377,7 @@ async fn hostile(host: &Host) -> anyhow::Result<()> {
     let looping = host
         .load(
             spec("loop-forever", guests::HOSTILE_LOOP_FOREVER)
-                .limits(Limits {
-                    call_timeout: Duration::from_millis(50),
-                    ..Limits::default()
-                })
+                .limits(Limits::default().with_call_timeout(Duration::from_millis(50)))
                 .failure_policy(FailurePolicy::FailClosed),
         )
         .await?;

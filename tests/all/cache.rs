@@ -26,12 +26,12 @@ fn fresh_dir(label: &str) -> PathBuf {
 }
 
 fn cached_host(dir: &Path, fuel: bool) -> Result<Host, Error> {
-    Host::new(HostConfig {
-        cache_dir: Some(dir.to_owned()),
-        fuel,
-        max_instances: 8,
-        ..HostConfig::default()
-    })
+    Host::new(
+        HostConfig::default()
+            .with_cache_dir(Some(dir.to_owned()))
+            .with_fuel(fuel)
+            .with_max_instances(8),
+    )
 }
 
 async fn load_add_header(host: &Host) -> Plugin {

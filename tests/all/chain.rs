@@ -26,10 +26,7 @@ async fn looping(policy: FailurePolicy) -> Plugin {
     host()
         .load(
             spec("loop-forever", HOSTILE_LOOP_FOREVER)
-                .limits(Limits {
-                    call_timeout: Duration::from_millis(20),
-                    ..Limits::default()
-                })
+                .limits(Limits::default().with_call_timeout(Duration::from_millis(20)))
                 .failure_policy(policy),
         )
         .await
@@ -315,10 +312,10 @@ async fn hooks_running_to_their_deadline_leave_the_runtime_free() {
 
     const DEADLINE: Duration = Duration::from_secs(1);
     let spinning = host()
-        .load(spec("loop-forever", HOSTILE_LOOP_FOREVER).limits(Limits {
-            call_timeout: DEADLINE,
-            ..Limits::default()
-        }))
+        .load(
+            spec("loop-forever", HOSTILE_LOOP_FOREVER)
+                .limits(Limits::default().with_call_timeout(DEADLINE)),
+        )
         .await
         .unwrap();
     let cheap = add_header("x-cheap").await;

@@ -72,10 +72,7 @@ async fn attack(plugin: &Plugin, how: &str) -> Result<Decision, CallError> {
 }
 
 fn limits(timeout_ms: u64) -> Limits {
-    Limits {
-        call_timeout: Duration::from_millis(timeout_ms),
-        ..Limits::default()
-    }
+    Limits::default().with_call_timeout(Duration::from_millis(timeout_ms))
 }
 
 // read_env is in tests/env_secret.rs: it sets a process environment variable, so it
@@ -136,10 +133,7 @@ async fn loop_forever() {
 
 #[tokio::test]
 async fn alloc_unbounded() {
-    let limits = Limits {
-        max_memory_bytes: 8 << 20,
-        ..limits(5_000)
-    };
+    let limits = limits(5_000).with_max_memory_bytes(8 << 20);
     let plugin = host()
         .load(spec("alloc-unbounded", HOSTILE_ALLOC_UNBOUNDED).limits(limits))
         .await
@@ -205,11 +199,9 @@ async fn trap_sometimes() {
 
 #[tokio::test]
 async fn log_spam() {
-    let limits = Limits {
-        log_bytes_per_sec: 64 << 10,
-        log_burst_bytes: 256 << 10,
-        ..limits(30_000)
-    };
+    let limits = limits(30_000)
+        .with_log_bytes_per_sec(64 << 10)
+        .with_log_burst_bytes(256 << 10);
     let plugin = host()
         .load(
             spec("log-spam", HOSTILE_LOG_SPAM)
@@ -468,16 +460,13 @@ async fn sleep() {
 #[tokio::test]
 async fn loop_forever_under_fuel() {
     // Fuel is a host-wide switch (it slows every instruction), so it gets its own host.
-    let host = palisade::Host::new(palisade::HostConfig {
-        fuel: true,
-        max_instances: 8,
-        ..palisade::HostConfig::default()
-    })
+    let host = palisade::Host::new(
+        palisade::HostConfig::default()
+            .with_fuel(true)
+            .with_max_instances(8),
+    )
     .unwrap();
-    let limits = Limits {
-        fuel: Some(10_000_000),
-        ..limits(10_000)
-    };
+    let limits = limits(10_000).with_fuel(Some(10_000_000));
     let plugin = host
         .load(spec("loop-forever", HOSTILE_LOOP_FOREVER).limits(limits))
         .await
@@ -513,10 +502,7 @@ async fn multi_memory_limit_is_per_instance() {
         grow_pages: 80,
         empty: 0,
     };
-    let limits = Limits {
-        max_memory_bytes: 16 << 20,
-        ..limits(5_000)
-    };
+    let limits = limits(5_000).with_max_memory_bytes(16 << 20);
     let plugin = host()
         .load(multi_memory_spec("multi-memory", shape).limits(limits))
         .await
@@ -581,11 +567,7 @@ async fn multi_memory_plugin_cannot_starve_another() {
     // A host with room for 4 plugin instances. The hostile plugin is as wide as the
     // pool allows one instance to be (64 core instances, 2 memories) and may have 2
     // instances; it warms as many as it can. Another plugin must still load and serve.
-    let host = palisade::Host::new(palisade::HostConfig {
-        max_instances: 4,
-        ..palisade::HostConfig::default()
-    })
-    .unwrap();
+    let host = palisade::Host::new(palisade::HostConfig::default().with_max_instances(4)).unwrap();
     let shape = multi_memory::Shape {
         memories: 2,
         initial_pages: 1,
@@ -593,10 +575,7 @@ async fn multi_memory_plugin_cannot_starve_another() {
         empty: 61,
     };
     assert_eq!(shape.core_instances(), 64);
-    let limits = Limits {
-        max_concurrency: 2,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_concurrency(2);
     let hostile = host
         .load(multi_memory_spec("multi-memory-hog", shape).limits(limits.clone()))
         .await

@@ -847,11 +847,9 @@ async fn ten_thousand_calls_with_one_percent_traps() {
 
     // Limits generous enough that no call waits past its deadline for an instance on
     // a loaded machine: every outcome is then the one the caller chose.
-    let limits = Limits {
-        call_timeout: Duration::from_secs(5),
-        max_concurrency: 64,
-        ..Limits::default()
-    };
+    let limits = Limits::default()
+        .with_call_timeout(Duration::from_secs(5))
+        .with_max_concurrency(64);
     let server = server_with(vec![
         trap_sometimes(FailurePolicy::FailClosed, limits).await,
     ])

@@ -150,10 +150,7 @@ async fn crypto_grant_of_an_unknown_key_fails_at_load() {
 
 #[tokio::test]
 async fn limits_out_of_range_are_refused() {
-    let zero_memory = Limits {
-        max_memory_bytes: 0,
-        ..Limits::default()
-    };
+    let zero_memory = Limits::default().with_max_memory_bytes(0);
     let err = host()
         .load(
             spec("add-header", ADD_HEADER)
@@ -172,10 +169,7 @@ async fn limits_out_of_range_are_refused() {
         ),
         "{err}"
     );
-    let fuel = Limits {
-        fuel: Some(1000),
-        ..Limits::default()
-    };
+    let fuel = Limits::default().with_fuel(Some(1000));
     let err = host()
         .load(
             spec("add-header", ADD_HEADER)
@@ -189,10 +183,7 @@ async fn limits_out_of_range_are_refused() {
 
 #[tokio::test]
 async fn memory_limit_below_the_components_minimum_fails_at_load() {
-    let tiny = Limits {
-        max_memory_bytes: 4096,
-        ..Limits::default()
-    };
+    let tiny = Limits::default().with_max_memory_bytes(4096);
     let err = host()
         .load(
             spec("add-header", ADD_HEADER)

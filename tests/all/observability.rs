@@ -46,12 +46,9 @@ async fn decisions_traps_and_durations_are_counted() {
 #[tokio::test]
 async fn timeouts_are_traps_and_failures() {
     let plugin = host()
-        .load(
-            spec("obs-loop", HOSTILE_LOOP_FOREVER).limits(palisade::Limits {
-                call_timeout: std::time::Duration::from_millis(20),
-                ..palisade::Limits::default()
-            }),
-        )
+        .load(spec("obs-loop", HOSTILE_LOOP_FOREVER).limits(
+            palisade::Limits::default().with_call_timeout(std::time::Duration::from_millis(20)),
+        ))
         .await
         .unwrap();
     let mut metadata = headers(&[("x-attack", "1")]);

@@ -30,14 +30,12 @@ palisade_tests::foreach_hostile_py!(assert_test_exists);
 /// interpreter starts with 12.7 MiB of linear memory and needs room to run, and a
 /// componentize-py component is 38 core instances (the default allows 64).
 pub(crate) fn limits() -> Limits {
-    Limits {
-        max_memory_bytes: PYTHON_MEMORY,
-        max_core_instances: 64,
+    Limits::default()
+        .with_max_memory_bytes(PYTHON_MEMORY)
+        .with_max_core_instances(64)
         // A loaded CI machine, not Python, is what needs the time: calls take
         // microseconds (BENCHMARKS.md), and the deadline is not under test here.
-        call_timeout: Duration::from_secs(2),
-        ..Limits::default()
-    }
+        .with_call_timeout(Duration::from_secs(2))
 }
 
 /// Linear memory for a Python plugin.
@@ -180,10 +178,7 @@ async fn loop_forever() {
     let plugin = load(
         "loop-forever",
         python::HOSTILE_LOOP_FOREVER,
-        Limits {
-            call_timeout: Duration::from_millis(200),
-            ..limits()
-        },
+        limits().with_call_timeout(Duration::from_millis(200)),
     )
     .await;
     let started = Instant::now();
@@ -203,10 +198,7 @@ async fn alloc_unbounded() {
     let plugin = load(
         "alloc-unbounded",
         python::HOSTILE_ALLOC_UNBOUNDED,
-        Limits {
-            call_timeout: Duration::from_secs(5),
-            ..limits()
-        },
+        limits().with_call_timeout(Duration::from_secs(5)),
     )
     .await;
     let mut metadata = headers(&[("x-attack", "1")]);

@@ -64,11 +64,9 @@ fn load(rt: &Runtime, host: &Host, name: &str, path: &str, mode: InstanceMode) -
 /// Generous deadlines: on a loaded 2-core machine a thread can be descheduled for
 /// longer than the default 100 ms, and the epoch deadline counts wall time.
 fn bench_limits() -> Limits {
-    Limits {
-        max_concurrency: 1000,
-        call_timeout: Duration::from_secs(10),
-        ..Limits::default()
-    }
+    Limits::default()
+        .with_max_concurrency(1000)
+        .with_call_timeout(Duration::from_secs(10))
 }
 
 /// The metadata of a typical call: `x-request-id` plus `extra` other headers.
@@ -251,10 +249,7 @@ fn thirty_headers(c: &mut Criterion) {
 fn cpu_limit(c: &mut Criterion) {
     let rt = runtime();
     let epoch_host = host(HostConfig::default());
-    let fuel_host = host(HostConfig {
-        fuel: true,
-        ..HostConfig::default()
-    });
+    let fuel_host = host(HostConfig::default().with_fuel(true));
     let epoch = load(
         &rt,
         &epoch_host,
@@ -263,14 +258,12 @@ fn cpu_limit(c: &mut Criterion) {
         InstanceMode::Reuse,
     );
     let fuel = rt
-        .block_on(fuel_host.load(
-            PluginSpec::new("compute", PluginSource::File(guests::GUEST_COMPUTE.into())).limits(
-                Limits {
-                    fuel: Some(u64::MAX / 2),
-                    ..bench_limits()
-                },
+        .block_on(
+            fuel_host.load(
+                PluginSpec::new("compute", PluginSource::File(guests::GUEST_COMPUTE.into()))
+                    .limits(bench_limits().with_fuel(Some(u64::MAX / 2))),
             ),
-        ))
+        )
         .unwrap();
     let proto = {
         let mut map = metadata(0);
@@ -387,11 +380,11 @@ fn python_plugins(c: &mut Criterion) {
                 .instance_mode(mode)
                 // What a Python plugin needs (BENCHMARKS.md, "Python plugins"); the
                 // Rust one uses a fraction of it.
-                .limits(Limits {
-                    max_memory_bytes: 64 << 20,
-                    max_core_instances: 64,
-                    ..bench_limits()
-                })
+                .limits(
+                    bench_limits()
+                        .with_max_memory_bytes(64 << 20)
+                        .with_max_core_instances(64),
+                )
                 .trust(Arc::clone(&trust))
         };
         group.bench_function(BenchmarkId::new("verify", language), |b| {

@@ -102,23 +102,23 @@ fn load_chain(
     plugins: usize,
     fuel: bool,
 ) -> (Host, Chain) {
-    let host = Host::new(HostConfig {
-        epoch_tick: Duration::from_millis(100),
-        max_instances: 2 * plugins.max(1) as u32,
-        fuel,
-        ..HostConfig::default()
-    })
+    let host = Host::new(
+        HostConfig::default()
+            .with_epoch_tick(Duration::from_millis(100))
+            .with_max_instances(2 * plugins.max(1) as u32)
+            .with_fuel(fuel),
+    )
     .unwrap();
     let chain: Vec<Plugin> = (0..plugins)
         .map(|i| {
             let spec = PluginSpec::new(format!("p{i}"), PluginSource::File(path.into()))
                 .instance_mode(mode)
                 // Valgrind runs the guest far slower; the deadline is not under test.
-                .limits(Limits {
-                    call_timeout: Duration::from_secs(10),
-                    fuel: fuel.then_some(u64::MAX / 2),
-                    ..Limits::default()
-                });
+                .limits(
+                    Limits::default()
+                        .with_call_timeout(Duration::from_secs(10))
+                        .with_fuel(fuel.then_some(u64::MAX / 2)),
+                );
             rt.block_on(host.load(spec)).unwrap()
         })
         .collect();
@@ -273,11 +273,11 @@ fn rbac(n: u64, path: &str, mode: InstanceMode) {
         .enable_all()
         .build()
         .unwrap();
-    let host = Host::new(HostConfig {
-        epoch_tick: Duration::from_millis(100),
-        max_instances: 8,
-        ..HostConfig::default()
-    })
+    let host = Host::new(
+        HostConfig::default()
+            .with_epoch_tick(Duration::from_millis(100))
+            .with_max_instances(8),
+    )
     .unwrap();
     let spec = PluginSpec::new("rbac", PluginSource::File(path.into()))
         .instance_mode(mode)
@@ -286,12 +286,10 @@ fn rbac(n: u64, path: &str, mode: InstanceMode) {
             "rules",
             "allow spiffe://prod/frontend orders.v1.Orders/Get*\nallow * grpc.health.v1.Health/Check",
         )])
-        .limits(Limits {
-            call_timeout: Duration::from_secs(10),
-            max_memory_bytes: 64 << 20,
-            max_core_instances: 64,
-            ..Limits::default()
-        });
+        .limits(Limits::default()
+        .with_call_timeout(Duration::from_secs(10))
+        .with_max_memory_bytes(64 << 20)
+        .with_max_core_instances(64));
     let plugin = rt.block_on(host.load(spec)).unwrap();
     let call = Arc::new(
         CallInfo::server("orders.v1.Orders", "GetOrder")

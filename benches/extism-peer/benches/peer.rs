@@ -132,10 +132,8 @@ fn per_load(c: &mut Criterion) {
     let rt = runtime();
     let cold = Host::new(HostConfig::default()).unwrap();
     let dir = std::env::temp_dir().join(format!("palisade-peer-cache-{}", std::process::id()));
-    let cached = Host::new(HostConfig {
-        cache_dir: Some(dir.clone()),
-        ..HostConfig::default()
-    })
+    let cached = Host::new(HostConfig::default()
+        .with_cache_dir(Some(dir.clone())))
     .unwrap();
     drop(rt.block_on(cached.load(spec("trivial", InstanceMode::Reuse))).unwrap());
     let compiled = extism_builder().compile().unwrap();

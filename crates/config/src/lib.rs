@@ -180,10 +180,7 @@ impl OperatorConfig {
     /// The host settings this configuration asks for: the defaults, with
     /// `compiled_cache` as [`HostConfig::cache_dir`].
     pub fn host_config(&self) -> HostConfig {
-        HostConfig {
-            cache_dir: self.compiled_cache.clone(),
-            ..HostConfig::default()
-        }
+        HostConfig::default().with_cache_dir(self.compiled_cache.clone())
     }
 
     /// Reads and resolves the file at `path` (at most [`MAX_CONFIG_BYTES`]); plugin

@@ -53,6 +53,7 @@ fn pagemap_scan_for(proc_swaps: Option<&str>) -> Enabled {
 
 /// Settings of the host as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HostConfig {
     /// Meter fuel in every plugin, so that [`Limits::fuel`](crate::Limits::fuel) can be
     /// set. Off by default: epoch deadlines bound wall time at a fraction of the cost,
@@ -75,6 +76,32 @@ pub struct HostConfig {
     /// recompiled, never run. It must be the host's alone: created 0700 when absent,
     /// refused when group- or world-writable. `None` (the default) compiles every load.
     pub cache_dir: Option<PathBuf>,
+}
+
+impl HostConfig {
+    /// Sets [`fuel`](Self::fuel).
+    pub fn with_fuel(mut self, fuel: bool) -> Self {
+        self.fuel = fuel;
+        self
+    }
+
+    /// Sets [`epoch_tick`](Self::epoch_tick).
+    pub fn with_epoch_tick(mut self, tick: Duration) -> Self {
+        self.epoch_tick = tick;
+        self
+    }
+
+    /// Sets [`max_instances`](Self::max_instances).
+    pub fn with_max_instances(mut self, instances: u32) -> Self {
+        self.max_instances = instances;
+        self
+    }
+
+    /// Sets [`cache_dir`](Self::cache_dir).
+    pub fn with_cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.cache_dir = dir;
+        self
+    }
 }
 
 impl Default for HostConfig {

@@ -192,7 +192,10 @@ impl Grants {
 }
 
 /// Resource limits for one plugin. Every bound has a default; none can be turned off.
+/// Start from [`Limits::default`] and change what you need with the `with_*`
+/// methods (the struct grows as the host learns to bound more).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Linear memory per plugin instance, in bytes: all of its memories together (a
     /// component is several core instances, and each may have a memory).
@@ -230,6 +233,56 @@ impl Default for Limits {
             log_bytes_per_sec: 64 << 10,
             log_burst_bytes: 256 << 10,
         }
+    }
+}
+
+impl Limits {
+    /// Sets [`max_memory_bytes`](Self::max_memory_bytes).
+    pub fn with_max_memory_bytes(mut self, bytes: usize) -> Self {
+        self.max_memory_bytes = bytes;
+        self
+    }
+
+    /// Sets [`max_table_elements`](Self::max_table_elements).
+    pub fn with_max_table_elements(mut self, elements: usize) -> Self {
+        self.max_table_elements = elements;
+        self
+    }
+
+    /// Sets [`max_core_instances`](Self::max_core_instances).
+    pub fn with_max_core_instances(mut self, instances: usize) -> Self {
+        self.max_core_instances = instances;
+        self
+    }
+
+    /// Sets [`call_timeout`](Self::call_timeout).
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// Sets [`fuel`](Self::fuel).
+    pub fn with_fuel(mut self, fuel: Option<u64>) -> Self {
+        self.fuel = fuel;
+        self
+    }
+
+    /// Sets [`max_concurrency`](Self::max_concurrency).
+    pub fn with_max_concurrency(mut self, instances: usize) -> Self {
+        self.max_concurrency = instances;
+        self
+    }
+
+    /// Sets [`log_bytes_per_sec`](Self::log_bytes_per_sec).
+    pub fn with_log_bytes_per_sec(mut self, bytes: u64) -> Self {
+        self.log_bytes_per_sec = bytes;
+        self
+    }
+
+    /// Sets [`log_burst_bytes`](Self::log_burst_bytes).
+    pub fn with_log_burst_bytes(mut self, bytes: u64) -> Self {
+        self.log_burst_bytes = bytes;
+        self
     }
 }
 

@@ -89,14 +89,7 @@ pub(crate) fn ceiling() -> Grants {
 pub(crate) fn host_with(cache: Option<std::path::PathBuf>) -> Host {
     let mut keys = KeyRing::new();
     keys.add_hmac_key("hmac-auth", b"benchmark secret").unwrap();
-    Host::with_keys(
-        HostConfig {
-            cache_dir: cache,
-            ..HostConfig::default()
-        },
-        keys,
-    )
-    .unwrap()
+    Host::with_keys(HostConfig::default().with_cache_dir(cache), keys).unwrap()
 }
 
 /// A fresh, private directory for a compiled cache.
@@ -138,10 +131,7 @@ pub(crate) fn bench(c: &mut Criterion) {
         let spec = || {
             PluginSpec::new(name, PluginSource::PackageBytes(package.clone()))
                 .grants(ceiling())
-                .limits(palisade::Limits {
-                    call_timeout: Duration::from_secs(10),
-                    ..palisade::Limits::default()
-                })
+                .limits(palisade::Limits::default().with_call_timeout(Duration::from_secs(10)))
                 .trust(std::sync::Arc::clone(&trust))
         };
         group.throughput(Throughput::Bytes(package.len() as u64));

@@ -9,22 +9,18 @@ pub(crate) fn report(quick: bool) {
         .enable_all()
         .build()
         .unwrap();
-    let host = palisade::Host::new(HostConfig {
-        max_instances: 1100,
-        ..HostConfig::default()
-    })
-    .unwrap();
+    let host = palisade::Host::new(HostConfig::default().with_max_instances(1100)).unwrap();
     let n = if quick { 200 } else { 1000 };
     for (label, path) in [("trivial", guests::GUEST_TRIVIAL), ("rbac", guests::RBAC)] {
         let spec = PluginSpec::new(label, PluginSource::File(path.into()))
             .grants(palisade::Grants::none().config().log())
             .config([("rules", "allow spiffe://bench/client orders.v1.Orders/*")])
             .instance_mode(InstanceMode::Reuse)
-            .limits(Limits {
-                max_concurrency: 1024,
-                call_timeout: std::time::Duration::from_secs(10),
-                ..Limits::default()
-            });
+            .limits(
+                Limits::default()
+                    .with_max_concurrency(1024)
+                    .with_call_timeout(std::time::Duration::from_secs(10)),
+            );
         let plugin = rt.block_on(host.load(spec)).unwrap();
         // What its first call adds to the one instance the load made (stack, heap and
         // data pages the guest touches): idle instances that have served calls carry it.
