@@ -14,8 +14,7 @@ use rustls::{
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use zeroize::Zeroizing;
 
-#[cfg(feature = "hyper")]
-use super::connect::PinnedConnector;
+use super::error::Mismatch;
 use super::identity::{IdentityKind, PeerIdentity, san_names};
 use super::server::key_error;
 use super::{TLS13_ONLY, TlsMaterial, TransportError, check_pin, pem, provider};
@@ -90,22 +89,13 @@ impl ClientTls {
         self.inner.pins.get(service)
     }
 
-    /// A connector for `service`: TCP to the URI's host and port, then TLS 1.3
-    /// presenting this service's certificate and requiring the server to present the
-    /// identity pinned for `service` ([`TransportError::NoPin`] if none is). Offers
-    /// ALPN `h2` and `http/1.1`.
-    ///
-    /// ```no_run
-    /// # async fn demo(tls: palisade_net::transport::ClientTls) -> Result<(), Box<dyn std::error::Error>> {
-    /// let connector = tls.connector("orders.v1.Orders")?;
-    /// let channel = tonic::transport::Endpoint::from_static("https://10.0.0.7:50051")
-    ///     .connect_with_connector(connector)
-    ///     .await?;
-    /// # let _ = channel; Ok(()) }
-    /// # let _ = demo;
-    /// ```
+    /// The rustls configuration for calling `service`, and the identity its server
+    /// must present ([`TransportError::NoPin`] when none is pinned).
     #[cfg(feature = "hyper")]
-    pub fn connector(&self, service: &str) -> Result<PinnedConnector, TransportError> {
+    pub(super) fn pinned_config(
+        &self,
+        service: &str,
+    ) -> Result<(ClientConfig, PeerIdentity), TransportError> {
         let identity = self
             .inner
             .pins
@@ -115,11 +105,7 @@ impl ClientTls {
             })?
             .clone();
         let config = self.inner.config(identity.clone(), service.to_owned())?;
-        Ok(PinnedConnector {
-            tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
-            service: Arc::from(service),
-            identity,
-        })
+        Ok((config, identity))
     }
 }
 
@@ -159,25 +145,6 @@ impl ClientInner {
         Ok(config)
     }
 }
-
-/// The reason a pinned verifier refused a certificate, carried through rustls'
-/// error to [`TransportError::IdentityMismatch`].
-#[derive(Debug)]
-pub(super) struct Mismatch {
-    pub(super) presented: Vec<String>,
-}
-
-impl std::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "certificate names {:?}, not the pinned identity",
-            self.presented
-        )
-    }
-}
-
-impl std::error::Error for Mismatch {}
 
 /// Verifies the server's chain against the CA as webpki does for any server, then
 /// requires the pinned identity among its URI and DNS SANs, of the pin's kind,

@@ -132,3 +132,22 @@ pub enum TransportError {
     #[error("no TLS material configured: set `cert`, `key` and `ca` in `[transport]`")]
     NoTlsMaterial,
 }
+
+/// The reason a pinned verifier refused a certificate, carried through rustls'
+/// error to [`TransportError::IdentityMismatch`].
+#[derive(Debug)]
+pub(super) struct Mismatch {
+    pub(super) presented: Vec<String>,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "certificate names {:?}, not the pinned identity",
+            self.presented
+        )
+    }
+}
+
+impl std::error::Error for Mismatch {}
