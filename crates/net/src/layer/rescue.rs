@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::body::LayerBody;
-use palisade_types::{CallInfo, Code, Reply};
+use palisade_types::{CallInfo, Code, Reply, Route};
 
 /// gRPC or plain HTTP, by the request's `content-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +208,23 @@ fn escape_problem(segment: &str) -> Option<&'static str> {
     None
 }
 
+/// What a request (with a canonical path) is addressed to, as route patterns see
+/// it: a gRPC path's service and method, or a plain HTTP path.
+pub(crate) fn route<B>(req: &Request<B>, protocol: Protocol) -> Route<'_> {
+    let path = req.uri().path();
+    match protocol {
+        Protocol::Grpc => match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
+            Some((service, method)) => Route::Grpc { service, method },
+            // Not reached: `path_problem` refuses such a gRPC path first.
+            None => Route::Grpc {
+                service: "",
+                method: path,
+            },
+        },
+        Protocol::Http => Route::Http { path },
+    }
+}
+
 /// Service, method, authority and deadline of a request (the peer identity is the
 /// caller's to add). A plain HTTP call's service is `http_service` when set; else,
 /// on the client side only, the host of the authority the request goes to; else
@@ -244,6 +261,9 @@ pub(crate) fn call_info<B>(
     } else {
         CallInfo::server(service, method)
     };
+    if protocol == Protocol::Http {
+        info = info.with_protocol(palisade_types::Protocol::Http);
+    }
     info.authority = authority;
     info.deadline = req
         .headers()
