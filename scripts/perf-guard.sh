@@ -8,8 +8,10 @@
 #
 # Modes of tests/examples/hook_loop.rs: `reuse` and `fresh` (the trivial hook on a
 # reused / fresh instance), `read-one` (its value copied in), `layer3` (a gRPC-shaped
-# request through ServerLayer and 3 plugins). It measures the `ci` profile's build,
-# the one scripts/test.sh makes, so it compiles nothing after the tests.
+# request through ServerLayer and 3 plugins), `layer3-unrouted` (the same, with the 3
+# plugins scoped to another service: the layer's path for a call no plugin applies
+# to). It measures the `ci` profile's build, the one scripts/test.sh makes, so it
+# compiles nothing after the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/setup.sh
@@ -28,7 +30,7 @@ TOLERANCE=${PERF_GUARD_TOLERANCE:-5}
 BUDGET=scripts/perf-budget.txt
 LOW=2000
 HIGH=12000
-MODES=(reuse fresh read-one layer3)
+MODES=(reuse fresh read-one layer3 layer3-unrouted)
 
 # Exactly scripts/test.sh's build (same command, packages and profile): nothing new
 # is compiled after the tests, and a different package set would unify features

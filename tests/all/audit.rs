@@ -135,6 +135,7 @@ async fn audit_log_records_verified_loaded_and_refused_in_lockdown() {
         "component_sha256": digest,
         "grants": {"config": {}},
         "hooks": ["request"],
+        "routes": [],
     });
     assert_eq!(object(&lines[1]), object(&expected_loaded));
     assert_eq!(lines[2]["stage"], "verify");
@@ -171,6 +172,32 @@ async fn development_mode_audits_an_unsigned_component() {
         hex(&Sha256::digest(component()))
     );
     assert_eq!(lines[0]["grants"], json!({"config": {}, "log": {}}));
+    assert_eq!(lines[0]["routes"], json!([]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 11, item 5: the loaded event records the routes a plugin is scoped to.
+#[tokio::test]
+async fn the_loaded_event_records_the_routes() {
+    let dir = palisade_tests::temp_dir("audit", "routes");
+    let text = config(
+        "development",
+        "audit.jsonl",
+        &format!(
+            "component = \"{ADD_HEADER}\"\nroutes = [\"orders.v1.Orders/*\", \"http:/admin/\"]"
+        ),
+    );
+    let chain = load(&dir, &text).await.unwrap();
+    assert_eq!(
+        chain.plugins()[0].routes().patterns(),
+        ["orders.v1.Orders/*", "http:/admin/"]
+    );
+    let lines = read_lines(&dir.join("audit.jsonl"));
+    assert_eq!(lines[0]["event"], "loaded");
+    assert_eq!(
+        lines[0]["routes"],
+        json!(["orders.v1.Orders/*", "http:/admin/"])
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -311,6 +338,7 @@ async fn audit_events_reach_tracing_with_stable_fields() {
     assert_eq!(verified["requested"], r#"{"config":{}}"#);
     assert_eq!(events[1]["signed"], "true");
     assert_eq!(events[1]["hooks"], "request,response");
+    assert_eq!(events[1]["routes"], "*");
     let refused = &events[2];
     assert_eq!(refused["level"], "WARN");
     assert_eq!(refused["stage"], "verify");

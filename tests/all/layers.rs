@@ -926,3 +926,233 @@ async fn ten_thousand_calls_with_one_percent_traps() {
         "RSS grew from {before} to {after} bytes"
     );
 }
+
+/// rbac with no rules (it refuses every call it sees), scoped to `routes`.
+async fn deny_all_on(routes: &[&str]) -> Plugin {
+    host()
+        .load(
+            spec("rbac", RBAC)
+                .grants(Grants::none().config().log())
+                .config([("rules", "")])
+                .routes(palisade::Routes::parse(routes).unwrap()),
+        )
+        .await
+        .unwrap()
+}
+
+/// Issue 11, item 5: a plugin scoped to routes runs on those calls only; the other
+/// plugins of the chain still run on every call.
+#[tokio::test]
+async fn a_scoped_plugin_runs_on_its_grpc_routes_only() {
+    let say = format!("{SERVICE}/Say");
+    let server = server_with(vec![deny_all_on(&[&say]).await, add_header().await]).await;
+    let mut client = client_with(server.addr, vec![]).await;
+    let status = client.say(request("hello", &[])).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(
+        status.message(),
+        format!("rbac: {CLIENT_ID} may not call {SERVICE}/Say")
+    );
+    assert_eq!(server.echo.calls(), 0);
+    // `Stream` is not in its routes: rbac is skipped, add-header still runs.
+    let response = client
+        .stream(tonic::Request::new(StreamRequest {
+            message: "tick".to_owned(),
+            count: 1,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(response.metadata().get("x-added-by").unwrap(), "add-header");
+    let reply = response.into_inner().message().await.unwrap().unwrap();
+    assert!(has(&reply.headers, "x-tenant=blue"), "{:?}", reply.headers);
+    assert_eq!(server.echo.calls(), 1);
+
+    // A whole service; another service's routes; the client side alike.
+    let all = format!("{SERVICE}/*");
+    let server = server_with(vec![deny_all_on(&[&all]).await]).await;
+    let mut client = client_with(server.addr, vec![]).await;
+    let status = client.say(request("hello", &[])).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let server = server_with(vec![deny_all_on(&["echo.v2.Echo/*", "http:/"]).await]).await;
+    let mut client = client_with(server.addr, vec![]).await;
+    client.say(request("hello", &[])).await.unwrap();
+    let mut client = client_with(server.addr, vec![deny_all_on(&[&say]).await]).await;
+    let status = client.say(request("hello", &[])).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(server.echo.calls(), 1);
+}
+
+/// Issue 11, item 5, hostile: a path spelled to look like a scoped route (case,
+/// dots, percent-escapes, trailing segments) neither gets past the plugin scoped
+/// to it nor has it run where it does not apply. The layer refuses non-canonical
+/// paths before routes are matched; what is left has one spelling, and tonic routes
+/// it exactly as the routes do (a name in another case is another, unknown method).
+#[tokio::test]
+async fn crafted_grpc_paths_neither_dodge_nor_wrongly_skip_a_scoped_plugin() {
+    let say = format!("{SERVICE}/Say");
+    let server = server_with(vec![deny_all_on(&[&say]).await]).await;
+    let connector = client_tls().connector(SERVICE).unwrap();
+    let channel = tonic::transport::Endpoint::from_shared(format!("https://{}", server.addr))
+        .unwrap()
+        .connect_with_connector(connector)
+        .await
+        .unwrap();
+    // An echo client whose `Say` goes out on `path`.
+    let client_on = |path: String| {
+        let channel = channel.clone();
+        palisade_tests::echo::EchoClient::new(
+            tower::ServiceBuilder::new()
+                .map_request(move |mut request: http::Request<tonic::body::Body>| {
+                    *request.uri_mut() = http::Uri::builder()
+                        .scheme("https")
+                        .authority("localhost")
+                        .path_and_query(path.as_str())
+                        .build()
+                        .unwrap();
+                    request
+                })
+                .service(channel),
+        )
+    };
+    let outcome = |path: String| {
+        let mut client = client_on(path);
+        async move { client.say(request("hello", &[])).await.map(|_| ()) }
+    };
+    // Refused before the chain: not canonical.
+    for path in [
+        format!("/{SERVICE}/Say/"),
+        format!("/{SERVICE}/Say/x"),
+        format!("/{SERVICE}/./Say"),
+        format!("/{SERVICE}/x/../Say"),
+        format!("/{SERVICE}//Say"),
+        format!("/{SERVICE}/S%61y"),
+        format!("/{SERVICE}/Say%2F"),
+        format!("/{SERVICE}/Say;x"),
+        "/echo.v1.Ech%6f/Say".to_owned(),
+    ] {
+        let status = outcome(path.clone()).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{path}: {status:?}");
+        assert!(
+            status.message().starts_with("refused: "),
+            "{path}: {status:?}"
+        );
+    }
+    // In scope: the query is not part of the route.
+    let status = outcome(format!("/{SERVICE}/Say?x=1")).await.unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    // Out of scope, and no method of the service: tonic says so.
+    for path in [
+        "/echo.v1.echo/Say",
+        "/Echo.v1.Echo/Say",
+        "/echo.v1.Echo/say",
+        "/echo.v1.Echo/SAY",
+        "/echo.v1..Echo/Say",
+        "/echo.v1.Echo./Say",
+        "/v1.Echo/Say",
+    ] {
+        let status = outcome(path.to_owned()).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unimplemented, "{path}: {status:?}");
+    }
+    assert_eq!(server.echo.calls(), 0);
+}
+
+/// Issue 11, item 5, hostile: HTTP routes are prefixes of whole segments of the
+/// canonical path, with case; what could read as `/admin` upstream is refused
+/// before the chain, and the handler gets exactly the path the routes judged.
+#[tokio::test]
+async fn http_routes_match_whole_segments_of_the_canonical_path() {
+    let chain = Chain::new([deny_all_on(&["http:/admin", "http:/api/v1/"]).await]);
+    let server = http_server(ServerLayer::new(chain).http_service("localhost")).await;
+    let client = http_client();
+    let mut hits = 0;
+    for (path, expected) in [
+        ("/admin", http::StatusCode::FORBIDDEN),
+        ("/admin/", http::StatusCode::FORBIDDEN),
+        ("/admin/users?x=1", http::StatusCode::FORBIDDEN),
+        ("/api/v1/orders", http::StatusCode::FORBIDDEN),
+        ("/admin/../x", http::StatusCode::BAD_REQUEST),
+        ("/x/../admin/users", http::StatusCode::BAD_REQUEST),
+        ("/%61dmin/users", http::StatusCode::BAD_REQUEST),
+        ("/admin%2Fusers", http::StatusCode::BAD_REQUEST),
+        ("//admin/users", http::StatusCode::BAD_REQUEST),
+        ("/admin;x/users", http::StatusCode::BAD_REQUEST),
+        ("/./admin", http::StatusCode::BAD_REQUEST),
+        ("/administrator", http::StatusCode::OK),
+        ("/Admin/users", http::StatusCode::OK),
+        ("/orders/admin", http::StatusCode::OK),
+        ("/api/v1", http::StatusCode::OK),
+        ("/api/v10/orders", http::StatusCode::OK),
+    ] {
+        let (status, _, body) = send(&client, server.port, "GET", path, &[]).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        if status == http::StatusCode::OK {
+            hits += 1;
+            assert!(body.ends_with(&format!("path={path}")), "{path}: {body}");
+        }
+    }
+    assert_eq!(server.hits(), hits);
+    // An HTTP route never takes a gRPC call, nor a gRPC route an HTTP one.
+    let chain = Chain::new([deny_all_on(&["http:/web/", "echo.v1.Echo/Get"]).await]);
+    let server = http_server(ServerLayer::new(chain).http_service("echo.v1.Echo")).await;
+    let grpc = [("content-type", "application/grpc")];
+    let (_, headers, _) = send(&client, server.port, "POST", "/echo.v1.Echo/Get", &grpc).await;
+    assert_eq!(headers["grpc-status"], "7", "{headers:?}");
+    let (status, headers, _) = send(&client, server.port, "POST", "/web/Get", &grpc).await;
+    assert_eq!(status, http::StatusCode::OK);
+    assert!(!headers.contains_key("grpc-status"), "{headers:?}");
+    let (status, _, _) = send(&client, server.port, "POST", "/echo.v1.Echo/Get", &[]).await;
+    assert_eq!(status, http::StatusCode::OK);
+    let (status, _, _) = send(&client, server.port, "GET", "/web/x", &[]).await;
+    assert_eq!(status, http::StatusCode::FORBIDDEN);
+    assert_eq!(server.hits(), 2);
+}
+
+/// Issue 11, item 5: which hooks a chain has to walk for a route: the specs' hooks,
+/// the plugins' routes, and the hooks a plugin said at run time it leaves
+/// unimplemented (the trivial guest keeps the SDK's default response hook). The
+/// layers skip a walk none of them needs, and the whole chain for a call no plugin
+/// has work for.
+#[tokio::test]
+async fn a_chain_walks_only_the_hooks_its_plugins_run_for_a_route() {
+    use palisade::{CallInfo, Hooks, Route, Routes};
+    let both = Hooks::default();
+    let request_only = Hooks {
+        request: true,
+        response: false,
+    };
+    let none = Hooks {
+        request: false,
+        response: false,
+    };
+    let trivial = host().load(spec("trivial", GUEST_TRIVIAL)).await.unwrap();
+    let scoped = host()
+        .load(
+            spec("scoped", GUEST_TRIVIAL)
+                .hooks(Hooks {
+                    request: false,
+                    response: true,
+                })
+                .routes(Routes::parse(["a.v1.A/*"]).unwrap()),
+        )
+        .await
+        .unwrap();
+    let a = Route::Grpc {
+        service: "a.v1.A",
+        method: "M",
+    };
+    let b = Route::Http { path: "/b" };
+    assert_eq!(Chain::new([scoped.clone()]).hooks_for(b), none);
+    let chain = Chain::new([trivial.clone(), scoped]);
+    assert_eq!(chain.hooks_for(a), both);
+    assert_eq!(chain.hooks_for(b), both);
+    let call = std::sync::Arc::new(CallInfo::server("b.v1.B", "M"));
+    let decision = trivial
+        .on_response(&call, palisade::Code::Ok, &mut http::HeaderMap::new())
+        .await
+        .unwrap();
+    assert_eq!(decision, palisade::Decision::Continue);
+    assert!(trivial.stats().unimplemented_hooks.response);
+    assert_eq!(chain.hooks_for(b), request_only);
+    assert_eq!(chain.hooks_for(a), both);
+    assert_eq!(Chain::default().hooks_for(a), none);
+}

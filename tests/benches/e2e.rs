@@ -144,15 +144,19 @@ enum Setup {
     /// do): the like-for-like comparison with the native layers, which only check
     /// requests.
     PluginsRequestOnly,
+    /// The same plugins scoped to another service's routes: a call no plugin
+    /// applies to (compare with `NoChain`).
+    PluginsElsewhere,
 }
 
 impl Setup {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::NoChain,
         Self::NativeLayers,
         Self::EmptyLayer,
         Self::Plugins,
         Self::PluginsRequestOnly,
+        Self::PluginsElsewhere,
     ];
 
     fn label(self) -> &'static str {
@@ -162,6 +166,7 @@ impl Setup {
             Self::EmptyLayer => "Palisade layer, empty chain",
             Self::Plugins => "3 Palisade plugins, both hooks",
             Self::PluginsRequestOnly => "3 Palisade plugins, request hook only",
+            Self::PluginsElsewhere => "3 Palisade plugins, scoped to another service",
         }
     }
 }
@@ -195,6 +200,11 @@ async fn server(ca: &TestCa, setup: Setup, host: &Host) -> (SocketAddr, Vec<Plug
             PluginSource::File(GUEST_TRIVIAL.into()),
         )
         .hooks(hooks);
+        let spec = if setup == Setup::PluginsElsewhere {
+            spec.routes(palisade::Routes::parse(["billing.v1.Billing/*"]).unwrap())
+        } else {
+            spec
+        };
         plugins.push(host.load(spec).await.unwrap());
     }
     let palisade = ServerLayer::new(Chain::new(plugins.iter().cloned()));
@@ -215,7 +225,10 @@ async fn server(ca: &TestCa, setup: Setup, host: &Host) -> (SocketAddr, Vec<Plug
                     .serve_with_incoming(incoming),
             );
         }
-        Setup::EmptyLayer | Setup::Plugins | Setup::PluginsRequestOnly => {
+        Setup::EmptyLayer
+        | Setup::Plugins
+        | Setup::PluginsRequestOnly
+        | Setup::PluginsElsewhere => {
             tokio::spawn(
                 Server::builder()
                     .layer(palisade)

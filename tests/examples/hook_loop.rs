@@ -11,7 +11,9 @@
 //! - `layer-native3`, `layer-empty`, `layer3`: a gRPC-shaped request through 3 native
 //!   tower layers / Palisade's `ServerLayer` with an empty chain / with 3 trivial
 //!   plugins, around a handler that answers at once (the layer's own cost, without
-//!   tonic, h2 or TLS);
+//!   tonic, h2 or TLS); `layer-none`: the same request to the handler, no layer;
+//!   `layer3-unrouted`: `ServerLayer` with 3 trivial plugins scoped to another
+//!   service's routes (a call no plugin applies to);
 //! - `compute-epoch`, `compute-fuel`: the compute guest on a host without / with fuel;
 //! - `kernel-none`, `kernel-epoch`, `kernel-fuel`: its loop as a core module on an
 //!   engine with no metering / epoch interruption / fuel;
@@ -74,9 +76,11 @@ fn main() {
         "bare" => bare(n),
         "threads1" => threads(n, 1),
         "threads2" => threads(n, 2),
-        "layer-native3" => layer(n, None),
-        "layer-empty" => layer(n, Some(0)),
-        "layer3" => layer(n, Some(3)),
+        "layer-none" => layer(n, None, Some("no layer")),
+        "layer-native3" => layer(n, None, None),
+        "layer-empty" => layer(n, Some(0), None),
+        "layer3" => layer(n, Some(3), None),
+        "layer3-unrouted" => layer(n, Some(3), Some("billing.v1.Billing/*")),
         "kernel-none" => kernel(core_floor::Metering::None),
         "kernel-epoch" => kernel(core_floor::Metering::Epoch),
         "kernel-fuel" => kernel(core_floor::Metering::Fuel),
@@ -102,27 +106,37 @@ fn load_chain(
     plugins: usize,
     fuel: bool,
 ) -> (Host, Chain) {
-    let host = Host::new(
+    let host = chain_host(plugins, fuel);
+    let chain: Vec<Plugin> = (0..plugins)
+        .map(|i| {
+            rt.block_on(host.load(plugin_spec(i, path, mode, fuel)))
+                .unwrap()
+        })
+        .collect();
+    (host, Chain::new(chain))
+}
+
+/// A host sized for `plugins`.
+fn chain_host(plugins: usize, fuel: bool) -> Host {
+    Host::new(
         HostConfig::default()
             .with_epoch_tick(Duration::from_millis(100))
             .with_max_instances(2 * plugins.max(1) as u32)
             .with_fuel(fuel),
     )
-    .unwrap();
-    let chain: Vec<Plugin> = (0..plugins)
-        .map(|i| {
-            let spec = PluginSpec::new(format!("p{i}"), PluginSource::File(path.into()))
-                .instance_mode(mode)
-                // Valgrind runs the guest far slower; the deadline is not under test.
-                .limits(
-                    Limits::default()
-                        .with_call_timeout(Duration::from_secs(10))
-                        .with_fuel(fuel.then_some(u64::MAX / 2)),
-                );
-            rt.block_on(host.load(spec)).unwrap()
-        })
-        .collect();
-    (host, Chain::new(chain))
+    .unwrap()
+}
+
+/// The spec of the `i`th copy of the guest at `path`.
+fn plugin_spec(i: usize, path: &str, mode: InstanceMode, fuel: bool) -> PluginSpec {
+    PluginSpec::new(format!("p{i}"), PluginSource::File(path.into()))
+        .instance_mode(mode)
+        // Valgrind runs the guest far slower; the deadline is not under test.
+        .limits(
+            Limits::default()
+                .with_call_timeout(Duration::from_secs(10))
+                .with_fuel(fuel.then_some(u64::MAX / 2)),
+        )
 }
 
 /// `n` request hooks through a chain of `plugins` copies of the guest at `path`.
@@ -192,9 +206,9 @@ impl tower_service::Service<http::Request<()>> for Answer {
     }
 }
 
-/// `n` requests through 3 native layers (`plugins: None`) or through `ServerLayer`
-/// with that many trivial plugins.
-fn layer(n: u64, plugins: Option<usize>) {
+/// `n` requests through 3 native layers (`plugins: None`; with `routes`, no layer at
+/// all) or through `ServerLayer` with that many trivial plugins (scoped to `routes`).
+fn layer(n: u64, plugins: Option<usize>, routes: Option<&str>) {
     use tower_layer::Layer;
     use tower_service::Service;
 
@@ -203,6 +217,15 @@ fn layer(n: u64, plugins: Option<usize>) {
         .build()
         .unwrap();
     let Some(plugins) = plugins else {
+        if routes.is_some() {
+            let mut answer = Answer;
+            rt.block_on(async {
+                for _ in 0..n {
+                    std::hint::black_box(answer.call(grpc_request()).await.unwrap());
+                }
+            });
+            return;
+        }
         let mut stack = native::stack(3);
         rt.block_on(async {
             for _ in 0..n {
@@ -211,7 +234,21 @@ fn layer(n: u64, plugins: Option<usize>) {
         });
         return;
     };
-    let (_host, chain) = load_chain(&rt, GUEST_TRIVIAL, InstanceMode::Reuse, plugins, false);
+    let (_host, chain) = match routes {
+        None => load_chain(&rt, GUEST_TRIVIAL, InstanceMode::Reuse, plugins, false),
+        Some(routes) => {
+            let routes = palisade::Routes::parse([routes]).unwrap();
+            let host = chain_host(plugins, false);
+            let chain: Vec<Plugin> = (0..plugins)
+                .map(|i| {
+                    let spec = plugin_spec(i, GUEST_TRIVIAL, InstanceMode::Reuse, false)
+                        .routes(routes.clone());
+                    rt.block_on(host.load(spec)).unwrap()
+                })
+                .collect();
+            (host, Chain::new(chain))
+        }
+    };
     let mut service = palisade::layer::ServerLayer::new(chain).layer(Answer);
     rt.block_on(async {
         for _ in 0..n {

@@ -131,6 +131,8 @@ pub struct ConfiguredPlugin {
     pub instance_mode: InstanceMode,
     /// Its own config values.
     pub config: std::collections::BTreeMap<String, String>,
+    /// The calls it applies to (`routes = [...]`; every call when left out).
+    pub routes: palisade_types::Routes,
 }
 
 impl ConfiguredPlugin {
@@ -148,6 +150,7 @@ impl ConfiguredPlugin {
             .failure_policy(self.failure_policy)
             .instance_mode(self.instance_mode)
             .config(self.config.clone())
+            .routes(self.routes.clone())
     }
 }
 

@@ -99,6 +99,8 @@ pub(super) struct PluginToml {
     pub(super) hooks: Option<Vec<HookToml>>,
     pub(super) failure: Option<FailureToml>,
     pub(super) instances: Option<InstancesToml>,
+    /// gRPC `pkg.Service/Method` (or `/*`) and `http:/prefix` patterns.
+    pub(super) routes: Option<Vec<String>>,
     #[serde(default)]
     pub(super) grants: GrantsToml,
     #[serde(default)]

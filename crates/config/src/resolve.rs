@@ -18,7 +18,7 @@ use palisade_package::verify::{
 };
 use palisade_types::grants_toml::GrantsToml;
 use palisade_types::{Capability, Grants, Limits};
-use palisade_types::{FailurePolicy, Hooks};
+use palisade_types::{FailurePolicy, Hooks, Routes};
 
 /// Why an operator configuration was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -512,6 +512,7 @@ fn resolve_plugin(
         hooks,
         failure,
         instances,
+        routes,
         grants,
         config,
         limits,
@@ -555,6 +556,11 @@ fn resolve_plugin(
         None | Some(InstancesToml::Reuse) => InstanceMode::Reuse,
         Some(InstancesToml::Fresh) => InstanceMode::FreshPerCall,
     };
+    let routes = match routes {
+        None => Routes::all(),
+        Some(list) => Routes::parse(&list)
+            .map_err(|e| invalid(format!("plugins.{name}.routes"), e.to_string()))?,
+    };
     let grants = apply_ceilings(resolve_grants(&name, grants)?, ceilings);
     let limits = resolve_limits(&name, limits)?;
     Ok(ConfiguredPlugin {
@@ -566,6 +572,7 @@ fn resolve_plugin(
         failure_policy,
         instance_mode,
         config,
+        routes,
     })
 }
 

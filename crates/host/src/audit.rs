@@ -26,9 +26,9 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 use palisade_package::verify::{BundleSigner, KeyId, hex};
-use palisade_types::Hooks;
 use palisade_types::Untrusted;
 use palisade_types::{Grants, KeyUse};
+use palisade_types::{Hooks, Routes};
 
 /// The `tracing` target of every audit event: filter on it to route the audit trail
 /// (`RUST_LOG=palisade::audit=info`).
@@ -87,6 +87,9 @@ pub enum AuditEvent {
         /// The hooks that run.
         #[serde(serialize_with = "ser_hooks")]
         hooks: Hooks,
+        /// The routes it applies to, as written; empty: every call.
+        #[serde(serialize_with = "ser_routes")]
+        routes: Routes,
     },
     /// A plugin was refused at some stage; nothing of it runs.
     #[non_exhaustive]
@@ -256,6 +259,7 @@ impl AuditEvent {
                 component_sha256,
                 grants,
                 hooks,
+                routes,
             } => tracing::info!(
                 target: AUDIT_TARGET,
                 event = "loaded",
@@ -265,6 +269,7 @@ impl AuditEvent {
                 component_sha256 = %hex(component_sha256),
                 grants = %grants_json(grants),
                 hooks = %hook_names(*hooks).join(","),
+                routes = %palisade_types::Untrusted(&routes.to_string()),
                 "plugin loaded"
             ),
             Self::Refused {
@@ -622,6 +627,10 @@ fn ser_grants<S: Serializer>(grants: &Grants, s: S) -> Result<S::Ok, S::Error> {
 
 fn ser_hooks<S: Serializer>(hooks: &Hooks, s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(hook_names(*hooks))
+}
+
+fn ser_routes<S: Serializer>(routes: &Routes, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(routes.patterns())
 }
 
 #[cfg(test)]

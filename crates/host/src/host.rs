@@ -20,7 +20,7 @@ use palisade_package::PolicyError;
 use palisade_package::load::{self, PluginSource, SourceKind};
 use palisade_package::policy;
 use palisade_package::verify::{self, TrustPolicy};
-use palisade_types::{FailurePolicy, Grants, Hooks, Limits};
+use palisade_types::{FailurePolicy, Grants, Hooks, Limits, Routes};
 
 /// Everything needed to load one plugin. Defaults: no grants, default [`Limits`],
 /// fail closed, both hooks, reused instances, no config values, and a
@@ -36,6 +36,7 @@ pub struct PluginSpec {
     hooks: Hooks,
     instance_mode: InstanceMode,
     trust: Arc<TrustPolicy>,
+    routes: Routes,
 }
 
 impl PluginSpec {
@@ -51,6 +52,7 @@ impl PluginSpec {
             hooks: Hooks::default(),
             instance_mode: InstanceMode::default(),
             trust: Arc::new(TrustPolicy::new()),
+            routes: Routes::all(),
         }
     }
 
@@ -100,6 +102,13 @@ impl PluginSpec {
     /// Reused or fresh instances.
     pub fn instance_mode(mut self, mode: InstanceMode) -> Self {
         self.instance_mode = mode;
+        self
+    }
+
+    /// The calls the plugin applies to (every call by default): a [`Chain`](crate::Chain)
+    /// skips it for any other, without entering WebAssembly.
+    pub fn routes(mut self, routes: Routes) -> Self {
+        self.routes = routes;
         self
     }
 }
@@ -213,6 +222,7 @@ impl Host {
             hooks,
             instance_mode,
             trust,
+            routes,
         } = spec;
         // 1. load: bounded bytes and their digest; and 1½. verify (packages only): the
         //    signatures. File I/O (which a FIFO, a device or a hung network file
@@ -363,11 +373,13 @@ impl Host {
             component_sha256,
             grants: authorized.grants().clone(),
             hooks,
+            routes: routes.clone(),
         })?;
         Ok(Plugin::new(
             pool,
             failure_policy,
             hooks,
+            routes,
             Arc::clone(&self.compiler.ticker),
             component_sha256,
             version,

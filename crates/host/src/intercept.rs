@@ -20,7 +20,7 @@ use crate::capability::metrics::MetricValue;
 use crate::compile::EpochTicker;
 use crate::instance::{Instance, Pool};
 use palisade_types::{CallError, TrapKind};
-use palisade_types::{CallInfo, Code, Decision, FailurePolicy, Hooks, Verdict};
+use palisade_types::{CallInfo, Code, Decision, FailurePolicy, Hooks, Route, Routes, Verdict};
 
 /// Counters and gauges of one plugin: a snapshot that `palisade serve` exports as
 /// Prometheus text. The call counters and the duration histogram are lock-free
@@ -61,6 +61,8 @@ pub(crate) struct PluginInner {
     pub(crate) pool: Pool,
     pub(crate) failure_policy: FailurePolicy,
     pub(crate) hooks: Hooks,
+    /// The calls it applies to.
+    routes: Routes,
     /// Set when a hook says it is not implemented: the host stops calling it.
     /// Indexed by [`Hook::index`].
     unimplemented: [AtomicBool; 2],
@@ -126,6 +128,11 @@ impl PluginInner {
         };
         enabled && !self.unimplemented(hook).load(Ordering::Relaxed)
     }
+
+    /// Whether `hook` runs on a call to `route`.
+    fn runs_on(&self, hook: Hook, route: Route<'_>) -> bool {
+        self.runs(hook) && self.routes.matches(route)
+    }
 }
 
 /// The outcome of a call, as the span's `decision` field.
@@ -144,6 +151,7 @@ impl Plugin {
         pool: Pool,
         failure_policy: FailurePolicy,
         hooks: Hooks,
+        routes: Routes,
         ticker: Arc<EpochTicker>,
         component_sha256: [u8; 32],
         version: Option<String>,
@@ -153,6 +161,7 @@ impl Plugin {
                 pool,
                 failure_policy,
                 hooks,
+                routes,
                 unimplemented: [AtomicBool::new(false), AtomicBool::new(false)],
                 _ticker: ticker,
                 stats: CallStats::default(),
@@ -184,27 +193,34 @@ impl Plugin {
         self.inner.failure_policy
     }
 
+    /// The calls the plugin applies to ([`PluginSpec::routes`](crate::PluginSpec::routes)).
+    pub fn routes(&self) -> &Routes {
+        &self.inner.routes
+    }
+
     /// Runs `on-request`. On success, `metadata` carries the plugin's changes; on
-    /// failure it is left as it was before the call.
+    /// failure it is left as it was before the call. A call outside the plugin's
+    /// [`routes`](Self::routes) is not its business: `Continue`, without running it.
     pub async fn on_request(
         &self,
         call: &Arc<CallInfo>,
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
-        if !self.inner.runs(Hook::Request) {
+        if !self.inner.runs_on(Hook::Request, call.route()) {
             return Ok(Decision::Continue);
         }
         self.run(Hook::Request, call, metadata).await
     }
 
-    /// Runs `on-response` with the response's status.
+    /// Runs `on-response` with the response's status (`Continue` outside its
+    /// [`routes`](Self::routes)).
     pub async fn on_response(
         &self,
         call: &Arc<CallInfo>,
         status: Code,
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
-        if !self.inner.runs(Hook::Response(status)) {
+        if !self.inner.runs_on(Hook::Response(status), call.route()) {
             return Ok(Decision::Continue);
         }
         self.run(Hook::Response(status), call, metadata).await
@@ -481,12 +497,32 @@ impl Chain {
         &self.plugins
     }
 
-    /// Runs every plugin's `on-request` in order.
+    /// Which hooks some plugin of the chain runs on a call to `route`: those its
+    /// spec enables, that it has not said it leaves unimplemented, and whose
+    /// [`routes`](Plugin::routes) take `route`. A hook none runs need not be walked
+    /// (the tower layers then skip the walk, and the call's allocations, entirely).
+    pub fn hooks_for(&self, route: Route<'_>) -> Hooks {
+        let mut hooks = Hooks {
+            request: false,
+            response: false,
+        };
+        for plugin in &self.plugins {
+            let inner = &plugin.inner;
+            if inner.routes.matches(route) {
+                hooks.request |= inner.runs(Hook::Request);
+                hooks.response |= inner.runs(Hook::Response(Code::Ok));
+            }
+        }
+        hooks
+    }
+
+    /// Runs every plugin's `on-request` in order (those whose routes take the call).
     pub async fn on_request(&self, call: &Arc<CallInfo>, metadata: &mut HeaderMap) -> Verdict {
         walk(self.plugins.iter(), Hook::Request, call, metadata).await
     }
 
-    /// Runs every plugin's `on-response` in reverse order.
+    /// Runs every plugin's `on-response` in reverse order (those whose routes take
+    /// the call).
     pub async fn on_response(
         &self,
         call: &Arc<CallInfo>,

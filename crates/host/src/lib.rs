@@ -129,3 +129,4 @@ pub use palisade_types::{
     CallError, CallInfo, Code, Decision, Direction, FailurePolicy, Grants, Hooks, Limits, Reply,
     TrapKind, Verdict,
 };
+pub use palisade_types::{Protocol, Route, RouteError, Routes};

@@ -109,6 +109,16 @@
 //! HTTP status other than 200 maps as the gRPC spec says (404 → `Unimplemented`,
 //! 503 → `Unavailable`, ...).
 //!
+//! # Calls no plugin has work for
+//!
+//! A call still gets the checks above, but when no plugin of the chain runs a hook
+//! on it (the chain is empty, or each plugin's [routes](palisade_types::Routes)
+//! leave it out, or its hooks are off or it said they are unimplemented), nothing
+//! else is done and nothing is allocated: the [`LayerFuture`] is the inner
+//! service's future. When no plugin runs a response hook on it, the response is
+//! passed on as it is (no walk, no trailer hook). Routes are matched on the
+//! canonical path only, so a path cannot be spelled to leave a route.
+//!
 //! # Streaming
 //!
 //! Hooks run once per call in each direction: on the request headers, and on the

@@ -163,3 +163,4 @@ pub use palisade_types::{
     Direction, FailurePolicy, Grants, Hooks, KeyUse, KvGrant, Limits, LogGrant, MetricsGrant,
     Reply, TrapKind, Untrusted, Verdict, escape_untrusted,
 };
+pub use palisade_types::{Protocol, Route, RouteError, Routes};

@@ -468,6 +468,7 @@
 //! hooks = ["request"]               # default both
 //! failure = "closed"                # or "open" (development only)
 //! instances = "reuse"               # or "fresh"
+//! routes = ["orders.v1.Orders/*", "http:/admin"]  # optional: only these calls (see "Routes")
 //! [plugins.grants]                  # for a package: the most its manifest may request
 //! config = {}
 //! kv = { quota_bytes = 4096 }
@@ -523,7 +524,9 @@
 //!   file that cannot be read (or is over 1 MiB) is `Invalid` too. In `[serve]`: an
 //!   address that is not `IP:PORT`, an upstream that is not `http://HOST[:PORT]`, a
 //!   non-loopback upstream without `upstream_plaintext = "insecure-allow"`, a
-//!   `[serve]` without `[transport]` TLS material (or plaintext allowed).
+//!   `[serve]` without `[transport]` TLS material (or plaintext allowed). A
+//!   `routes` list that is empty or has a pattern that is not one of the forms
+//!   below (`plugins.rbac.routes`, naming the pattern and what to write).
 //! - `Lockdown` (in lockdown mode only), naming the offending setting: an unsigned
 //!   `component`, `failure = "open"`, a `[trust]` with neither `keys` nor
 //!   `[[trust.identity]]`, a `sigstore_trust_root` with no `[[trust.identity]]`,
@@ -539,6 +542,29 @@
 //!   warns), and no `audit_log`. And at reload (`palisade serve`), a new file that
 //!   would run an older signed version of a running plugin than the one running
 //!   (`ReloadError::Rollback`; raise `trust.min_versions` to make a floor permanent).
+//!
+//! **Routes** scope a plugin to some calls; without `routes` it applies to every
+//! call. The host matches them before the plugin is called, so a call outside them
+//! never enters its WebAssembly, and a call that no plugin of the chain applies to
+//! goes through the layer with no allocation. Patterns (any one matching is enough):
+//!
+//! | pattern | applies to |
+//! |---|---|
+//! | `orders.v1.Orders/Create` | that gRPC method, exactly |
+//! | `orders.v1.Orders/*` | every method of that gRPC service (the full name: no `orders.v1.*`) |
+//! | `http:/admin` | plain HTTP paths `/admin` and `/admin/...`, by whole segments (not `/administrator`) |
+//! | `http:/admin/` | plain HTTP paths under `/admin/` |
+//!
+//! gRPC patterns take only gRPC calls and `http:` patterns only plain HTTP calls (by
+//! the request's content type, as in the layer's table). Names and paths compare
+//! byte for byte, with case, as tonic dispatches; the query is not part of the path.
+//! A path cannot be spelled to dodge a route: the layers refuse non-canonical paths
+//! (dot segments, `//`, needless percent-escapes such as `/%61dmin`, `;`) before
+//! routes are matched, so `/admin` has one spelling. Not covered: an upstream that
+//! matches paths without case (`/Admin` is outside `http:/admin`). The audit log's
+//! `loaded` event lists the routes (`[]`: every call). Library users set them with
+//! [`PluginSpec::routes`](crate::PluginSpec::routes) and
+//! [`Routes::parse`](crate::Routes::parse).
 //!
 //! **Ceilings** are applied to every plugin's grants before it is loaded: a forbidden
 //! capability is removed, so a package whose manifest requests it is refused with

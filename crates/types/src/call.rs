@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use crate::error::CallError;
+use crate::route::Route;
 
 /// Which side of the call a plugin wraps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,14 +14,31 @@ pub enum Direction {
     Server,
 }
 
+/// Whether a call is gRPC or plain HTTP (which the route patterns of
+/// [`Routes`](crate::Routes) tell apart).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// gRPC: `service` is `pkg.Service`, `method` is `Method`. The default.
+    #[default]
+    Grpc,
+    /// Plain HTTP: `method` is the HTTP method and the path, `GET/orders/42`.
+    Http,
+}
+
 /// The facts of one call, as the transport established them.
+///
+/// Build one with [`CallInfo::server`] or [`CallInfo::client`] and the `with_*`
+/// setters; fields may be added.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CallInfo {
     /// Client or server side.
     pub direction: Direction,
+    /// gRPC or plain HTTP.
+    pub protocol: Protocol,
     /// Fully qualified service, e.g. `orders.v1.Orders`.
     pub service: String,
-    /// Method, e.g. `Create`.
+    /// Method, e.g. `Create` (plain HTTP: `GET/orders/42`).
     pub method: String,
     /// The `:authority`, when known.
     pub authority: Option<String>,
@@ -36,6 +54,7 @@ impl CallInfo {
     pub fn server(service: impl Into<String>, method: impl Into<String>) -> Self {
         Self {
             direction: Direction::Server,
+            protocol: Protocol::Grpc,
             service: service.into(),
             method: method.into(),
             authority: None,
@@ -68,6 +87,26 @@ impl CallInfo {
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
         self
+    }
+
+    /// Sets the protocol (for [`Protocol::Http`], `method` is `GET/path`).
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// What the call is addressed to, for [`Routes`](crate::Routes): a plain HTTP
+    /// call's path is its `method` from the first `/` (empty if it has none).
+    pub fn route(&self) -> Route<'_> {
+        match self.protocol {
+            Protocol::Grpc => Route::Grpc {
+                service: &self.service,
+                method: &self.method,
+            },
+            Protocol::Http => Route::Http {
+                path: self.method.find('/').map_or("", |at| &self.method[at..]),
+            },
+        }
     }
 }
 

@@ -19,13 +19,17 @@ mod call;
 mod error;
 mod grants;
 pub mod grants_toml;
+pub mod route;
 mod untrusted;
 
-pub use crate::call::{CallInfo, Code, Decision, Direction, FailurePolicy, Hooks, Reply, Verdict};
+pub use crate::call::{
+    CallInfo, Code, Decision, Direction, FailurePolicy, Hooks, Protocol, Reply, Verdict,
+};
 pub use crate::error::{CallError, TrapKind};
 pub use crate::grants::{
     CONTRACT_VERSION, Capability, ClockGrant, ConfigGrant, CryptoGrant, Grants, INTERCEPTOR_EXPORT,
     KeyUse, KvGrant, Limits, LogGrant, MAX_CALL_TIMEOUT, MAX_CONCURRENCY, MAX_MEMORY_BYTES,
     MetricsGrant,
 };
+pub use crate::route::{Route, RouteError, Routes};
 pub use crate::untrusted::{Untrusted, escape_untrusted};

@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::body::LayerBody;
-use palisade_types::{CallInfo, Code, Reply};
+use palisade_types::{CallInfo, Code, Reply, Route};
 
 /// gRPC or plain HTTP, by the request's `content-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub(crate) enum Protocol {
 impl Protocol {
     pub(crate) fn of(headers: &HeaderMap) -> Self {
         match headers.get(CONTENT_TYPE) {
+            // What gRPC clients send, before the general parse.
+            Some(value) if value.as_bytes() == b"application/grpc" => Self::Grpc,
             Some(value) if is_grpc_content_type(value.as_bytes()) => Self::Grpc,
             _ => Self::Http,
         }
@@ -151,6 +153,14 @@ pub(crate) fn strip_connection_listed(headers: &mut HeaderMap) {
 /// it as another path than the one the plugins judged. The texts hold no client
 /// input, so every caller may read them.
 pub(crate) fn path_problem(path: &str, protocol: Protocol) -> Option<&'static str> {
+    if is_plainly_canonical(path, protocol) {
+        return None;
+    }
+    full_path_problem(path, protocol)
+}
+
+/// [`path_problem`]'s rules, one by one.
+fn full_path_problem(path: &str, protocol: Protocol) -> Option<&'static str> {
     let Some(rest) = path.strip_prefix('/') else {
         return Some("refused: the request path must start with `/`");
     };
@@ -184,6 +194,34 @@ pub(crate) fn path_problem(path: &str, protocol: Protocol) -> Option<&'static st
     None
 }
 
+/// One pass over `path` that says yes only for a path [`path_problem`] accepts
+/// (most paths, on every request): it starts with `/` and holds no `\`, `;` or `%`,
+/// no `//` and no `/.` (every empty or dot segment follows a `/`), and a gRPC path
+/// has exactly two `/` and does not end in one. Any other path takes the full
+/// check, which says what is wrong.
+fn is_plainly_canonical(path: &str, protocol: Protocol) -> bool {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return false;
+    }
+    let mut slashes = 0usize;
+    let mut previous = 0u8;
+    for &byte in bytes {
+        match byte {
+            b'\\' | b';' | b'%' => return false,
+            b'/' if previous == b'/' => return false,
+            b'/' => slashes += 1,
+            b'.' if previous == b'/' => return false,
+            _ => {}
+        }
+        previous = byte;
+    }
+    match protocol {
+        Protocol::Grpc => slashes == 2 && previous != b'/',
+        Protocol::Http => true,
+    }
+}
+
 /// Percent-escapes allowed in a canonical path: those of bytes that must be
 /// escaped. An escape of an unreserved character (`%2e` for `.`, `%41` for `A`), of
 /// `/`, `\` or `;`, of a control character, or a malformed one, is refused: an
@@ -206,6 +244,23 @@ fn escape_problem(segment: &str) -> Option<&'static str> {
         rest = &rest[at + 3..];
     }
     None
+}
+
+/// What a request (with a canonical path) is addressed to, as route patterns see
+/// it: a gRPC path's service and method, or a plain HTTP path.
+pub(crate) fn route<B>(req: &Request<B>, protocol: Protocol) -> Route<'_> {
+    let path = req.uri().path();
+    match protocol {
+        Protocol::Grpc => match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
+            Some((service, method)) => Route::Grpc { service, method },
+            // Not reached: `path_problem` refuses such a gRPC path first.
+            None => Route::Grpc {
+                service: "",
+                method: path,
+            },
+        },
+        Protocol::Http => Route::Http { path },
+    }
 }
 
 /// Service, method, authority and deadline of a request (the peer identity is the
@@ -244,6 +299,9 @@ pub(crate) fn call_info<B>(
     } else {
         CallInfo::server(service, method)
     };
+    if protocol == Protocol::Http {
+        info = info.with_protocol(palisade_types::Protocol::Http);
+    }
     info.authority = authority;
     info.deadline = req
         .headers()
@@ -567,6 +625,35 @@ mod tests {
         for bad in ["/pkg.S", "/pkg.S/", "//M", "/pkg.S/M/x", "/pkg.S/M/../N"] {
             assert!(path_problem(bad, Protocol::Grpc).is_some(), "{bad}");
         }
+    }
+
+    /// The fast check never accepts a path the full one refuses.
+    #[test]
+    fn the_fast_path_check_agrees_with_the_full_one() {
+        let parts = [
+            "", "/", "//", "a", ".", "..", ".e", "%41", "%C3%A9", "\\", ";", "pkg.S", "M",
+        ];
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    for d in parts {
+                        let path = format!("{a}{b}{c}{d}");
+                        for protocol in [Protocol::Http, Protocol::Grpc] {
+                            if is_plainly_canonical(&path, protocol) {
+                                let full = full_path_problem(&path, protocol);
+                                assert_eq!(full, None, "{path} ({protocol:?})");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(is_plainly_canonical(
+            "/orders.v1.Orders/Create",
+            Protocol::Grpc
+        ));
+        assert!(is_plainly_canonical("/orders/42/", Protocol::Http));
+        assert!(!is_plainly_canonical("/pkg.S/M/", Protocol::Grpc));
     }
 
     #[test]

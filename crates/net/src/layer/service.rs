@@ -13,11 +13,63 @@ use super::rescue::{self, Protocol};
 use super::{ErrorDetail, ResponseHooks, Shared};
 use crate::transport::PeerInfo;
 use palisade_host::Chain;
-use palisade_types::{CallInfo, Code, Decision, Verdict};
+use palisade_types::{CallInfo, Code, Decision, Hooks, Verdict};
 
-/// The future of a layered call: the request hooks, the inner call, the response
-/// hooks. Boxed once per call (the hooks are async).
-pub type LayerFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+/// The boxed future of a call the chain has work for.
+type Intercepted<B, E> = Pin<Box<dyn Future<Output = Result<Response<LayerBody<B>>, E>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The future of a layered call (`F` is the inner service's future, `B` its
+    /// response body). A call no plugin has a hook for (none in the chain, or none
+    /// whose routes take it) is the inner future itself, with nothing allocated; a
+    /// call the chain has work for runs the request hooks, the inner call and the
+    /// response hooks in one boxed future (the hooks are async).
+    pub struct LayerFuture<F, B, E> {
+        #[pin]
+        kind: Kind<F, B, E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B, E> {
+        Direct { #[pin] inner: F, strip_response: bool },
+        Ready { response: Option<Response<LayerBody<B>>> },
+        Intercepted { future: Intercepted<B, E> },
+    }
+}
+
+impl<F, B, E> Future for LayerFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<LayerBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Direct {
+                inner,
+                strip_response,
+            } => {
+                let (mut parts, body) = std::task::ready!(inner.poll(cx))?.into_parts();
+                if *strip_response {
+                    rescue::strip_reserved(&mut parts.headers);
+                }
+                Poll::Ready(Ok(Response::from_parts(parts, LayerBody::inner(body))))
+            }
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("a LayerFuture is not polled after it completed"))),
+            KindProj::Intercepted { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<F, B, E> std::fmt::Debug for LayerFuture<F, B, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LayerFuture").finish_non_exhaustive()
+    }
+}
 
 macro_rules! layered_service {
     ($(#[$doc:meta])* $name:ident, $side:expr) => {
@@ -68,19 +120,54 @@ macro_rules! layered_service {
         {
             type Response = Response<LayerBody<ResBody>>;
             type Error = S::Error;
-            type Future = LayerFuture<Self::Response, S::Error>;
+            type Future = LayerFuture<S::Future, ResBody, S::Error>;
 
             fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
                 self.inner.poll_ready(cx)
             }
 
-            fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+            fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+                let side = $side;
+                let protocol = Protocol::of(req.headers());
+                // The path plugins judge is the path forwarded, byte for byte: one
+                // that an upstream could read as another (`..`, `%2F`, `//`, ...) is
+                // refused, not rewritten. Route scoping relies on this too: a
+                // canonical path has one spelling, so none can dodge a route.
+                if let Some(problem) = rescue::path_problem(req.uri().path(), protocol) {
+                    tracing::debug!(problem, "request refused: non-canonical path");
+                    let response = rescue::reject(protocol, Code::InvalidArgument, problem);
+                    return LayerFuture {
+                        kind: Kind::Ready { response: Some(response) },
+                    };
+                }
+                // The chain current now serves this call to its end, even if it is
+                // replaced.
+                let chain = self.shared.chain.current();
+                let hooks = chain.hooks_for(rescue::route(&req, protocol));
+                if !hooks.request && !hooks.response {
+                    // No plugin has work for this call: the inner future, as is.
+                    if side == Side::Server {
+                        rescue::strip_connection_listed(req.headers_mut());
+                        rescue::strip_reserved(req.headers_mut());
+                    }
+                    return LayerFuture {
+                        kind: Kind::Direct {
+                            inner: self.inner.call(req),
+                            strip_response: side == Side::Client,
+                        },
+                    };
+                }
                 // The service polled ready is the one that must take the call; a
                 // clone stays behind for the next one (tower's rule for services
                 // that call their inner service from a future).
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                Box::pin(intercept(Arc::clone(&self.shared), inner, req, $side))
+                let call = Call { chain, hooks, protocol, side };
+                LayerFuture {
+                    kind: Kind::Intercepted {
+                        future: Box::pin(intercept(Arc::clone(&self.shared), call, inner, req)),
+                    },
+                }
             }
         }
     };
@@ -107,24 +194,31 @@ enum Side {
 /// Shown instead of a rejection's message to callers that may not read it.
 const WITHHELD: &str = "refused by policy";
 
-/// One call through the chain.
+/// What `call` decided about a call the chain has work for.
+struct Call {
+    chain: Arc<Chain>,
+    /// The hooks some plugin runs on it.
+    hooks: Hooks,
+    protocol: Protocol,
+    side: Side,
+}
+
+/// One call through the chain (its path already found canonical).
 async fn intercept<S, ReqBody, ResBody>(
     shared: Arc<Shared>,
+    call: Call,
     mut inner: S,
     mut req: Request<ReqBody>,
-    side: Side,
 ) -> Result<Response<LayerBody<ResBody>>, S::Error>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
-    let protocol = Protocol::of(req.headers());
-    // The path plugins judge is the path forwarded, byte for byte: one that an
-    // upstream could read as another (`..`, `%2F`, `//`, ...) is refused, not
-    // rewritten.
-    if let Some(problem) = rescue::path_problem(req.uri().path(), protocol) {
-        tracing::debug!(problem, "request refused: non-canonical path");
-        return Ok(rescue::reject(protocol, Code::InvalidArgument, problem));
-    }
+    let Call {
+        chain,
+        hooks,
+        protocol,
+        side,
+    } = call;
     let mut info = rescue::call_info(
         &req,
         protocol,
@@ -149,17 +243,21 @@ where
         || shared.detail == ErrorDetail::Always
         || info.peer_identity.is_some();
     let call = Arc::new(info);
-    // The chain current now serves this call to its end, even if it is replaced.
-    let chain = shared.chain.current();
 
-    let verdict = chain.on_request(&call, req.headers_mut()).await;
-    if let Some(response) = settle(verdict, protocol, detail, &call) {
-        return Ok(response);
+    if hooks.request {
+        let verdict = chain.on_request(&call, req.headers_mut()).await;
+        if let Some(response) = settle(verdict, protocol, detail, &call) {
+            return Ok(response);
+        }
     }
 
     let (mut parts, body) = inner.call(req).await?.into_parts();
     if side == Side::Client {
         rescue::strip_reserved(&mut parts.headers);
+    }
+    if !hooks.response {
+        // No plugin hooks this call's response: neither a walk nor a wrapper.
+        return Ok(Response::from_parts(parts, LayerBody::inner(body)));
     }
     if shared.response_hooks == ResponseHooks::FinalStatus
         && protocol == Protocol::Grpc
