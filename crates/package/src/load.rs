@@ -331,3 +331,51 @@ fn not_regular(kind: std::fs::FileType) -> std::io::Error {
         format!("not a regular file (it is {what}); give the path of a file"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn temp_file(name: &str, bytes: &[u8], mode: u32) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("palisade-read-file-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn read_file_bounds_and_checks_the_mode() {
+        let private = temp_file("private", b"secret", 0o600);
+        assert_eq!(
+            read_file(&private, 6, Readers::OwnerOnly).unwrap(),
+            b"secret"
+        );
+        assert!(matches!(
+            read_file(&private, 5, Readers::Any),
+            Err(ReadError::TooLarge {
+                size: 6,
+                limit: 5,
+                ..
+            })
+        ));
+        let shared = temp_file("shared", b"secret", 0o640);
+        assert_eq!(read_file(&shared, 6, Readers::Any).unwrap(), b"secret");
+        let error = read_file(&shared, 6, Readers::OwnerOnly).unwrap_err();
+        assert!(
+            matches!(error, ReadError::NotPrivate { mode: 0o640, .. }),
+            "{error}"
+        );
+        // The OS error is the source, not part of the message.
+        let error = read_file(Path::new("/dev/null"), 6, Readers::Any).unwrap_err();
+        let ReadError::Io { source, .. } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(error.to_string(), "cannot read /dev/null");
+        let _ = std::fs::remove_file(private);
+        let _ = std::fs::remove_file(shared);
+    }
+}

@@ -207,3 +207,27 @@ fn sigstore_signers_are_escaped_for_tracing() {
          x\\n INFO forged\\u{1b}[2K (issuer https://issuer.test)"
     );
 }
+
+#[test]
+fn grants_serialize_in_the_manifest_shape() {
+    let grants = Grants::none()
+        .log()
+        .clock()
+        .config()
+        .metrics()
+        .kv(4096)
+        .crypto(
+            CryptoGrant::default()
+                .key("hmac-auth", KeyUse::Verify)
+                .key("signer", KeyUse::SignAndVerify),
+        );
+    assert_eq!(
+        grants_json(&grants),
+        r#"{"clock":{},"config":{},"crypto":{"keys":{"hmac-auth":"verify","signer":"sign"}},"kv":{"quota_bytes":4096},"log":{},"metrics":{}}"#
+    );
+    assert_eq!(grants_json(&Grants::none()), "{}");
+    // The shape reads back as the manifest's and the config's capability table.
+    let table: palisade_types::grants_toml::GrantsToml =
+        serde_json::from_str(&grants_json(&grants)).unwrap();
+    assert_eq!(table.resolve().unwrap(), grants);
+}
