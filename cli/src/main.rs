@@ -8,18 +8,21 @@
 
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use palisade::LoadConfig;
+use palisade::load::Readers;
+use palisade::policy::grants_toml::GrantsToml;
+use palisade::verify::hex;
 use palisade::{
     BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Host, Identity, ImportClass,
     KeyKind, LoadError, OperatorConfig, PublicKey, SigningKey, SigstoreTrustRoot, SubjectPattern,
-    TrustPolicy, VerifyError, classify_import, component_imports, inspect_package, verify_package,
+    TrustPolicy, classify_import, component_imports, inspect_package, verify_package,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -207,47 +210,16 @@ fn main() -> ExitCode {
 /// component, manifest or key).
 const MAX_INPUT_BYTES: u64 = palisade::verify::MAX_PACKAGE_BYTES;
 
-/// Reads `path`, at most [`MAX_INPUT_BYTES`], refusing anything but a regular file
-/// before opening it for reading (a FIFO would block, a device never ends). With
-/// `private`, refuses a file that its group or others may read (checked on the
-/// opened file).
+/// Reads `path`, at most [`MAX_INPUT_BYTES`], a regular file only (a FIFO would
+/// block, a device never ends); with `private`, refused if its group or others may
+/// read it.
 fn read_file(path: &Path, private: bool) -> anyhow::Result<Vec<u8>> {
-    let file = palisade::load::open_regular_file(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    if private {
-        let mode = file
-            .metadata()
-            .with_context(|| format!("cannot stat {}", path.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            bail!(
-                "{} has mode {:04o}: a secret key must not be readable by group or others (chmod 600 it)",
-                path.display(),
-                mode & 0o7777
-            );
-        }
-    }
-    // A regular file's size is known before reading: refuse an oversized one without
-    // reading it. `take` still bounds what a pipe or a growing file can make us hold.
-    let size = file
-        .metadata()
-        .with_context(|| format!("cannot stat {}", path.display()))?
-        .len();
-    if size > MAX_INPUT_BYTES {
-        bail!(
-            "{} is {size} bytes, larger than {MAX_INPUT_BYTES} bytes",
-            path.display()
-        );
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_INPUT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.len() as u64 > MAX_INPUT_BYTES {
-        bail!("{} is larger than {MAX_INPUT_BYTES} bytes", path.display());
-    }
-    Ok(bytes)
+    let readers = if private {
+        Readers::OwnerOnly
+    } else {
+        Readers::Any
+    };
+    Ok(palisade::load::read_file(path, MAX_INPUT_BYTES, readers)?)
 }
 
 /// Reads `path` as `what` (an input that is never a key), refusing one that looks
@@ -338,25 +310,6 @@ fn create_new(path: &Path, mode: u32, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// 64 hex digits (surrounding whitespace ignored) to 32 bytes. The error never
-/// includes the text, which may be a secret; a partial result is wiped.
-fn unhex32(text: &[u8]) -> Option<[u8; 32]> {
-    let text = text.trim_ascii();
-    if text.len() != 64 {
-        return None;
-    }
-    let nibble = |c: u8| (c as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    let mut out = Zeroizing::new([0u8; 32]);
-    for (byte, pair) in out.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(*out)
-}
-
 fn with_extension(prefix: &Path, extension: &str) -> PathBuf {
     let mut name = prefix.as_os_str().to_owned();
     name.push(".");
@@ -371,29 +324,14 @@ fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     if pub_path.exists() {
         return Err(anyhow!("{} already exists; not overwriting", pub_path.display()).into());
     }
-    // The seed and its hex text are wiped when dropped, on every path.
-    let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::getrandom(seed.as_mut_slice())
-        .map_err(|e| anyhow!("cannot get randomness from the OS: {e}"))?;
-    let key = SigningKey::from_bytes(&seed);
-    let public = key.public_key();
-    let mut text = Zeroizing::new(String::with_capacity(65));
-    for byte in seed.iter() {
-        let _ = write!(text, "{byte:02x}");
-    }
-    text.push('\n');
-    create_new(&key_path, 0o600, text.as_bytes())?;
-    drop((seed, text));
-    let public_text = if args.dev {
-        format!(
-            "# palisade DEVELOPMENT key {}: lockdown refuses to trust it\n{}\n",
-            key.key_id(),
-            public.to_text(KeyKind::Development)
-        )
+    let key = SigningKey::generate().map_err(anyhow::Error::new)?;
+    create_new(&key_path, 0o600, key.to_secret_text().as_bytes())?;
+    let kind = if args.dev {
+        KeyKind::Development
     } else {
-        format!("{}\n", public.to_text(KeyKind::Release))
+        KeyKind::Release
     };
-    create_new(&pub_path, 0o644, public_text.as_bytes())?;
+    create_new(&pub_path, 0o644, key.public_text(kind).as_bytes())?;
     say!(o, "{}", key.key_id());
     emit(&o);
     Ok(())
@@ -403,13 +341,7 @@ fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
 /// quotes either.
 fn load_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     let text = Zeroizing::new(read_file(path, true)?);
-    let seed = Zeroizing::new(unhex32(&text).ok_or_else(|| {
-        anyhow!(
-            "{} is not a secret key (expected 64 hex digits)",
-            path.display()
-        )
-    })?);
-    Ok(SigningKey::from_bytes(&seed))
+    SigningKey::from_secret_text(&text).map_err(|e| anyhow!("{} is {e}", path.display()))
 }
 
 /// A `.pub` file: the key and whether it is marked as a development key.
@@ -434,13 +366,12 @@ fn sign(args: &SignArgs) -> Result<(), Failure> {
             let text = read_input(manifest, "a manifest")?;
             let text = String::from_utf8(text)
                 .map_err(|_| anyhow!("{} is not UTF-8", manifest.display()))?;
-            let mut table: toml::Table =
-                text.parse().map_err(|e| toml_error(manifest, &text, &e))?;
-            let digest = hex(&Sha256::digest(&component_bytes));
-            table
-                .entry("component_sha256")
-                .or_insert_with(|| toml::Value::String(digest));
-            let filled = toml::to_string(&table).context("cannot serialize the manifest")?;
+            // Checked here too, for an error with the file's line and column and no
+            // snippet of the line (it may be a secret).
+            text.parse::<toml::Table>()
+                .map_err(|e| toml_error(manifest, &text, &e))?;
+            let filled = palisade::verify::fill_component_digest(&text, &component_bytes)
+                .with_context(|| format!("{}", manifest.display()))?;
             palisade::sign_package(&filled, &component_bytes, &key)
                 .with_context(|| format!("cannot sign {}", manifest.display()))?
         }
@@ -527,21 +458,6 @@ fn parse_identity(text: &str) -> anyhow::Result<Identity> {
     Identity::new(issuer, subject).with_context(|| format!("--identity {text:?}"))
 }
 
-/// Whether a verification error is a refusal (exit 1) rather than malformed input.
-fn is_refusal(error: &VerifyError) -> bool {
-    matches!(
-        error,
-        VerifyError::NoTrustedKeys
-            | VerifyError::InvalidSignature { .. }
-            | VerifyError::ThresholdNotMet { .. }
-            | VerifyError::ComponentDigestMismatch { .. }
-            | VerifyError::NameMismatch { .. }
-            | VerifyError::RolledBack { .. }
-            | VerifyError::DigestPinMismatch { .. }
-            | VerifyError::InvalidBundle { .. }
-    )
-}
-
 fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     let mut o = String::new();
     let mut trust = TrustPolicy::new().threshold(args.threshold);
@@ -588,7 +504,7 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
             Ok(())
         }
         Err(error) => {
-            let refused = is_refusal(&error);
+            let refused = error.is_refusal();
             let error = anyhow::Error::new(error).context(format!("{}", args.package.display()));
             Err(if refused {
                 Failure::Refused(error)
@@ -601,17 +517,12 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
 
 /// One import, classified: (class label, capability it needs, whether that is a problem).
 fn classify(import: &str, requested: Option<&Grants>) -> (String, Option<Capability>, bool) {
-    match classify_import(import) {
-        ImportClass::Core => ("core".into(), None, false),
-        ImportClass::VirtualWasi => ("virtual wasi".into(), None, false),
-        ImportClass::Needs(capability) => {
-            let missing = requested.is_some_and(|grants| !grants.allows(capability));
-            (format!("needs {capability}"), Some(capability), missing)
-        }
-        ImportClass::Forbidden(what) => (format!("forbidden ({what})"), None, true),
-        ImportClass::WrongVersion => ("wrong version".into(), None, true),
-        _ => ("unknown".into(), None, true),
-    }
+    let class = classify_import(import);
+    let capability = match class {
+        ImportClass::Needs(capability) => Some(capability),
+        _ => None,
+    };
+    (class.label(), capability, class.is_flagged(requested))
 }
 
 fn inspect(args: &InspectArgs) -> Result<(), Failure> {
@@ -653,7 +564,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                 "version": info.version,
                 "description": info.description,
                 "hooks": hooks,
-                "capabilities": palisade::audit::grants_json(&info.capabilities),
+                "capabilities": GrantsToml::from(&info.capabilities),
                 "component_sha256": hex(&info.component_sha256),
             })
         });
@@ -723,7 +634,8 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                 hooks.push("response");
             }
             say!(o, "hooks:       {}", hooks.join(", "));
-            let caps = palisade::audit::grants_json(&info.capabilities);
+            let caps =
+                serde_json::to_value(GrantsToml::from(&info.capabilities)).unwrap_or_default();
             let caps: Vec<String> = caps
                 .as_object()
                 .map(|m| {
@@ -868,7 +780,7 @@ fn serve(args: &ServeArgs) -> Result<(), Failure> {
                 let refused = matches!(&error, ServeError::Config { source, .. } if source.is_lockdown_refusal());
                 // `ServeError`'s message already names its cause (it is also what the
                 // logs print), so the chain is not repeated after it.
-                let error = anyhow::anyhow!("{error}");
+                let error = anyhow::anyhow!("{}", palisade::message_with_causes(&error));
                 return Err(if refused {
                     Failure::Refused(error)
                 } else {
@@ -898,7 +810,7 @@ fn serve(args: &ServeArgs) -> Result<(), Failure> {
         serve
             .run(shutdown)
             .await
-            .map_err(|e| Failure::Broken(anyhow::anyhow!("{e}")))
+            .map_err(|e| Failure::Broken(anyhow::anyhow!("{}", palisade::message_with_causes(&e))))
     })
 }
 

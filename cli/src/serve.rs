@@ -214,7 +214,7 @@ impl Serve {
             Ok(None) => {}
             Err(error) if config.mode == Mode::Lockdown => return Err(error.into()),
             Err(error) => {
-                tracing::warn!(%error, mode = %config.mode, "audit log not opened; going on without it");
+                tracing::warn!(error = %palisade::message_with_causes(&error), mode = %config.mode, "audit log not opened; going on without it");
             }
         }
         let chain = host.load_config(&config).await?;
@@ -396,16 +396,16 @@ impl Reloader {
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
                 // The error may quote a package's manifest: the author's text.
-                let text = error.to_string();
+                let text = palisade::message_with_causes(error);
                 tracing::error!(config = %state.path.display(), outcome = error.outcome(), error = %palisade::Untrusted(&text), "reload: kept the old chain");
                 let event = AuditEvent::reload_failed(
                     error.outcome(),
                     state.path.display().to_string(),
-                    error.to_string(),
+                    text.clone(),
                 );
                 if let Err(audit) = state.host.audit(&event) {
                     // Nothing changed, so there is nothing to undo.
-                    tracing::error!(error = %audit, "reload: the refusal could not be audited");
+                    tracing::error!(error = %palisade::message_with_causes(&audit), "reload: the refusal could not be audited");
                 }
             }
         }

@@ -634,19 +634,19 @@ fn special_files_are_refused_promptly_by_every_command() {
         let cases: [(&[&str], String); 6] = [
             (
                 &["verify", "--trust", "a.pub", path],
-                format!("palisade: error: cannot open {path}: {reason}\n"),
+                format!("palisade: error: cannot read {path}: {reason}\n"),
             ),
             (
                 &["inspect", path],
-                format!("palisade: error: cannot open {path}: {reason}\n"),
+                format!("palisade: error: cannot read {path}: {reason}\n"),
             ),
             (
                 &["check-config", path],
-                format!("palisade: error: cannot open {path}: {reason}\n"),
+                format!("palisade: error: cannot read {path}: {reason}\n"),
             ),
             (
                 &["serve", "--config", path],
-                format!("palisade: error: cannot open {path}: {reason}\n"),
+                format!("palisade: error: cannot read {path}: {reason}\n"),
             ),
             (
                 &[
@@ -658,14 +658,14 @@ fn special_files_are_refused_promptly_by_every_command() {
                     "--out",
                     "x.pkg",
                 ],
-                format!("palisade: error: cannot open {path}: {reason}\n"),
+                format!("palisade: error: cannot read {path}: {reason}\n"),
             ),
             (
                 &["check-config", "--load", "special.toml"],
-                // `{:#}` prints the I/O error again as the source of the load error.
+                // `{:#}` prints the I/O error once, as the source of the load error.
                 format!(
                     "palisade: error: loading the plugins: cannot read plugin `add-header` from \
-                     {path}: {reason}: {reason}\n"
+                     {path}: {reason}\n"
                 ),
             ),
         ];

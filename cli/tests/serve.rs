@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use palisade::TrustError;
 use palisade::transport::{ClientTls, Incoming, InsecurePlaintext, TlsMaterial};
 use palisade::{Error, Mode, SigningKey, VerifyError};
 use palisade_cli::serve::{ReloadError, Serve};
@@ -403,7 +404,10 @@ async fn serve_failed_reload_keeps_the_old_chain() {
         Err(ReloadError::Load(Error::Verify { plugin, reason })) => {
             assert_eq!(plugin, "add-header");
             assert!(
-                matches!(reason, VerifyError::ThresholdNotMet { .. }),
+                matches!(
+                    reason,
+                    VerifyError::Trust(TrustError::ThresholdNotMet { .. })
+                ),
                 "{reason:?}"
             );
         }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use palisade::LoadConfig;
+use palisade::TrustError;
 use palisade::audit::AUDIT_TARGET;
 use palisade::{
     AuditError, AuditEvent, AuditSink, Error, Grants, Host, HostConfig, OnAuditFailure,
@@ -78,7 +79,7 @@ async fn audit_log_records_verified_loaded_and_refused_in_lockdown() {
         matches!(
             err,
             Error::Verify {
-                reason: VerifyError::ComponentDigestMismatch { .. },
+                reason: VerifyError::Trust(TrustError::ComponentDigestMismatch { .. }),
                 ..
             }
         ),
@@ -89,7 +90,7 @@ async fn audit_log_records_verified_loaded_and_refused_in_lockdown() {
         matches!(
             err,
             Error::Verify {
-                reason: VerifyError::ThresholdNotMet { valid: 0, .. },
+                reason: VerifyError::Trust(TrustError::ThresholdNotMet { valid: 0, .. }),
                 ..
             }
         ),

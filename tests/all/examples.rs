@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
 use palisade::LoadConfig;
+use palisade::TrustError;
 use palisade::{
     CallInfo, Chain, ConfigError, Decision, Error, KeyKind, OperatorConfig, PublicKey, TrustPolicy,
     VerifyError, add_signature, inspect_package, verify_package,
@@ -233,7 +234,7 @@ async fn lockdown_trusting_a_release_key_loads_only_the_examples_it_signed() {
     assert!(
         matches!(
             &err,
-            Error::Verify { plugin, reason: VerifyError::ThresholdNotMet { valid: 0, untrusted: 1, .. } }
+            Error::Verify { plugin, reason: VerifyError::Trust(TrustError::ThresholdNotMet { valid: 0, untrusted: 1, .. }) }
                 if plugin == "rbac"
         ),
         "{err}"
@@ -261,7 +262,7 @@ async fn lockdown_trusting_a_release_key_loads_only_the_examples_it_signed() {
     assert!(
         matches!(
             &err,
-            Err(Error::Verify { plugin, reason: VerifyError::ComponentDigestMismatch { .. } }) if plugin == "rbac"
+            Err(Error::Verify { plugin, reason: VerifyError::Trust(TrustError::ComponentDigestMismatch { .. }) }) if plugin == "rbac"
         ),
         "{:?}",
         err.map(|_| ())

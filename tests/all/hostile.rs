@@ -5,6 +5,7 @@ use std::io::ErrorKind;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use palisade::WasmTrap;
 use palisade::{
     CallError, Capability, Code, CryptoGrant, Decision, Grants, KeyUse, Limits,
     MAX_METADATA_CHANGES_PER_CALL, MAX_METADATA_TOTAL_BYTES, MAX_REJECTION_MESSAGE_BYTES,
@@ -159,8 +160,7 @@ async fn stack_overflow() {
     // before wasmtime's guard on the native stack is reached. Either is a clean trap.
     let kind = err.trap_kind().unwrap();
     assert!(
-        *kind == TrapKind::StackOverflow
-            || *kind == TrapKind::Wasm("wasm trap: out of bounds memory access".into()),
+        *kind == TrapKind::StackOverflow || *kind == TrapKind::Wasm(WasmTrap::MemoryOutOfBounds),
         "{err}"
     );
     serves_next_call(&plugin, "stack-overflow").await;
@@ -560,6 +560,40 @@ async fn multi_memory_past_the_pool_bounds_is_refused() {
         assert_eq!(plugin, "multi-memory-wide");
         assert!(reason.contains(what), "{reason}");
     }
+}
+
+#[tokio::test]
+async fn a_trapping_start_function_is_refused_at_load_as_a_start_trap() {
+    // A core instance whose start function executes `unreachable`: the plugin traps
+    // while its first instance is made, at load. That is a trap, typed as a call's
+    // would be, not a mismatch of the host's interfaces.
+    let shape = multi_memory::Shape {
+        memories: 0,
+        initial_pages: 1,
+        grow_pages: 1,
+        empty: 1,
+    };
+    let err = host()
+        .load(palisade::PluginSpec::new(
+            "start-trap",
+            palisade::PluginSource::Bytes(multi_memory::component_with_trapping_start(shape)),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            palisade::Error::Instantiate(palisade::InstantiateError::StartTrapped {
+                plugin,
+                kind: TrapKind::Unreachable,
+            }) if plugin == "start-trap"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin `start-trap` trapped while starting: unreachable executed (the guest panicked or aborted)"
+    );
 }
 
 #[tokio::test]

@@ -53,13 +53,70 @@ async fn truncated_component_is_refused() {
     );
 }
 
+/// Where, in a real component, a flipped byte lands: each class of position is
+/// caught by its own stage, with its own error.
+#[derive(Debug, Clone, Copy)]
+enum Flip {
+    /// The `\0asm` magic: refused before parsing.
+    Magic,
+    /// The version and layer words after it: the parser's refusal.
+    Version,
+    /// The size of the component's first section: the parse runs past a section.
+    SectionSize,
+    /// The first instruction of a function body in an inner core module, made an
+    /// opcode that does not exist: only compilation (which validates code) sees it.
+    Opcode,
+}
+
+/// The offset of the first function body's first instruction in `component`.
+fn first_instruction(component: &[u8]) -> usize {
+    for payload in wasmparser::Parser::new(0).parse_all(component) {
+        if let wasmparser::Payload::CodeSectionEntry(body) = payload.unwrap() {
+            return body.get_operators_reader().unwrap().original_position();
+        }
+    }
+    panic!("no function body in the component");
+}
+
 #[tokio::test]
-async fn flipped_byte_in_code_is_refused_without_panic() {
-    let mut bytes = crate::support::component_bytes(ADD_HEADER);
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
-    // Whatever stage notices, it is an error, not a crash.
-    let _ = load_bytes(bytes).await;
+async fn flipped_bytes_are_refused_by_the_stage_that_reads_them() {
+    let original = crate::support::component_bytes(ADD_HEADER);
+    for flip in [Flip::Magic, Flip::Version, Flip::SectionSize, Flip::Opcode] {
+        let mut bytes = original.clone();
+        match flip {
+            Flip::Magic => bytes[1] ^= 0xff,
+            Flip::Version => bytes[4] ^= 0xff,
+            // The header is 8 bytes; the first section's id is byte 8, its LEB128 size
+            // starts at byte 9. Setting its high bits makes it claim far more bytes
+            // than the file has.
+            Flip::SectionSize => bytes[9] |= 0x7f,
+            // 0xff is no opcode (nor the prefix of one).
+            Flip::Opcode => bytes[first_instruction(&original)] = 0xff,
+        }
+        // add-header's grant, so that a component intact but for its code passes the
+        // import check and reaches compilation.
+        let err = host()
+            .load(
+                PluginSpec::new("bad", PluginSource::Bytes(bytes)).grants(Grants::none().config()),
+            )
+            .await
+            .unwrap_err();
+        match flip {
+            Flip::Magic => assert!(
+                matches!(&err, Error::Policy(PolicyError::NotAComponent { reason, .. })
+                    if reason.starts_with("no WebAssembly header")),
+                "{flip:?}: {err}"
+            ),
+            Flip::Version | Flip::SectionSize => assert!(
+                matches!(&err, Error::Policy(PolicyError::NotAComponent { plugin, .. }) if plugin == "bad"),
+                "{flip:?}: {err}"
+            ),
+            Flip::Opcode => assert!(
+                matches!(&err, Error::Compile(palisade::CompileError::Invalid { plugin, .. }) if plugin == "bad"),
+                "{flip:?}: {err}"
+            ),
+        }
+    }
 }
 
 #[tokio::test]
@@ -178,7 +235,17 @@ async fn limits_out_of_range_are_refused() {
         )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("fuel"), "{err}");
+    // Its own variant, not an out-of-range limit: the value is fine, the host is not
+    // built to enforce it.
+    assert!(
+        matches!(&err, Error::Policy(PolicyError::FuelWithoutMetering { plugin }) if plugin == "add-header"),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin `add-header` has a fuel limit, but the host was built without fuel metering \
+         (enable it in the host's configuration, or remove the limit)"
+    );
 }
 
 #[tokio::test]
@@ -192,7 +259,19 @@ async fn memory_limit_below_the_components_minimum_fails_at_load() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Link(_)), "{err}");
+    // Refused as the first instance is made: no interface mismatch, and no trap.
+    assert!(
+        matches!(
+            &err,
+            Error::Instantiate(palisade::InstantiateError::MemoryLimit { plugin, limit: 4096 })
+                if plugin == "add-header"
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "plugin `add-header` needs more memory to start than its limit of 4096 bytes"
+    );
 }
 
 /// Runs `work` on its own thread and gives up after a minute: an open that blocks
@@ -247,8 +326,10 @@ fn a_path_that_is_not_a_regular_file_is_refused_before_reading() {
                 panic!("{}: expected LoadError::Io, got {error}", path.display());
             };
             assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput, "{error}");
+            // The OS error is the source, printed once by an error-chain printer.
+            assert_eq!(source.to_string(), reason);
             assert_eq!(
-                error.to_string(),
+                palisade::message_with_causes(&error),
                 format!(
                     "cannot read plugin `special` from {}: {reason}",
                     path.display()

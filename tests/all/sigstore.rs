@@ -11,6 +11,7 @@ use palisade::{
     SignerIdentity, SigstoreFailure, SigstoreTrustRoot, SubjectPattern, TrustPolicy, VerifyError,
     add_bundle, add_signature, package_with_bundle, sign_package, verify_package,
 };
+use palisade::{PackageError, TrustError, TrustPolicyError};
 use palisade_tests::guests::ADD_HEADER;
 use palisade_tests::sigstore::{
     Fulcio, IssuerExtension, Rekor, Signer, bundle, edit, entry, log_signature, now, trusted_root,
@@ -122,9 +123,9 @@ fn refused(package: &[u8], trust: &TrustPolicy) -> VerifyError {
 
 fn check_failed(error: VerifyError) -> SigstoreFailure {
     match error {
-        VerifyError::InvalidBundle {
+        VerifyError::Trust(TrustError::InvalidBundle {
             failure, signer, ..
-        } => {
+        }) => {
             assert_eq!(signer, signer_identity(ISSUER, SUBJECT));
             failure
         }
@@ -189,7 +190,7 @@ fn sigstore_wrong_issuer_is_not_trusted() {
     assert!(
         matches!(
             &error,
-            VerifyError::ThresholdNotMet { valid: 0, required: 1, untrusted_identities, .. }
+            VerifyError::Trust(TrustError::ThresholdNotMet { valid: 0, required: 1, untrusted_identities, .. })
                 if untrusted_identities == &[signer_identity("https://token.evil.test", SUBJECT)]
         ),
         "{error}"
@@ -212,7 +213,7 @@ fn sigstore_subject_must_match_the_pattern() {
     assert!(
         matches!(
             &error,
-            VerifyError::ThresholdNotMet { valid: 0, untrusted_identities, .. }
+            VerifyError::Trust(TrustError::ThresholdNotMet { valid: 0, untrusted_identities, .. })
                 if untrusted_identities == &[signer_identity(ISSUER, evil)]
         ),
         "{error}"
@@ -239,7 +240,7 @@ fn sigstore_prefix_does_not_match_dot_segments() {
         assert!(
             matches!(
                 &error,
-                VerifyError::ThresholdNotMet { valid: 0, untrusted_identities, .. }
+                VerifyError::Trust(TrustError::ThresholdNotMet { valid: 0, untrusted_identities, .. })
                     if untrusted_identities.len() == 1 && untrusted_identities[0].subject == evil
             ),
             "{evil}: {error}"
@@ -252,10 +253,10 @@ fn sigstore_prefix_does_not_match_dot_segments() {
 /// The certificate-claims refusal of `package` under `trust`, its reason.
 fn claims_refused(package: &[u8], trust: &TrustPolicy) -> String {
     match refused(package, trust) {
-        VerifyError::InvalidBundle {
+        VerifyError::Trust(TrustError::InvalidBundle {
             failure: SigstoreFailure::Claims(reason),
             ..
-        } => reason,
+        }) => reason,
         other => panic!("expected a claims refusal, got {other:?}: {other}"),
     }
 }
@@ -298,7 +299,7 @@ fn sigstore_reusable_workflow_is_refused_unless_allowed() {
     let bare = Identity::new(ISSUER, SubjectPattern::parse(SHARED).unwrap()).unwrap();
     assert!(matches!(
         bare.clone().allowing_reusable_workflow(),
-        Err(VerifyError::InvalidIdentity { reason, .. }) if reason.contains("needs a source repository")
+        Err(TrustPolicyError::InvalidIdentity { reason, .. }) if reason.contains("needs a source repository")
     ));
     // ...and then admits only that repository's callers.
     let allowed = bare
@@ -389,7 +390,7 @@ fn sigstore_source_ref_constraint_refuses_another_branch() {
         assert!(
             matches!(
                 RefPattern::parse(bad),
-                Err(VerifyError::InvalidIdentity { .. })
+                Err(TrustPolicyError::InvalidIdentity { .. })
             ),
             "{bad:?} accepted"
         );
@@ -451,7 +452,7 @@ fn sigstore_bundle_moved_from_another_package_is_refused() {
     // `add_bundle` refuses to attach it in the first place.
     let error = add_bundle(&unsigned(), json.as_bytes()).unwrap_err();
     assert!(
-        matches!(&error, VerifyError::BundleMalformed { reason, .. } if reason.contains("but the manifest's sha256 is")),
+        matches!(&error, VerifyError::Package(PackageError::BundleMalformed { reason, .. }) if reason.contains("but the manifest's sha256 is")),
         "{error}"
     );
 }
@@ -591,7 +592,7 @@ fn sigstore_empty_any_of_matches_nothing() {
     assert!(
         matches!(
             &error,
-            VerifyError::ThresholdNotMet { valid: 0, untrusted_identities, .. }
+            VerifyError::Trust(TrustError::ThresholdNotMet { valid: 0, untrusted_identities, .. })
                 if untrusted_identities == &[signer_identity(ISSUER, SUBJECT)]
         ),
         "{error}"
@@ -630,11 +631,11 @@ fn sigstore_same_identity_twice_counts_once() {
     assert!(
         matches!(
             error,
-            VerifyError::ThresholdNotMet {
+            VerifyError::Trust(TrustError::ThresholdNotMet {
                 valid: 1,
                 required: 2,
                 ..
-            }
+            })
         ),
         "{error}"
     );
@@ -667,7 +668,7 @@ fn sigstore_one_prefix_policy_counts_once() {
     let trust = trusting(&world, [identity(ISSUER, "https://ci.test/org/repo/*")]).threshold(2);
     assert!(matches!(
         refused(&package, &trust),
-        VerifyError::ThresholdNotMet { valid: 1, .. }
+        VerifyError::Trust(TrustError::ThresholdNotMet { valid: 1, .. })
     ));
 }
 
@@ -689,11 +690,11 @@ fn sigstore_and_ed25519_make_two_of_n() {
     // The key alone is one of two.
     assert!(matches!(
         refused(&package, &trust),
-        VerifyError::ThresholdNotMet {
+        VerifyError::Trust(TrustError::ThresholdNotMet {
             valid: 1,
             required: 2,
             ..
-        }
+        })
     ));
     let both = add_bundle(&package, json.as_bytes()).unwrap();
     let info = verify_package(&both, Some("add-header"), &trust).unwrap();
@@ -723,17 +724,17 @@ fn sigstore_bundles_without_a_trust_root_are_ignored() {
     verify_package(&package, None, &trust).unwrap();
     assert!(matches!(
         refused(&package, &trust.clone().threshold(2)),
-        VerifyError::ThresholdNotMet {
+        VerifyError::Trust(TrustError::ThresholdNotMet {
             valid: 1,
             untrusted: 1,
             ..
-        }
+        })
     ));
     // Identities without a trust root are a policy error, not a silent pass.
     let trust = TrustPolicy::new().trust_identity(identity(ISSUER, SUBJECT));
     assert!(matches!(
         refused(&package, &trust),
-        VerifyError::NoSigstoreTrustRoot
+        VerifyError::TrustPolicy(TrustPolicyError::NoSigstoreTrustRoot)
     ));
 }
 
@@ -783,7 +784,7 @@ fn sigstore_bundles_are_read_strictly() {
     for (bad, expected) in cases {
         let error = refused(&splice(unsigned(), &bad), &trust);
         assert!(
-            matches!(&error, VerifyError::BundleMalformed { reason, .. } if reason.contains(expected)),
+            matches!(&error, VerifyError::Package(PackageError::BundleMalformed { reason, .. }) if reason.contains(expected)),
             "{expected}: {error}"
         );
     }
@@ -811,7 +812,7 @@ fn sigstore_trust_roots_are_read_strictly() {
     for (bad, expected) in cases {
         let error = SigstoreTrustRoot::from_json(bad.as_bytes()).unwrap_err();
         assert!(
-            matches!(&error, VerifyError::InvalidTrustRoot { reason } if reason.contains(expected)),
+            matches!(&error, TrustPolicyError::InvalidTrustRoot { reason } if reason.contains(expected)),
             "{expected}: {error}"
         );
     }
@@ -898,10 +899,10 @@ async fn sigstore_config_constrains_the_claims() {
     match host().load_config(&config).await {
         Err(palisade::Error::Verify {
             reason:
-                VerifyError::InvalidBundle {
+                VerifyError::Trust(TrustError::InvalidBundle {
                     failure: SigstoreFailure::Claims(reason),
                     ..
-                },
+                }),
             ..
         }) => assert!(reason.starts_with("the source repository"), "{reason}"),
         Err(other) => panic!("refused by another stage: {other}"),
@@ -965,10 +966,10 @@ async fn sigstore_lockdown_config_loads_a_keyless_package() {
     match host().load_config(&config).await {
         Err(palisade::Error::Verify {
             reason:
-                VerifyError::ThresholdNotMet {
+                VerifyError::Trust(TrustError::ThresholdNotMet {
                     untrusted_identities,
                     ..
-                },
+                }),
             ..
         }) => assert_eq!(untrusted_identities, [signer_identity(ISSUER, branch)]),
         Err(other) => panic!("refused by another stage: {other}"),
@@ -1052,13 +1053,13 @@ fn sigstore_certificate_identity_is_read_strictly() {
         );
         let error = refused(&splice(unsigned(), &json), &trust);
         assert!(
-            matches!(&error, VerifyError::BundleMalformed { reason, .. } if reason.contains(expected)),
+            matches!(&error, VerifyError::Package(PackageError::BundleMalformed { reason, .. }) if reason.contains(expected)),
             "{form:?}: {error}"
         );
         // `add_bundle` refuses it up front as well.
         assert!(matches!(
             add_bundle(&unsigned(), json.as_bytes()),
-            Err(VerifyError::BundleMalformed { .. })
+            Err(VerifyError::Package(PackageError::BundleMalformed { .. }))
         ));
     }
 }

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use palisade::{PackageError, TrustError};
 use palisade::{TrustPolicy, VerifyError, add_signature, verify_package};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -86,19 +87,29 @@ enum Expect {
 impl Expect {
     fn matches(&self, error: &VerifyError) -> bool {
         match self {
-            Self::BadMagic => matches!(error, VerifyError::BadMagic { .. }),
-            Self::Version => matches!(error, VerifyError::UnsupportedFormatVersion { .. }),
+            Self::BadMagic => matches!(error, VerifyError::Package(PackageError::BadMagic { .. })),
+            Self::Version => matches!(
+                error,
+                VerifyError::Package(PackageError::UnsupportedFormatVersion { .. })
+            ),
             // A kind byte that becomes 2 names a sigstore bundle: with no trust root
             // in the policy it counts as an untrusted signature, so the threshold fails.
             Self::Algorithm => matches!(
                 error,
-                VerifyError::UnknownAlgorithm { .. } | VerifyError::ThresholdNotMet { .. }
+                VerifyError::Package(PackageError::UnknownAlgorithm { .. })
+                    | VerifyError::Trust(TrustError::ThresholdNotMet { .. })
             ),
             Self::InvalidSignature(at) => {
-                matches!(error, VerifyError::InvalidSignature { offset, .. } if offset == at)
+                matches!(error, VerifyError::Trust(TrustError::InvalidSignature { offset, .. }) if offset == at)
             }
-            Self::Threshold => matches!(error, VerifyError::ThresholdNotMet { required: 2, .. }),
-            Self::Digest => matches!(error, VerifyError::ComponentDigestMismatch { .. }),
+            Self::Threshold => matches!(
+                error,
+                VerifyError::Trust(TrustError::ThresholdNotMet { required: 2, .. })
+            ),
+            Self::Digest => matches!(
+                error,
+                VerifyError::Trust(TrustError::ComponentDigestMismatch { .. })
+            ),
         }
     }
 }
@@ -234,16 +245,16 @@ proptest! {
             let boundary = |at: usize| layout.headers.iter().any(|h| h.start == at);
             let in_header = layout.headers.iter().any(|h| h.start < len && len < h.end);
             let ok = match len {
-                0..10 => matches!(error, VerifyError::TooShort { size, .. } if size == len),
-                10 => matches!(error, VerifyError::MissingSection { section: "manifest" }),
-                _ if in_header => matches!(error, VerifyError::TrailingBytes { offset, .. } if len - offset < 5),
+                0..10 => matches!(error, VerifyError::Package(PackageError::TooShort { size, .. }) if size == len),
+                10 => matches!(error, VerifyError::Package(PackageError::MissingSection { section: "manifest" })),
+                _ if in_header => matches!(error, VerifyError::Package(PackageError::TrailingBytes { offset, .. }) if len - offset < 5),
                 _ if len == layout.headers[1].start => {
-                    matches!(error, VerifyError::MissingSection { section: "component" })
+                    matches!(error, VerifyError::Package(PackageError::MissingSection { section: "component" }))
                 }
                 // After the component or the first signature: fewer signatures than
                 // the threshold of two.
-                _ if boundary(len) => matches!(error, VerifyError::ThresholdNotMet { required: 2, .. }),
-                _ => matches!(error, VerifyError::SectionPastEnd { .. }),
+                _ if boundary(len) => matches!(error, VerifyError::Trust(TrustError::ThresholdNotMet { required: 2, .. })),
+                _ => matches!(error, VerifyError::Package(PackageError::SectionPastEnd { .. })),
             };
             prop_assert!(ok, "cut at {len}: unexpected error {error}");
             Ok(())
@@ -261,7 +272,7 @@ proptest! {
                 .ok_or_else(|| TestCaseError::fail("verified with bytes appended"))?;
             if extra.len() < 5 {
                 prop_assert!(
-                    matches!(error, VerifyError::TrailingBytes { count, .. } if count == extra.len()),
+                    matches!(error, VerifyError::Package(PackageError::TrailingBytes { count, .. }) if count == extra.len()),
                     "{error}"
                 );
             }

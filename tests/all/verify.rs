@@ -7,6 +7,7 @@ use palisade::{
     Capability, Error, Grants, LoadError, PluginSource, PluginSpec, PolicyError, SigningKey,
     TrustPolicy, VerifyError, add_signature, sign_package,
 };
+use palisade::{PackageError, TrustError, TrustPolicyError};
 use palisade_tests::guests::ADD_HEADER;
 use sha2::{Digest, Sha256};
 
@@ -122,7 +123,13 @@ async fn signed_package_file_loads() {
 #[tokio::test]
 async fn package_without_a_trust_policy_is_refused() {
     let err = refused(package(), TrustPolicy::new()).await;
-    assert!(matches!(err, VerifyError::NoTrustedKeys), "{err}");
+    assert!(
+        matches!(
+            err,
+            VerifyError::TrustPolicy(TrustPolicyError::NoTrustedKeys)
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +140,7 @@ async fn capability_escalation_by_editing_the_manifest_is_refused() {
     s[0].1 = text.into_bytes();
     let err = refused(pack(&s), trusting(&[1])).await;
     assert!(
-        matches!(err, VerifyError::InvalidSignature { key_id, .. } if key_id == key(1).key_id()),
+        matches!(err, VerifyError::Trust(TrustError::InvalidSignature { key_id, .. }) if key_id == key(1).key_id()),
         "{err}"
     );
 }
@@ -193,7 +200,10 @@ async fn signature_moved_from_another_package_is_refused() {
     let mut s = sections(&package());
     s[2] = sections(&other)[2].clone();
     let err = refused(pack(&s), trusting(&[1])).await;
-    assert!(matches!(err, VerifyError::InvalidSignature { .. }), "{err}");
+    assert!(
+        matches!(err, VerifyError::Trust(TrustError::InvalidSignature { .. })),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -202,12 +212,12 @@ async fn wrong_key_is_refused() {
     assert!(
         matches!(
             err,
-            VerifyError::ThresholdNotMet {
+            VerifyError::Trust(TrustError::ThresholdNotMet {
                 required: 1,
                 valid: 0,
                 untrusted: 1,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -220,7 +230,7 @@ async fn revoked_key_never_counts_and_is_reported() {
     assert!(
         matches!(
             &err,
-            VerifyError::ThresholdNotMet { valid: 0, revoked, .. } if revoked == &[key(1).key_id()]
+            VerifyError::Trust(TrustError::ThresholdNotMet { valid: 0, revoked, .. }) if revoked == &[key(1).key_id()]
         ),
         "{err}"
     );
@@ -235,11 +245,11 @@ async fn threshold_counts_distinct_keys() {
     assert!(
         matches!(
             err,
-            VerifyError::ThresholdNotMet {
+            VerifyError::Trust(TrustError::ThresholdNotMet {
                 required: 2,
                 valid: 1,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -254,11 +264,11 @@ async fn global_threshold_applies() {
     assert!(
         matches!(
             err,
-            VerifyError::ThresholdNotMet {
+            VerifyError::Trust(TrustError::ThresholdNotMet {
                 required: 2,
                 valid: 1,
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -269,7 +279,7 @@ async fn rollback_below_the_minimum_version_is_refused() {
     let trust = trusting(&[1]).min_version("add-header", "1.0.1").unwrap();
     let err = refused(package(), trust).await;
     assert!(
-        matches!(&err, VerifyError::RolledBack { version, minimum } if version == "1.0.0" && minimum == "1.0.1"),
+        matches!(&err, VerifyError::Trust(TrustError::RolledBack { version, minimum }) if version == "1.0.0" && minimum == "1.0.1"),
         "{err}"
     );
 }
@@ -279,7 +289,10 @@ async fn digest_pin_mismatch_is_refused() {
     let trust = trusting(&[1]).pin_sha256("add-header", [0; 32]);
     let err = refused(package(), trust).await;
     assert!(
-        matches!(err, VerifyError::DigestPinMismatch { .. }),
+        matches!(
+            err,
+            VerifyError::Trust(TrustError::DigestPinMismatch { .. })
+        ),
         "{err}"
     );
     let pin = Sha256::digest(component()).into();
@@ -301,7 +314,7 @@ async fn plugin_name_must_match_the_manifest() {
     assert!(
         matches!(
             &err,
-            Error::Verify { reason: VerifyError::NameMismatch { expected, found }, .. }
+            Error::Verify { reason: VerifyError::Trust(TrustError::NameMismatch { expected, found }), .. }
                 if expected == "other" && found == "add-header"
         ),
         "{err}"
@@ -312,7 +325,10 @@ async fn plugin_name_must_match_the_manifest() {
 async fn empty_and_truncated_packages_are_refused() {
     let err = refused(Vec::new(), trusting(&[1])).await;
     assert!(
-        matches!(err, VerifyError::TooShort { size: 0, .. }),
+        matches!(
+            err,
+            VerifyError::Package(PackageError::TooShort { size: 0, .. })
+        ),
         "{err}"
     );
     let package = package();
@@ -320,10 +336,10 @@ async fn empty_and_truncated_packages_are_refused() {
     assert!(
         matches!(
             err,
-            VerifyError::SectionPastEnd {
+            VerifyError::Package(PackageError::SectionPastEnd {
                 section: "component",
                 ..
-            }
+            })
         ),
         "{err}"
     );
@@ -344,7 +360,7 @@ async fn huge_inputs_are_refused_by_size() {
     bytes.extend_from_slice(&(100u32 << 20).to_le_bytes());
     let err = refused(bytes, trusting(&[1])).await;
     assert!(
-        matches!(err, VerifyError::SectionTooLarge { section: "component", declared, limit, .. }
+        matches!(err, VerifyError::Package(PackageError::SectionTooLarge { section: "component", declared, limit, .. })
             if declared == 100 << 20 && limit == MAX_COMPONENT_BYTES),
         "{err}"
     );
@@ -376,14 +392,14 @@ async fn signed_manifest_with_an_unknown_field_is_refused() {
     let text = base.replace("format = 1\n", "format = 1\nhomepage = \"https://x\"\n");
     let err = refused(signed_raw(&text), trusting(&[1])).await;
     assert!(
-        matches!(&err, VerifyError::ManifestSyntax { message } if message.contains("homepage") && message.contains("line 2")),
+        matches!(&err, VerifyError::Package(PackageError::ManifestSyntax { message }) if message.contains("homepage") && message.contains("line 2")),
         "{err}"
     );
     // Unknown capability: a signed request for something the host does not have.
     let text = format!("{base}files = {{}}\n");
     let err = refused(signed_raw(&text), trusting(&[1])).await;
     assert!(
-        matches!(&err, VerifyError::ManifestSyntax { message } if message.contains("files")),
+        matches!(&err, VerifyError::Package(PackageError::ManifestSyntax { message }) if message.contains("files")),
         "{err}"
     );
 }
@@ -396,13 +412,13 @@ async fn signed_manifest_with_a_duplicated_field_is_refused() {
     let text = base.replace("format = 1\n", "format = 1\nversion = \"9.9.9\"\n");
     let err = refused(signed_raw(&text), trusting(&[1])).await;
     assert!(
-        matches!(&err, VerifyError::ManifestSyntax { message } if message.contains("duplicate") && message.contains("version")),
+        matches!(&err, VerifyError::Package(PackageError::ManifestSyntax { message }) if message.contains("duplicate") && message.contains("version")),
         "{err}"
     );
     let text = format!("{base}config = {{}}\n");
     let err = refused(signed_raw(&text), trusting(&[1])).await;
     assert!(
-        matches!(&err, VerifyError::ManifestSyntax { message } if message.contains("duplicate")),
+        matches!(&err, VerifyError::Package(PackageError::ManifestSyntax { message }) if message.contains("duplicate")),
         "{err}"
     );
 }

@@ -272,7 +272,7 @@ impl LoadConfig for Host {
                 Ok(sink) => sink,
                 Err(error) if config.mode == Mode::Lockdown => return Err(error.into()),
                 Err(error) => {
-                    tracing::warn!(%error, mode = %config.mode, "audit log not opened; going on without it");
+                    tracing::warn!(error = %palisade_types::message_with_causes(&error), mode = %config.mode, "audit log not opened; going on without it");
                     None
                 }
             },

@@ -22,13 +22,13 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 use serde::ser::Serializer;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::Error;
 use palisade_package::verify::{BundleSigner, KeyId, hex};
 use palisade_types::Untrusted;
-use palisade_types::{Grants, KeyUse};
-use palisade_types::{Hooks, Routes};
+use palisade_types::grants_toml::GrantsToml;
+use palisade_types::{Grants, Hooks, Routes};
 
 /// The `tracing` target of every audit event: filter on it to route the audit trail
 /// (`RUST_LOG=palisade::audit=info`).
@@ -97,7 +97,7 @@ pub enum AuditEvent {
         /// The plugin's name, as the operator gave it.
         plugin: String,
         /// The stage that refused it: `load`, `verify`, `policy`, `compile`, `link`,
-        /// `audit` or `host`.
+        /// `instantiate`, `audit` or `host`.
         stage: &'static str,
         /// The typed reason: the error variant's snake-case name
         /// (`invalid_signature`, `threshold_not_met`, `not_granted`, ...).
@@ -197,7 +197,7 @@ impl AuditEvent {
             plugin: plugin.into(),
             stage,
             reason,
-            message: error.to_string(),
+            message: palisade_types::message_with_causes(error),
         }
     }
 
@@ -334,10 +334,11 @@ fn stage_and_reason(error: &Error) -> (&'static str, &'static str) {
     let reason: &'static str = match error {
         Error::Host(e) => e.into(),
         Error::Load(e) => e.into(),
-        Error::Verify { reason, .. } => reason.into(),
+        Error::Verify { reason, .. } => reason.reason(),
         Error::Policy(e) => e.into(),
         Error::Compile(e) => e.into(),
         Error::Link(e) => e.into(),
+        Error::Instantiate(e) => e.into(),
         Error::Audit(e) => e.into(),
     };
     (stage, reason)
@@ -360,7 +361,7 @@ pub enum OnAuditFailure {
 #[non_exhaustive]
 pub enum AuditError {
     /// The file could not be opened for appending.
-    #[error("cannot open audit log {}: {source}", path.display())]
+    #[error("cannot open audit log {}", path.display())]
     Open {
         /// The audit log.
         path: PathBuf,
@@ -368,7 +369,7 @@ pub enum AuditError {
         source: std::io::Error,
     },
     /// A line could not be written (or synced to disk).
-    #[error("cannot write audit log {}: {source}", path.display())]
+    #[error("cannot write audit log {}", path.display())]
     Write {
         /// The audit log.
         path: PathBuf,
@@ -489,11 +490,11 @@ impl<'a> Auditor<'a> {
             if let Err(error) = sink.record(event) {
                 match sink.on_failure() {
                     OnAuditFailure::Refuse => {
-                        tracing::error!(target: AUDIT_TARGET, %error, plugin = event.plugin(), "audit log not written; refusing");
+                        tracing::error!(target: AUDIT_TARGET, error = %palisade_types::message_with_causes(&error), plugin = event.plugin(), "audit log not written; refusing");
                         first_error.get_or_insert(error);
                     }
                     OnAuditFailure::Warn => {
-                        tracing::warn!(target: AUDIT_TARGET, %error, plugin = event.plugin(), "audit log not written");
+                        tracing::warn!(target: AUDIT_TARGET, error = %palisade_types::message_with_causes(&error), plugin = event.plugin(), "audit log not written");
                     }
                 }
             }
@@ -551,49 +552,12 @@ fn hook_names(hooks: Hooks) -> Vec<&'static str> {
         .collect()
 }
 
-/// Grants in the manifest's `[capabilities]` shape: `{"config": {}, "kv":
-/// {"quota_bytes": 4096}, "crypto": {"keys": {"hmac-auth": "verify"}}}`.
-pub fn grants_json(grants: &Grants) -> Value {
-    // Exhaustive, so that a new capability cannot go unaudited.
-    let Grants {
-        log,
-        clock,
-        config,
-        kv,
-        crypto,
-        metrics,
-    } = grants;
-    let mut out = serde_json::Map::new();
-    if log.is_some() {
-        out.insert("log".into(), json!({}));
-    }
-    if clock.is_some() {
-        out.insert("clock".into(), json!({}));
-    }
-    if config.is_some() {
-        out.insert("config".into(), json!({}));
-    }
-    if let Some(kv) = kv {
-        out.insert("kv".into(), json!({ "quota_bytes": kv.quota_bytes }));
-    }
-    if let Some(crypto) = crypto {
-        let keys: serde_json::Map<String, Value> = crypto
-            .keys
-            .iter()
-            .map(|(name, usage)| {
-                let usage = match usage {
-                    KeyUse::Verify => "verify",
-                    KeyUse::SignAndVerify => "sign",
-                };
-                (name.clone(), json!(usage))
-            })
-            .collect();
-        out.insert("crypto".into(), json!({ "keys": keys }));
-    }
-    if metrics.is_some() {
-        out.insert("metrics".into(), json!({}));
-    }
-    Value::Object(out)
+/// Grants in the manifest's `[capabilities]` shape, as one line of JSON: `{"config":
+/// {}, "crypto": {"keys": {"hmac-auth": "verify"}}, "kv": {"quota_bytes": 4096}}`. The
+/// shape is [`GrantsToml`]'s, the type manifests and configs are read with.
+pub fn grants_json(grants: &Grants) -> String {
+    // Cannot fail: maps with string keys, strings and integers.
+    serde_json::to_string(&GrantsToml::from(grants)).unwrap_or_default()
 }
 
 fn ser_key_ids<S: Serializer>(ids: &[KeyId], s: S) -> Result<S::Ok, S::Error> {
@@ -622,7 +586,7 @@ fn ser_optional_digest<S: Serializer>(digest: &Option<[u8; 32]>, s: S) -> Result
 }
 
 fn ser_grants<S: Serializer>(grants: &Grants, s: S) -> Result<S::Ok, S::Error> {
-    grants_json(grants).serialize(s)
+    GrantsToml::from(grants).serialize(s)
 }
 
 fn ser_hooks<S: Serializer>(hooks: &Hooks, s: S) -> Result<S::Ok, S::Error> {

@@ -35,6 +35,10 @@ pub enum Error {
     /// The granted capabilities could not be linked or pre-instantiated.
     #[error(transparent)]
     Link(#[from] LinkError),
+    /// The plugin's first instance could not be created (its start function
+    /// trapped, or the runtime refused it).
+    #[error(transparent)]
+    Instantiate(#[from] InstantiateError),
     /// The load could not be written to an audit log that must record it
     /// ([`OnAuditFailure::Refuse`](crate::audit::OnAuditFailure::Refuse)).
     #[error(transparent)]
@@ -82,6 +86,52 @@ pub enum CompileError {
         /// The plugin's name.
         plugin: String,
         /// wasmtime's explanation (the whole chain).
+        reason: String,
+    },
+    /// The blocking task that read, verified or compiled the plugin panicked or was
+    /// cancelled: a fault of the host, not of the plugin.
+    #[error("plugin `{plugin}`: the {task} task failed: {reason}")]
+    TaskFailed {
+        /// The plugin's name.
+        plugin: String,
+        /// Which task: `loading` or `compilation`.
+        task: &'static str,
+        /// The runtime's explanation (`panicked`, `cancelled`).
+        reason: String,
+    },
+}
+
+/// Stage 5: the plugin's first instance could not be created. A load creates one,
+/// so that a plugin that cannot run fails at load rather than on its first call.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum InstantiateError {
+    /// A start function (run as the instance is created) trapped.
+    #[error("plugin `{plugin}` trapped while starting: {kind}")]
+    StartTrapped {
+        /// The plugin's name.
+        plugin: String,
+        /// Why.
+        kind: palisade_types::TrapKind,
+    },
+    /// The instance needs more memory than the plugin's limit as it is created (its
+    /// memories' minimum sizes, or growth by a start function, were refused).
+    #[error("plugin `{plugin}` needs more memory to start than its limit of {limit} bytes")]
+    MemoryLimit {
+        /// The plugin's name.
+        plugin: String,
+        /// The limit ([`Limits::max_memory_bytes`](palisade_types::Limits::max_memory_bytes)).
+        limit: usize,
+    },
+    /// The runtime could not create the instance (resources exhausted, or a host
+    /// function failed during start).
+    #[error("plugin `{plugin}` could not be instantiated: {reason}")]
+    Failed {
+        /// The plugin's name.
+        plugin: String,
+        /// The root cause, escaped and bounded (the whole error goes to the
+        /// operator's log).
         reason: String,
     },
 }

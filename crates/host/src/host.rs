@@ -251,10 +251,7 @@ impl Host {
                 })
             })
             .await
-            .map_err(|e| crate::error::CompileError::Invalid {
-                plugin: name.clone(),
-                reason: format!("loading task failed: {e}"),
-            })??
+            .map_err(|e| task_failed(&name, "loading", &e))??
         };
         // Then the manifest's requests within the operator's grants, and only the
         // hooks both allow.
@@ -298,13 +295,7 @@ impl Host {
         let signed = version.is_some();
         // 2. policy: imports within grants, limits within range, keys known.
         if limits.fuel.is_some() && !self.compiler.fuel {
-            return Err(PolicyError::LimitOutOfRange {
-                plugin: name,
-                limit: "fuel (the host was built without fuel metering)",
-                value: limits.fuel.unwrap_or(0),
-                max: 0,
-            }
-            .into());
+            return Err(PolicyError::FuelWithoutMetering { plugin: name }.into());
         }
         let authorized = policy::authorize(loaded, grants, limits, |key| self.keys.contains(key))?;
         // 3. compile.
@@ -314,10 +305,7 @@ impl Host {
             (authorized, component)
         })
         .await
-        .map_err(|e| crate::error::CompileError::Invalid {
-            plugin: name.clone(),
-            reason: format!("compilation task failed: {e}"),
-        })?;
+        .map_err(|e| task_failed(&name, "compilation", &e))?;
         let component = component?;
         // 4. link: only what was granted.
         let linker = capability::link(&name, &self.compiler.engine, authorized.grants())?;
@@ -361,10 +349,7 @@ impl Host {
             deadline_ticks,
             self.compiler.fuel,
         );
-        pool.prewarm().map_err(|e| LinkError::Mismatch {
-            plugin: name.clone(),
-            reason: e.to_string(),
-        })?;
+        pool.prewarm()?;
         let component_sha256 = authorized.loaded().sha256();
         auditor.emit(&AuditEvent::Loaded {
             plugin: name.clone(),
@@ -384,5 +369,49 @@ impl Host {
             component_sha256,
             version,
         ))
+    }
+}
+
+/// A blocking task of a load that panicked (or was cancelled): the host's fault, so
+/// not reported as the plugin's (it is not invalid WebAssembly).
+fn task_failed(
+    plugin: &str,
+    task: &'static str,
+    error: &tokio::task::JoinError,
+) -> crate::error::CompileError {
+    crate::error::CompileError::TaskFailed {
+        plugin: plugin.to_owned(),
+        task,
+        reason: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CompileError;
+
+    #[tokio::test]
+    async fn a_panicked_task_is_a_task_failure_not_invalid_wasm() {
+        let error = tokio::task::spawn_blocking(|| panic!("boom"))
+            .await
+            .unwrap_err();
+        let error = task_failed("demo", "compilation", &error);
+        assert!(
+            matches!(
+                &error,
+                CompileError::TaskFailed { plugin, task: "compilation", reason }
+                    if plugin == "demo" && reason.contains("panicked")
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("plugin `demo`: the compilation task failed: task "),
+            "{error}"
+        );
+        let reason: &'static str = (&error).into();
+        assert_eq!(reason, "task_failed");
     }
 }

@@ -131,7 +131,7 @@ impl Pool {
         }
         let target = target.min(self.limits.max_concurrency);
         while self.idle_count() < target {
-            if !self.prewarm()? {
+            if !self.warm_one()? {
                 break;
             }
         }
@@ -141,16 +141,32 @@ impl Pool {
     /// Creates an instance, for warming the pool at load time, unless the plugin has
     /// all the instances it may have; returns whether it did. Warm instances go round
     /// the shards, so that each worker finds one in its own.
-    pub(crate) fn prewarm(&self) -> Result<bool, CallError> {
+    pub(crate) fn prewarm(&self) -> Result<bool, crate::error::InstantiateError> {
+        let Some(slot) = self.slot() else {
+            return Ok(false);
+        };
+        let instance = self.create(slot).map_err(|(error, memory_denied)| {
+            crate::intercept::start_error(&self.shared.name, &error, memory_denied, &self.limits)
+        })?;
+        self.place_warm(instance);
+        Ok(true)
+    }
+
+    /// [`prewarm`](Self::prewarm) for a running plugin, failing as a call would.
+    fn warm_one(&self) -> Result<bool, CallError> {
         let Some(slot) = self.slot() else {
             return Ok(false);
         };
         let instance = self.instantiate_in(slot)?;
+        self.place_warm(instance);
+        Ok(true)
+    }
+
+    fn place_warm(&self, instance: Instance) {
         if self.mode == InstanceMode::Reuse {
             let shard = self.next_prewarm.fetch_add(1, Ordering::Relaxed) & (self.idle.len() - 1);
             self.park(shard, instance);
         }
-        Ok(true)
     }
 
     /// A new instance, in a place the plugin's instance cap leaves, or else an idle
@@ -176,16 +192,22 @@ impl Pool {
 
     /// A new instance in `slot`.
     fn instantiate_in(&self, slot: InstanceSlot) -> Result<Instance, CallError> {
+        self.create(slot)
+            .map_err(|(e, _)| crate::intercept::instantiate_error(&self.shared.name, &e))
+    }
+
+    /// A new instance in `slot`, or wasmtime's error and whether the limiter refused
+    /// a memory growth meanwhile (a start function may trap on it).
+    fn create(&self, slot: InstanceSlot) -> Result<Instance, (wasmtime::Error, bool)> {
         let state = PluginState::new(Arc::clone(&self.shared), &self.limits, slot);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         store.epoch_deadline_callback(crate::intercept::worker::on_epoch);
         self.arm(&mut store);
-        let bindings = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|e| crate::intercept::instantiate_error(&self.shared.name, &e))?;
-        Ok(Instance { store, bindings })
+        match self.pre.instantiate(&mut store) {
+            Ok(bindings) => Ok(Instance { store, bindings }),
+            Err(error) => Err((error, store.data().limiter.take_memory_denied())),
+        }
     }
 
     /// Gives `store` a fresh deadline and, when metered, a fresh tank of fuel, before

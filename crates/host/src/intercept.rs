@@ -19,6 +19,7 @@ use crate::capability::call::ReplyTooLarge;
 use crate::capability::metrics::MetricValue;
 use crate::compile::EpochTicker;
 use crate::instance::{Instance, Pool};
+use palisade_types::WasmTrap;
 use palisade_types::{CallError, TrapKind};
 use palisade_types::{CallInfo, Code, Decision, FailurePolicy, Hooks, Route, Routes, Verdict};
 
@@ -401,27 +402,100 @@ impl Plugin {
 }
 
 fn classify_trap(error: &wasmtime::Error, instance: &Instance, limits: &crate::Limits) -> TrapKind {
-    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return TrapKind::Exit(exit.0);
-    }
-    if let Some(too_large) = error.downcast_ref::<ReplyTooLarge>() {
-        return TrapKind::ReplyTooLarge {
-            what: too_large.what,
-            limit: too_large.limit,
-        };
-    }
     // A refused memory.grow surfaces as whatever the guest does next (Rust aborts
     // with `unreachable`); the limiter remembers the refusal.
     let memory_denied = instance.store.data().limiter.take_memory_denied();
-    match error.downcast_ref::<wasmtime::Trap>() {
+    trap_kind(error, memory_denied, limits).unwrap_or_else(|| TrapKind::Host(host_summary(error)))
+}
+
+/// The trap `error` is, if it is one the guest caused (not a host function's failure).
+fn trap_kind(
+    error: &wasmtime::Error,
+    memory_denied: bool,
+    limits: &crate::Limits,
+) -> Option<TrapKind> {
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Some(TrapKind::Exit(exit.0));
+    }
+    if let Some(too_large) = error.downcast_ref::<ReplyTooLarge>() {
+        return Some(TrapKind::ReplyTooLarge {
+            what: too_large.what,
+            limit: too_large.limit,
+        });
+    }
+    Some(match error.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::Interrupt) => TrapKind::Timeout(limits.call_timeout),
         Some(wasmtime::Trap::OutOfFuel) => TrapKind::OutOfFuel(limits.fuel.unwrap_or(0)),
         Some(wasmtime::Trap::StackOverflow) => TrapKind::StackOverflow,
         Some(_) if memory_denied => TrapKind::MemoryLimit(limits.max_memory_bytes),
         Some(wasmtime::Trap::UnreachableCodeReached) => TrapKind::Unreachable,
-        Some(trap) => TrapKind::Wasm(trap.to_string()),
+        Some(trap) => TrapKind::Wasm(wasm_trap(*trap)),
         None if memory_denied => TrapKind::MemoryLimit(limits.max_memory_bytes),
-        None => TrapKind::Host(host_summary(error)),
+        None => return None,
+    })
+}
+
+/// Why a plugin's first instance, created at load, could not be made: a start
+/// function's trap, typed as a call's would be, or the runtime's refusal. Logged in
+/// full for the operator, summarised in the error.
+pub(crate) fn start_error(
+    plugin: &str,
+    error: &wasmtime::Error,
+    memory_denied: bool,
+    limits: &crate::Limits,
+) -> crate::error::InstantiateError {
+    tracing::warn!(
+        plugin,
+        detail = %operator_detail(error),
+        "plugin could not be instantiated at load"
+    );
+    // A guest's trap (a start function's); not an instantiation the limiter refused
+    // before any guest code ran, which is no trap.
+    let trapped = error.downcast_ref::<wasmtime::Trap>().is_some()
+        || error.downcast_ref::<wasmtime_wasi::I32Exit>().is_some();
+    match trap_kind(error, memory_denied, limits) {
+        Some(kind) if trapped => crate::error::InstantiateError::StartTrapped {
+            plugin: plugin.to_owned(),
+            kind,
+        },
+        _ if memory_denied => crate::error::InstantiateError::MemoryLimit {
+            plugin: plugin.to_owned(),
+            limit: limits.max_memory_bytes,
+        },
+        _ => crate::error::InstantiateError::Failed {
+            plugin: plugin.to_owned(),
+            reason: host_summary(error),
+        },
+    }
+}
+
+/// wasmtime's trap code as the vocabulary's [`WasmTrap`], which names no runtime.
+fn wasm_trap(trap: wasmtime::Trap) -> WasmTrap {
+    use wasmtime::Trap;
+    match trap {
+        Trap::MemoryOutOfBounds => WasmTrap::MemoryOutOfBounds,
+        Trap::HeapMisaligned => WasmTrap::HeapMisaligned,
+        Trap::TableOutOfBounds => WasmTrap::TableOutOfBounds,
+        Trap::IndirectCallToNull => WasmTrap::IndirectCallToNull,
+        Trap::BadSignature => WasmTrap::BadSignature,
+        Trap::IntegerOverflow => WasmTrap::IntegerOverflow,
+        Trap::IntegerDivisionByZero => WasmTrap::IntegerDivisionByZero,
+        Trap::BadConversionToInteger => WasmTrap::BadConversionToInteger,
+        Trap::NullReference => WasmTrap::NullReference,
+        Trap::ArrayOutOfBounds => WasmTrap::ArrayOutOfBounds,
+        Trap::AllocationTooLarge => WasmTrap::AllocationTooLarge,
+        Trap::CastFailure => WasmTrap::CastFailure,
+        Trap::CannotEnterComponent
+        | Trap::CannotLeaveComponent
+        | Trap::InvalidChar
+        | Trap::StringOutOfBounds
+        | Trap::ListOutOfBounds
+        | Trap::InvalidDiscriminant
+        | Trap::UnalignedPointer => WasmTrap::ComponentModel,
+        other => {
+            tracing::debug!(trap = %other, "a wasm trap this host does not name");
+            WasmTrap::Other
+        }
     }
 }
 

@@ -114,7 +114,7 @@ pub use crate::capability::crypto::KeyRing;
 pub use crate::capability::metrics::MetricValue;
 pub use crate::compile::HostConfig;
 pub use crate::compile::cache::CacheStats;
-pub use crate::error::{CompileError, Error, HostError, LinkError, Result};
+pub use crate::error::{CompileError, Error, HostError, InstantiateError, LinkError, Result};
 pub use crate::host::{Host, PluginSpec};
 pub use crate::instance::InstanceMode;
 pub use crate::intercept::{
@@ -125,6 +125,8 @@ pub use crate::intercept::{
 pub use palisade_package::load::PluginSource;
 pub use palisade_package::verify::TrustPolicy;
 pub use palisade_package::{LoadError, PolicyError, VerifyError};
+pub use palisade_package::{PackageError, TrustError, TrustPolicyError};
+pub use palisade_types::WasmTrap;
 pub use palisade_types::{
     CallError, CallInfo, Code, Decision, Direction, FailurePolicy, Grants, Hooks, Limits, Reply,
     TrapKind, Verdict,

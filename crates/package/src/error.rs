@@ -1,6 +1,7 @@
 //! One error type per stage of reading a plugin: its bytes ([`LoadError`]), its
-//! package and signatures ([`VerifyError`]), and its imports and grants
-//! ([`PolicyError`]).
+//! package and signatures ([`VerifyError`]: a malformed [`PackageError`], a
+//! [`TrustError`] refusal, or an unusable [`TrustPolicyError`]), and its imports and
+//! grants ([`PolicyError`]).
 //!
 //! Every variant names its culprit (the plugin, the import, the bound) so that an
 //! operator reading one line of a log knows what was refused and where.
@@ -12,8 +13,9 @@ use std::path::PathBuf;
 #[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum LoadError {
-    /// The file could not be opened or read.
-    #[error("cannot read plugin `{plugin}` from {path}: {source}")]
+    /// The file could not be opened or read (the operating system's error is this
+    /// error's source).
+    #[error("cannot read plugin `{plugin}` from {}", path.display())]
     Io {
         /// The plugin's name.
         plugin: String,
@@ -42,12 +44,51 @@ pub enum LoadError {
     },
 }
 
-/// Stage 1½: a signed package is malformed, or its signatures do not satisfy the
-/// [`TrustPolicy`](crate::verify::TrustPolicy). Offsets are byte offsets into the package.
+/// Stage 1½: a signed package was refused. Which kind of fault, by the three errors
+/// it wraps: the package is malformed ([`PackageError`]), its signatures do not
+/// satisfy the [`TrustPolicy`](crate::verify::TrustPolicy) ([`TrustError`]), or the
+/// trust policy itself cannot be used ([`TrustPolicyError`]). Its message is the
+/// wrapped error's.
 #[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
 #[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum VerifyError {
+    /// The package is malformed.
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// The package is well-formed, but its signatures, version or digest are refused.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    /// The trust policy, or an input to it, cannot be used.
+    #[error(transparent)]
+    TrustPolicy(#[from] TrustPolicyError),
+}
+
+impl VerifyError {
+    /// Whether this is a refusal of a well-formed package by the trust policy (a
+    /// [`TrustError`]), rather than a malformed package or an unusable policy. The
+    /// `palisade` CLI exits 1 for a refusal, 2 for the others.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Trust(_))
+    }
+
+    /// The wrapped error's variant, in snake case (`threshold_not_met`,
+    /// `bad_magic`, ...): the `reason` the audit log records.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Package(e) => e.into(),
+            Self::Trust(e) => e.into(),
+            Self::TrustPolicy(e) => e.into(),
+        }
+    }
+}
+
+/// A package is malformed: its envelope, manifest or a sigstore bundle cannot be
+/// read. Offsets are byte offsets into the package.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum PackageError {
     /// The input is shorter than the package header.
     #[error("package is {size} bytes, shorter than the {minimum}-byte header")]
     TooShort {
@@ -185,6 +226,25 @@ pub enum VerifyError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A sigstore bundle is not a well-formed keyless message-signature bundle
+    /// (JSON, a duplicate key, an unknown field, no Fulcio certificate or identity).
+    #[error("sigstore bundle in the signature section at offset {offset}: {reason}")]
+    BundleMalformed {
+        /// The signature section's offset.
+        offset: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A well-formed package the [`TrustPolicy`](crate::verify::TrustPolicy) refuses:
+/// its signatures do not meet the threshold or do not verify, a key is revoked, the
+/// version is rolled back, the component is not the one signed or pinned, or the
+/// manifest names another plugin. Offsets are byte offsets into the package.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum TrustError {
     /// The component's SHA-256 is not the one the manifest declares.
     #[error("component sha256 is {actual}, but the manifest declares {declared}")]
     ComponentDigestMismatch {
@@ -201,14 +261,6 @@ pub enum VerifyError {
         /// The name in the manifest.
         found: String,
     },
-    /// The trust policy trusts no key and no sigstore identity, so no package can
-    /// be accepted.
-    #[error("the trust policy trusts no key and no sigstore identity (use `PluginSpec::trust`)")]
-    NoTrustedKeys,
-    /// The trust policy trusts sigstore identities but has no trust root to verify
-    /// their bundles against.
-    #[error("the trust policy trusts sigstore identities but has no sigstore trust root")]
-    NoSigstoreTrustRoot,
     /// A signature by a trusted key does not verify (tampered, or moved from another package).
     #[error("signature at offset {offset} by trusted key {key_id} does not verify")]
     InvalidSignature {
@@ -238,15 +290,6 @@ pub enum VerifyError {
         /// matches; their bundles were not verified further.
         untrusted_identities: Vec<crate::verify::SignerIdentity>,
     },
-    /// A sigstore bundle is not a well-formed keyless message-signature bundle
-    /// (JSON, a duplicate key, an unknown field, no Fulcio certificate or identity).
-    #[error("sigstore bundle in the signature section at offset {offset}: {reason}")]
-    BundleMalformed {
-        /// The signature section's offset.
-        offset: usize,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// A sigstore bundle by a trusted identity does not verify (tampered, moved
     /// from another package, not from the trusted CA or log, or expired).
     #[error(
@@ -260,6 +303,38 @@ pub enum VerifyError {
         /// Which check failed.
         failure: SigstoreFailure,
     },
+    /// The package's version is below the operator's minimum.
+    #[error("version {version} is below the minimum {minimum} (rollback refused)")]
+    RolledBack {
+        /// The package's version.
+        version: String,
+        /// The minimum.
+        minimum: String,
+    },
+    /// The component is not the one the operator pinned.
+    #[error("component sha256 is {actual}, but the operator pinned {pinned}")]
+    DigestPinMismatch {
+        /// The pinned digest.
+        pinned: String,
+        /// The component's digest.
+        actual: String,
+    },
+}
+
+/// The operator's trust policy, or an input to it (a trust root, a public key, an
+/// identity pattern, a version), cannot be used. No package is read.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum TrustPolicyError {
+    /// The trust policy trusts no key and no sigstore identity, so no package can
+    /// be accepted.
+    #[error("the trust policy trusts no key and no sigstore identity (use `PluginSpec::trust`)")]
+    NoTrustedKeys,
+    /// The trust policy trusts sigstore identities but has no trust root to verify
+    /// their bundles against.
+    #[error("the trust policy trusts sigstore identities but has no sigstore trust root")]
+    NoSigstoreTrustRoot,
     /// A sigstore `trusted_root.json` cannot be used.
     #[error("sigstore trust root: {reason}")]
     InvalidTrustRoot {
@@ -278,22 +353,6 @@ pub enum VerifyError {
     /// (it would match every signer).
     #[error("an empty all-of identity policy would match every signer")]
     EmptyAllOf,
-    /// The package's version is below the operator's minimum.
-    #[error("version {version} is below the minimum {minimum} (rollback refused)")]
-    RolledBack {
-        /// The package's version.
-        version: String,
-        /// The minimum.
-        minimum: String,
-    },
-    /// The component is not the one the operator pinned.
-    #[error("component sha256 is {actual}, but the operator pinned {pinned}")]
-    DigestPinMismatch {
-        /// The pinned digest.
-        pinned: String,
-        /// The component's digest.
-        actual: String,
-    },
     /// A public key's bytes are not a valid ed25519 key.
     #[error("public key {key_id} is not a valid ed25519 key")]
     InvalidPublicKey {
@@ -386,6 +445,16 @@ pub enum PolicyError {
         value: u64,
         /// The host's maximum.
         max: u64,
+    },
+    /// A fuel limit was given, but the host was built without fuel metering
+    /// (the host configuration's `fuel` is off), so it could not be enforced.
+    #[error(
+        "plugin `{plugin}` has a fuel limit, but the host was built without fuel metering \
+         (enable it in the host's configuration, or remove the limit)"
+    )]
+    FuelWithoutMetering {
+        /// The plugin's name.
+        plugin: String,
     },
     /// A signed manifest requests more than the operator's grants allow.
     #[error(

@@ -23,4 +23,7 @@ pub mod load;
 pub mod policy;
 pub mod verify;
 
-pub use crate::error::{LoadError, PolicyError, SigstoreFailure, VerifyError};
+pub use crate::error::{
+    LoadError, PackageError, PolicyError, SigstoreFailure, TrustError, TrustPolicyError,
+    VerifyError,
+};

@@ -202,6 +202,88 @@ pub fn read_config(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Who may read a file that [`read_file`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Readers {
+    /// Anyone the file's mode allows.
+    Any,
+    /// Its owner only: a file its group or others may read is refused (a secret key).
+    OwnerOnly,
+}
+
+/// Reads `path`, at most `limit` bytes, refusing anything but a regular file before
+/// opening it for reading (see [`open_regular_file`]) and a file over `limit`
+/// without reading it. With [`Readers::OwnerOnly`], refuses a file its group or
+/// others may read, checked on the opened file. Errors never quote the contents.
+pub fn read_file(path: &Path, limit: u64, readers: Readers) -> Result<Vec<u8>, ReadError> {
+    let io = |source| ReadError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = open_regular_file(path).map_err(io)?;
+    let metadata = file.metadata().map_err(io)?;
+    let mode = std::os::unix::fs::PermissionsExt::mode(&metadata.permissions());
+    if readers == Readers::OwnerOnly && mode & 0o077 != 0 {
+        return Err(ReadError::NotPrivate {
+            path: path.to_owned(),
+            mode: mode & 0o7777,
+        });
+    }
+    let too_large = |size| ReadError::TooLarge {
+        path: path.to_owned(),
+        size,
+        limit,
+    };
+    // A regular file's size is known before reading; `take` still bounds what a file
+    // growing meanwhile can make us hold.
+    if metadata.len() > limit {
+        return Err(too_large(metadata.len()));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+/// A file could not be read by [`read_file`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// It could not be opened or read, or is not a regular file. The operating
+    /// system's error is this error's source.
+    #[error("cannot read {}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// It is larger than the bound.
+    #[error("{} is {size} bytes, larger than {limit} bytes", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size (or a lower bound, when reading stopped early).
+        size: u64,
+        /// The bound.
+        limit: u64,
+    },
+    /// It must be private (a secret key), but its group or others may read it.
+    #[error(
+        "{} has mode {mode:04o}: a secret key must not be readable by group or others (chmod 600 it)",
+        path.display()
+    )]
+    NotPrivate {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
 /// Opens `path` for reading if, and only if, it is a regular file (symbolic links
 /// followed); anything else is refused with [`std::io::ErrorKind::InvalidInput`] and
 /// a message naming what it is, before it is opened for reading.
@@ -248,4 +330,52 @@ fn not_regular(kind: std::fs::FileType) -> std::io::Error {
         std::io::ErrorKind::InvalidInput,
         format!("not a regular file (it is {what}); give the path of a file"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn temp_file(name: &str, bytes: &[u8], mode: u32) -> PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("palisade-read-file-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn read_file_bounds_and_checks_the_mode() {
+        let private = temp_file("private", b"secret", 0o600);
+        assert_eq!(
+            read_file(&private, 6, Readers::OwnerOnly).unwrap(),
+            b"secret"
+        );
+        assert!(matches!(
+            read_file(&private, 5, Readers::Any),
+            Err(ReadError::TooLarge {
+                size: 6,
+                limit: 5,
+                ..
+            })
+        ));
+        let shared = temp_file("shared", b"secret", 0o640);
+        assert_eq!(read_file(&shared, 6, Readers::Any).unwrap(), b"secret");
+        let error = read_file(&shared, 6, Readers::OwnerOnly).unwrap_err();
+        assert!(
+            matches!(error, ReadError::NotPrivate { mode: 0o640, .. }),
+            "{error}"
+        );
+        // The OS error is the source, not part of the message.
+        let error = read_file(Path::new("/dev/null"), 6, Readers::Any).unwrap_err();
+        let ReadError::Io { source, .. } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(source.kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(error.to_string(), "cannot read /dev/null");
+        let _ = std::fs::remove_file(private);
+        let _ = std::fs::remove_file(shared);
+    }
 }

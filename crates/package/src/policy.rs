@@ -60,6 +60,32 @@ pub enum ImportClass {
     Unknown,
 }
 
+impl ImportClass {
+    /// The class as `palisade inspect` prints it: `core`, `virtual wasi`, `needs
+    /// kv`, `forbidden (file system access)`, `wrong version`, `unknown`.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Core => "core".into(),
+            Self::VirtualWasi => "virtual wasi".into(),
+            Self::Needs(capability) => format!("needs {capability}"),
+            Self::Forbidden(what) => format!("forbidden ({what})"),
+            Self::WrongVersion => "wrong version".into(),
+            Self::Unknown => "unknown".into(),
+        }
+    }
+
+    /// Whether a component with this import is refused (or, with `requested`, the
+    /// grants a manifest asks for, would be): forbidden, of another contract
+    /// version, unknown, or needing a capability not requested.
+    pub fn is_flagged(&self, requested: Option<&Grants>) -> bool {
+        match self {
+            Self::Core | Self::VirtualWasi => false,
+            Self::Needs(capability) => requested.is_some_and(|grants| !grants.allows(*capability)),
+            Self::Forbidden(_) | Self::WrongVersion | Self::Unknown => true,
+        }
+    }
+}
+
 /// Classifies one import name (`namespace:package/interface@version`): the whole
 /// capability boundary in one function.
 pub fn classify_import(import: &str) -> ImportClass {

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::VerifyError;
+use crate::error::{PackageError, TrustError, TrustPolicyError};
 use crate::load::{Loaded, MAX_COMPONENT_BYTES, SourceKind};
 
 mod envelope;
@@ -147,11 +148,12 @@ impl TrustPolicy {
         mut self,
         plugin: impl Into<String>,
         version: &str,
-    ) -> Result<Self, VerifyError> {
-        let parsed = semver::Version::parse(version).map_err(|e| VerifyError::InvalidVersion {
-            version: version.to_owned(),
-            reason: e.to_string(),
-        })?;
+    ) -> Result<Self, TrustPolicyError> {
+        let parsed =
+            semver::Version::parse(version).map_err(|e| TrustPolicyError::InvalidVersion {
+                version: version.to_owned(),
+                reason: e.to_string(),
+            })?;
         self.min_versions.insert(plugin.into(), parsed);
         Ok(self)
     }
@@ -275,10 +277,12 @@ fn check_bytes(
     //    A bundle counts if the identity its certificate claims is trusted and it then
     //    verifies; a trusted identity's bundle that does not verify refuses the package.
     if trust.keys.is_empty() && trust.identities.is_empty() {
-        return Err(VerifyError::NoTrustedKeys);
+        return Err(VerifyError::TrustPolicy(TrustPolicyError::NoTrustedKeys));
     }
     if !trust.identities.is_empty() && trust.sigstore_root.is_none() {
-        return Err(VerifyError::NoSigstoreTrustRoot);
+        return Err(VerifyError::TrustPolicy(
+            TrustPolicyError::NoSigstoreTrustRoot,
+        ));
     }
     let message = signed_message(envelope.manifest);
     let mut signers = BTreeSet::new();
@@ -311,11 +315,11 @@ fn check_bytes(
                         .find_map(|p| p.claims_refusal(&parsed.signer))
                     {
                         sigstore::verify_bundle(root, envelope.manifest, &parsed, offset)?;
-                        return Err(VerifyError::InvalidBundle {
+                        return Err(VerifyError::Trust(TrustError::InvalidBundle {
                             offset,
                             signer: parsed.signer,
                             failure: crate::error::SigstoreFailure::Claims(reason),
-                        });
+                        }));
                     }
                     untrusted_identities.insert(parsed.signer);
                     continue;
@@ -341,10 +345,10 @@ fn check_bytes(
             continue;
         };
         if !key.verify(&message, &signature.signature) {
-            return Err(VerifyError::InvalidSignature {
+            return Err(VerifyError::Trust(TrustError::InvalidSignature {
                 key_id,
                 offset: signature.offset,
-            });
+            }));
         }
         signers.insert(key_id);
     }
@@ -362,12 +366,14 @@ fn check_bytes(
         .and_then(|name| trust.thresholds.get(name))
         .copied()
         .unwrap_or(trust.threshold);
-    let not_met = |required: usize| VerifyError::ThresholdNotMet {
-        required,
-        valid,
-        revoked: revoked.iter().copied().collect(),
-        untrusted,
-        untrusted_identities: untrusted_identities.iter().cloned().collect(),
+    let not_met = |required: usize| {
+        VerifyError::Trust(TrustError::ThresholdNotMet {
+            required,
+            valid,
+            revoked: revoked.iter().copied().collect(),
+            untrusted,
+            untrusted_identities: untrusted_identities.iter().cloned().collect(),
+        })
     };
     if valid < required {
         return Err(not_met(required));
@@ -380,18 +386,18 @@ fn check_bytes(
     //    this component.
     let manifest = manifest::parse(envelope.manifest)?;
     if !bool::from(manifest.component_sha256.ct_eq(&sha256)) {
-        return Err(VerifyError::ComponentDigestMismatch {
+        return Err(VerifyError::Trust(TrustError::ComponentDigestMismatch {
             declared: hex(&manifest.component_sha256),
             actual: hex(&sha256),
-        });
+        }));
     }
     if let Some(expected) = expected
         && manifest.name != expected
     {
-        return Err(VerifyError::NameMismatch {
+        return Err(VerifyError::Trust(TrustError::NameMismatch {
             expected: expected.to_owned(),
             found: manifest.name,
-        });
+        }));
     }
     let plugin = manifest.name.clone();
     let plugin = plugin.as_str();
@@ -406,20 +412,20 @@ fn check_bytes(
     if let Some(minimum) = trust.min_versions.get(plugin)
         && manifest.version < *minimum
     {
-        return Err(VerifyError::RolledBack {
+        return Err(VerifyError::Trust(TrustError::RolledBack {
             version: manifest.version.to_string(),
             minimum: minimum.to_string(),
-        });
+        }));
     }
     tracing::debug!(plugin, "6. version allowed");
     // 7. The operator's pin, when there is one.
     if let Some(pin) = trust.pins.get(plugin)
         && !bool::from(pin.ct_eq(&sha256))
     {
-        return Err(VerifyError::DigestPinMismatch {
+        return Err(VerifyError::Trust(TrustError::DigestPinMismatch {
             pinned: hex(pin),
             actual: hex(&sha256),
-        });
+        }));
     }
     tracing::debug!(plugin, "7. digest pin satisfied");
     let component = envelope.component.to_vec();
@@ -492,12 +498,12 @@ pub fn verify_package(
     trust: &TrustPolicy,
 ) -> Result<PackageInfo, VerifyError> {
     if bytes.len() as u64 > MAX_PACKAGE_BYTES {
-        return Err(VerifyError::SectionTooLarge {
+        return Err(VerifyError::Package(PackageError::SectionTooLarge {
             section: "package",
             offset: 0,
             declared: bytes.len() as u64,
             limit: MAX_PACKAGE_BYTES,
-        });
+        }));
     }
     let checked = check_bytes(name, bytes, trust)?;
     Ok(PackageInfo::new(
@@ -592,33 +598,33 @@ pub fn package_with_bundle(
 pub fn add_bundle(package: &[u8], bundle_json: &[u8]) -> Result<Vec<u8>, VerifyError> {
     let parsed = envelope::parse(package)?;
     if parsed.signatures.len() >= MAX_SIGNATURES {
-        return Err(VerifyError::TooManySignatures {
+        return Err(VerifyError::Package(PackageError::TooManySignatures {
             offset: package.len(),
             limit: MAX_SIGNATURES,
-        });
+        }));
     }
     let offset = package.len();
     if bundle_json.is_empty() || bundle_json.len() as u64 > MAX_BUNDLE_BYTES {
-        return Err(VerifyError::SectionTooLarge {
+        return Err(VerifyError::Package(PackageError::SectionTooLarge {
             section: "sigstore bundle",
             offset,
             declared: bundle_json.len() as u64,
             limit: MAX_BUNDLE_BYTES,
-        });
+        }));
     }
     let bundle = sigstore::parse_bundle(offset, bundle_json)?;
     let manifest_sha256: [u8; 32] = Sha256::digest(parsed.manifest).into();
     if let Some(digest) = bundle.message_digest()
         && digest != manifest_sha256
     {
-        return Err(VerifyError::BundleMalformed {
+        return Err(VerifyError::Package(PackageError::BundleMalformed {
             offset,
             reason: format!(
                 "it signs sha256 {}, but the manifest's sha256 is {} (sign the manifest file exactly as packaged)",
                 hex(&digest),
                 hex(&manifest_sha256)
             ),
-        });
+        }));
     }
     let mut signatures = parsed.signatures;
     signatures.push(envelope::Signature::Bundle {
@@ -635,28 +641,28 @@ pub fn add_bundle(package: &[u8], bundle_json: &[u8]) -> Result<Vec<u8>, VerifyE
 /// The checks every new package's manifest and component pass before signing.
 fn check_unsigned(manifest_bytes: &[u8], component: &[u8]) -> Result<(), VerifyError> {
     if manifest_bytes.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(VerifyError::SectionTooLarge {
+        return Err(VerifyError::Package(PackageError::SectionTooLarge {
             section: "manifest",
             offset: 0,
             declared: manifest_bytes.len() as u64,
             limit: MAX_MANIFEST_BYTES,
-        });
+        }));
     }
     if component.len() as u64 > MAX_COMPONENT_BYTES {
-        return Err(VerifyError::SectionTooLarge {
+        return Err(VerifyError::Package(PackageError::SectionTooLarge {
             section: "component",
             offset: 0,
             declared: component.len() as u64,
             limit: MAX_COMPONENT_BYTES,
-        });
+        }));
     }
     let manifest = manifest::parse(manifest_bytes)?;
     let sha256: [u8; 32] = Sha256::digest(component).into();
     if manifest.component_sha256 != sha256 {
-        return Err(VerifyError::ComponentDigestMismatch {
+        return Err(VerifyError::Trust(TrustError::ComponentDigestMismatch {
             declared: hex(&manifest.component_sha256),
             actual: hex(&sha256),
-        });
+        }));
     }
     Ok(())
 }
@@ -666,10 +672,10 @@ fn check_unsigned(manifest_bytes: &[u8], component: &[u8]) -> Result<(), VerifyE
 pub fn add_signature(package: &[u8], key: &SigningKey) -> Result<Vec<u8>, VerifyError> {
     let parsed = envelope::parse(package)?;
     if parsed.signatures.len() >= MAX_SIGNATURES {
-        return Err(VerifyError::TooManySignatures {
+        return Err(VerifyError::Package(PackageError::TooManySignatures {
             offset: package.len(),
             limit: MAX_SIGNATURES,
-        });
+        }));
     }
     let mut signatures = parsed.signatures;
     signatures.push(envelope::Signature::Ed25519(envelope::RawSignature {

@@ -137,6 +137,7 @@ pub mod config {
 pub use palisade_config::{
     Ceiling, ConfigError, ConfiguredPlugin, ConfiguredSource, Mode, OperatorConfig, apply_ceilings,
 };
+pub use palisade_host::InstantiateError;
 pub use palisade_host::{
     AuditError, AuditEvent, AuditSink, CALL_DURATION_BUCKETS_SECONDS, CacheStats, Chain,
     CompileError, DecisionCounts, DurationHistogram, Error, Host, HostConfig, HostError,
@@ -152,6 +153,7 @@ pub use palisade_package::verify::{
     package_with_bundle, sign_package, verify_package,
 };
 pub use palisade_package::{LoadError, PolicyError, SigstoreFailure, VerifyError};
+pub use palisade_package::{PackageError, TrustError, TrustPolicyError};
 pub use palisade_types::bounds::{
     MAX_CRYPTO_INPUT_BYTES, MAX_KV_KEY_BYTES, MAX_KV_VALUE_BYTES, MAX_LOG_MESSAGE_BYTES,
     MAX_METADATA_CHANGES_PER_CALL, MAX_METADATA_TOTAL_BYTES, MAX_METADATA_VALUE_BYTES,
@@ -164,3 +166,4 @@ pub use palisade_types::{
     Reply, TrapKind, Untrusted, Verdict, escape_untrusted,
 };
 pub use palisade_types::{Protocol, Route, RouteError, Routes};
+pub use palisade_types::{WasmTrap, message_with_causes};

@@ -162,7 +162,7 @@
 //! | 2 | component | exactly one, second | the WebAssembly component, at most [`MAX_COMPONENT_BYTES`](crate::load::MAX_COMPONENT_BYTES) |
 //! | 3 | signature | 0 to 16 ([`MAX_SIGNATURES`](crate::verify::MAX_SIGNATURES)), after the component | `kind: u8`, then by kind: **1 = ed25519**, exactly 97 bytes in all: `1 | key_id: [u8; 32] | signature: [u8; 64]`; **2 = sigstore bundle**: `2 | bundle JSON`, 1 to 64 KiB of JSON ([`MAX_BUNDLE_BYTES`](crate::verify::MAX_BUNDLE_BYTES)) |
 //!
-//! Parsing is strict, and each fault is its own [`VerifyError`](crate::VerifyError)
+//! Parsing is strict, and each fault is its own [`PackageError`](crate::PackageError)
 //! variant: fewer than 10 bytes (`TooShort`), another magic (`BadMagic`), another
 //! version (`UnsupportedFormatVersion`), another tag (`UnknownSection`), a component or
 //! signature before the manifest or a signature before the component (`OutOfOrder`), a

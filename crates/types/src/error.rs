@@ -83,11 +83,11 @@ pub enum TrapKind {
     /// so any non-zero status arrives as 1.
     #[error("guest exited with status {0}")]
     Exit(i32),
-    /// Another wasm trap (out-of-bounds access, bad conversion, ...), as wasmtime
-    /// describes it. A Rust guest that overflows its shadow stack (kept in linear
-    /// memory) ends here as an out-of-bounds access.
+    /// Another wasm trap (out-of-bounds access, bad conversion, ...). A Rust guest
+    /// that overflows its shadow stack (kept in linear memory) ends here as
+    /// [`WasmTrap::MemoryOutOfBounds`].
     #[error("{0}")]
-    Wasm(String),
+    Wasm(WasmTrap),
     /// The hook's reply (`call.respond`) was over its bounds:
     /// [`MAX_REPLY_BODY_BYTES`](crate::bounds::MAX_REPLY_BODY_BYTES),
     /// [`MAX_REPLY_HEADERS`](crate::bounds::MAX_REPLY_HEADERS), or
@@ -105,4 +105,73 @@ pub enum TrapKind {
     /// section); that goes, escaped, to the operator's log only.
     #[error("host error: {0}")]
     Host(String),
+}
+
+/// Which WebAssembly trap a guest hit, beyond those [`TrapKind`] names on its own.
+/// The runtime maps its trap codes onto these; the text is the runtime's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum WasmTrap {
+    /// A load or store outside linear memory.
+    #[error("wasm trap: out of bounds memory access")]
+    MemoryOutOfBounds,
+    /// An atomic access at an address that is not naturally aligned.
+    #[error("wasm trap: unaligned atomic")]
+    HeapMisaligned,
+    /// An access outside a table.
+    #[error("wasm trap: undefined element: out of bounds table access")]
+    TableOutOfBounds,
+    /// An indirect call through a null table entry.
+    #[error("wasm trap: uninitialized element")]
+    IndirectCallToNull,
+    /// An indirect call whose signature does not match the callee's.
+    #[error("wasm trap: indirect call type mismatch")]
+    BadSignature,
+    /// Integer arithmetic overflowed (`i32.div_s` of the minimum by -1).
+    #[error("wasm trap: integer overflow")]
+    IntegerOverflow,
+    /// Integer division (or remainder) by zero.
+    #[error("wasm trap: integer divide by zero")]
+    IntegerDivisionByZero,
+    /// A float-to-integer conversion of NaN or of a value out of range.
+    #[error("wasm trap: invalid conversion to integer")]
+    BadConversionToInteger,
+    /// A null reference was dereferenced or called.
+    #[error("wasm trap: null reference")]
+    NullReference,
+    /// An access outside a GC array.
+    #[error("wasm trap: out of bounds array access")]
+    ArrayOutOfBounds,
+    /// An allocation too large to succeed.
+    #[error("wasm trap: allocation size too large")]
+    AllocationTooLarge,
+    /// A reference cast to a type it is not an instance of.
+    #[error("wasm trap: cast failure")]
+    CastFailure,
+    /// The component broke the component model's rules (re-entrance, an invalid
+    /// `char`, string or list out of bounds, a bad discriminant, ...).
+    #[error("wasm trap: the component broke the component model's rules")]
+    ComponentModel,
+    /// A trap this host does not name (a newer runtime's); the runtime's text goes to
+    /// the operator's log.
+    #[error("wasm trap (of a kind this host does not name)")]
+    Other,
+}
+
+/// `error`'s message followed by each of its causes (`source()` chain) that the text
+/// so far does not already contain, joined by `: `: one line for a log or an audit
+/// record, where an error-chain printer is not at hand. An error whose message
+/// already quotes its cause prints it once.
+pub fn message_with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(source) = cause {
+        let more = source.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = source.source();
+    }
+    text
 }

@@ -1,46 +1,94 @@
 //! The capability table as written in TOML, shared by signed manifests
 //! (`[capabilities]`) and the operator's config (`[plugins.grants]`), so that both
-//! spell and check grants the same way.
+//! spell and check grants the same way; and, serialized, the one shape of grants in
+//! JSON (the audit log, `palisade inspect --json`).
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{CryptoGrant, Grants, KeyUse};
 
 /// `{ log = {}, kv = { quota_bytes = N }, crypto = { keys = { name = "verify" } }, ... }`.
-#[derive(Deserialize, Default)]
+///
+/// Serialized (from [`Grants`] with `From`), only the granted capabilities appear, in
+/// name order: `{"config": {}, "crypto": {"keys": {"hmac-auth": "verify"}}, "kv":
+/// {"quota_bytes": 4096}}`.
+#[derive(Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct GrantsToml {
-    log: Option<EmptyToml>,
+    // In name order, the order they serialize in.
+    #[serde(skip_serializing_if = "Option::is_none")]
     clock: Option<EmptyToml>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     config: Option<EmptyToml>,
-    metrics: Option<EmptyToml>,
-    kv: Option<KvToml>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     crypto: Option<CryptoToml>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kv: Option<KvToml>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<EmptyToml>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<EmptyToml>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EmptyToml {}
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KvToml {
     quota_bytes: u64,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CryptoToml {
     keys: BTreeMap<String, KeyUseToml>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Serialize, Deserialize, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
 enum KeyUseToml {
     Verify,
     Sign,
+}
+
+impl From<&Grants> for GrantsToml {
+    fn from(grants: &Grants) -> Self {
+        // Exhaustive, so that a new capability cannot go unserialized (and unaudited).
+        let Grants {
+            log,
+            clock,
+            config,
+            kv,
+            crypto,
+            metrics,
+        } = grants;
+        Self {
+            clock: clock.as_ref().map(|_| EmptyToml {}),
+            config: config.as_ref().map(|_| EmptyToml {}),
+            crypto: crypto.as_ref().map(|crypto| CryptoToml {
+                keys: crypto
+                    .keys
+                    .iter()
+                    .map(|(name, usage)| {
+                        let usage = match usage {
+                            KeyUse::Verify => KeyUseToml::Verify,
+                            KeyUse::SignAndVerify => KeyUseToml::Sign,
+                        };
+                        (name.clone(), usage)
+                    })
+                    .collect(),
+            }),
+            kv: kv.as_ref().map(|kv| KvToml {
+                quota_bytes: kv.quota_bytes as u64,
+            }),
+            log: log.as_ref().map(|_| EmptyToml {}),
+            metrics: metrics.as_ref().map(|_| EmptyToml {}),
+        }
+    }
 }
 
 /// The one way a capability table can be wrong once it has parsed.

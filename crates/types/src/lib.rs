@@ -25,7 +25,7 @@ mod untrusted;
 pub use crate::call::{
     CallInfo, Code, Decision, Direction, FailurePolicy, Hooks, Protocol, Reply, Verdict,
 };
-pub use crate::error::{CallError, TrapKind};
+pub use crate::error::{CallError, TrapKind, WasmTrap, message_with_causes};
 pub use crate::grants::{
     CONTRACT_VERSION, Capability, ClockGrant, ConfigGrant, CryptoGrant, Grants, INTERCEPTOR_EXPORT,
     KeyUse, KvGrant, Limits, LogGrant, MAX_CALL_TIMEOUT, MAX_CONCURRENCY, MAX_MEMORY_BYTES,

@@ -135,6 +135,31 @@ fn main_module(memories: u32, grow_pages: i32) -> Module {
 
 /// The component's bytes.
 pub(super) fn component(shape: Shape) -> Vec<u8> {
+    build(shape, Module::new())
+}
+
+/// The component's bytes, with each of its `empty` core instances running a start
+/// function that executes `unreachable`: it traps as it is instantiated, before any
+/// hook can be called.
+pub(super) fn component_with_trapping_start(shape: Shape) -> Vec<u8> {
+    let mut types = TypeSection::new();
+    types.ty().function([], []);
+    let mut functions = FunctionSection::new();
+    functions.function(0);
+    let mut body = Function::new([]);
+    body.instructions().unreachable().end();
+    let mut code = CodeSection::new();
+    code.function(&body);
+    let mut module = Module::new();
+    module
+        .section(&types)
+        .section(&functions)
+        .section(&wasm_encoder::StartSection { function_index: 0 })
+        .section(&code);
+    build(shape, module)
+}
+
+fn build(shape: Shape, empty_module: Module) -> Vec<u8> {
     let Shape {
         memories,
         initial_pages,
@@ -145,7 +170,7 @@ pub(super) fn component(shape: Shape) -> Vec<u8> {
     // Core modules 0, 1, 2: the grower, an empty module, the main module.
     component
         .section(&ModuleSection(&grower(initial_pages)))
-        .section(&ModuleSection(&Module::new()))
+        .section(&ModuleSection(&empty_module))
         .section(&ModuleSection(&main_module(memories, grow_pages)));
     // Core instances 0..memories: growers; then the empty ones.
     let mut instances = InstanceSection::new();

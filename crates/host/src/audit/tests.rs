@@ -1,8 +1,10 @@
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
+use palisade_package::TrustPolicyError;
 use palisade_package::{LoadError, VerifyError};
 use palisade_types::{CryptoGrant, KeyUse};
+use serde_json::Value;
 
 fn temp_path(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!(
@@ -77,7 +79,7 @@ fn sink_creates_owner_only_and_appends_one_object_per_line() {
 fn refusal_names_stage_and_typed_reason() {
     let error = Error::Verify {
         plugin: "rbac".into(),
-        reason: VerifyError::NoTrustedKeys,
+        reason: VerifyError::TrustPolicy(TrustPolicyError::NoTrustedKeys),
     };
     let event = AuditEvent::refused("rbac", &error);
     let AuditEvent::Refused {
@@ -98,6 +100,44 @@ fn refusal_names_stage_and_typed_reason() {
     });
     assert_eq!(stage_and_reason(&error), ("load", "too_large"));
     assert_eq!(event.kind(), "refused");
+    // A start function's trap is its own stage, not a link mismatch.
+    let error = Error::Instantiate(crate::error::InstantiateError::StartTrapped {
+        plugin: "rbac".into(),
+        kind: palisade_types::TrapKind::Unreachable,
+    });
+    assert_eq!(stage_and_reason(&error), ("instantiate", "start_trapped"));
+    // The fuel refusal is named for what it is.
+    let error = Error::Policy(palisade_package::PolicyError::FuelWithoutMetering {
+        plugin: "rbac".into(),
+    });
+    assert_eq!(
+        stage_and_reason(&error),
+        ("policy", "fuel_without_metering")
+    );
+    // A verification refusal records the wrapped error's variant, whatever its kind.
+    let error = Error::Verify {
+        plugin: "rbac".into(),
+        reason: VerifyError::Package(palisade_package::PackageError::BadMagic {
+            found: b"NOTAPKG!".to_vec(),
+        }),
+    };
+    assert_eq!(stage_and_reason(&error), ("verify", "bad_magic"));
+}
+
+#[test]
+fn refusal_message_carries_the_os_error_once() {
+    let error = Error::Load(LoadError::Io {
+        plugin: "rbac".into(),
+        path: "/nonexistent/rbac.wasm".into(),
+        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+    });
+    let AuditEvent::Refused { message, .. } = AuditEvent::refused("rbac", &error) else {
+        panic!()
+    };
+    assert_eq!(
+        message,
+        "cannot read plugin `rbac` from /nonexistent/rbac.wasm: entity not found"
+    );
 }
 
 #[test]
@@ -166,4 +206,28 @@ fn sigstore_signers_are_escaped_for_tracing() {
         "ci@example.test (issuer https://issuer.test), \
          x\\n INFO forged\\u{1b}[2K (issuer https://issuer.test)"
     );
+}
+
+#[test]
+fn grants_serialize_in_the_manifest_shape() {
+    let grants = Grants::none()
+        .log()
+        .clock()
+        .config()
+        .metrics()
+        .kv(4096)
+        .crypto(
+            CryptoGrant::default()
+                .key("hmac-auth", KeyUse::Verify)
+                .key("signer", KeyUse::SignAndVerify),
+        );
+    assert_eq!(
+        grants_json(&grants),
+        r#"{"clock":{},"config":{},"crypto":{"keys":{"hmac-auth":"verify","signer":"sign"}},"kv":{"quota_bytes":4096},"log":{},"metrics":{}}"#
+    );
+    assert_eq!(grants_json(&Grants::none()), "{}");
+    // The shape reads back as the manifest's and the config's capability table.
+    let table: palisade_types::grants_toml::GrantsToml =
+        serde_json::from_str(&grants_json(&grants)).unwrap();
+    assert_eq!(table.resolve().unwrap(), grants);
 }

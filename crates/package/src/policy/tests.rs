@@ -85,3 +85,37 @@ fn the_contract_version_is_the_wit_packages() {
         format!("palisade:plugin/interceptor@{CONTRACT_VERSION}")
     );
 }
+
+#[test]
+fn import_labels_and_flags_for_inspect() {
+    let kv = Grants::none().kv(4096);
+    let cases = [
+        ("palisade:plugin/call@0.2.0", "core", false, false),
+        (
+            "palisade:plugin/kv@0.2.0",
+            "needs kv",
+            false,
+            true, // requested by nothing
+        ),
+        (
+            "wasi:filesystem/types@0.2.6",
+            "forbidden (file system access)",
+            true,
+            true,
+        ),
+        ("palisade:plugin/call@0.1.0", "wrong version", true, true),
+        ("example:other/thing", "unknown", true, true),
+    ];
+    for (import, label, flagged_with_kv, flagged_with_none) in cases {
+        let class = classify_import(import);
+        assert_eq!(class.label(), label, "{import}");
+        assert_eq!(class.is_flagged(Some(&kv)), flagged_with_kv, "{import}");
+        assert_eq!(
+            class.is_flagged(Some(&Grants::none())),
+            flagged_with_none,
+            "{import}"
+        );
+    }
+    // A bare component has no manifest: a capability import is not flagged.
+    assert!(!classify_import("palisade:plugin/kv@0.2.0").is_flagged(None));
+}

@@ -1,7 +1,7 @@
 //! The package envelope: `PALISADE | version | sections`, parsed strictly.
 //! See the "Package format" section of [`manual`](crate::manual).
 
-use crate::error::VerifyError;
+use crate::error::PackageError;
 use crate::load::MAX_COMPONENT_BYTES;
 
 /// The first 8 bytes of every package.
@@ -67,20 +67,20 @@ pub(crate) struct Envelope<'a> {
 
 /// Parses `bytes` as a package envelope. Every length is checked against its bound
 /// and against the bytes left *before* anything is sliced; nothing here panics.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, VerifyError> {
-    let header = bytes.get(..HEADER_BYTES).ok_or(VerifyError::TooShort {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, PackageError> {
+    let header = bytes.get(..HEADER_BYTES).ok_or(PackageError::TooShort {
         size: bytes.len(),
         minimum: HEADER_BYTES,
     })?;
     let (magic, version) = header.split_at(8);
     if magic != MAGIC {
-        return Err(VerifyError::BadMagic {
+        return Err(PackageError::BadMagic {
             found: magic.to_vec(),
         });
     }
     let version = u16::from_le_bytes([version[0], version[1]]);
     if version != FORMAT_VERSION {
-        return Err(VerifyError::UnsupportedFormatVersion {
+        return Err(PackageError::UnsupportedFormatVersion {
             version,
             supported: FORMAT_VERSION,
         });
@@ -95,7 +95,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, VerifyError> {
             break;
         };
         let Some(len) = len.get(..4) else {
-            return Err(VerifyError::TrailingBytes {
+            return Err(PackageError::TrailingBytes {
                 offset,
                 count: rest.len(),
             });
@@ -105,32 +105,32 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, VerifyError> {
             TAG_MANIFEST => ("manifest", MAX_MANIFEST_BYTES),
             TAG_COMPONENT => ("component", MAX_COMPONENT_BYTES),
             TAG_SIGNATURE => ("signature", MAX_SIGNATURE_SECTION_BYTES),
-            _ => return Err(VerifyError::UnknownSection { tag, offset }),
+            _ => return Err(PackageError::UnknownSection { tag, offset }),
         };
         // Order: manifest, component, then signatures; each at most once (signatures 16).
         match tag {
             TAG_MANIFEST if manifest.is_some() => {
-                return Err(VerifyError::DuplicateSection { section, offset });
+                return Err(PackageError::DuplicateSection { section, offset });
             }
             TAG_COMPONENT if component.is_some() => {
-                return Err(VerifyError::DuplicateSection { section, offset });
+                return Err(PackageError::DuplicateSection { section, offset });
             }
             TAG_COMPONENT | TAG_SIGNATURE if manifest.is_none() => {
-                return Err(VerifyError::OutOfOrder {
+                return Err(PackageError::OutOfOrder {
                     section,
                     offset,
                     expected: "manifest",
                 });
             }
             TAG_SIGNATURE if component.is_none() => {
-                return Err(VerifyError::OutOfOrder {
+                return Err(PackageError::OutOfOrder {
                     section,
                     offset,
                     expected: "component",
                 });
             }
             TAG_SIGNATURE if signatures.len() >= MAX_SIGNATURES => {
-                return Err(VerifyError::TooManySignatures {
+                return Err(PackageError::TooManySignatures {
                     offset,
                     limit: MAX_SIGNATURES,
                 });
@@ -138,7 +138,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, VerifyError> {
             _ => {}
         }
         if declared > limit {
-            return Err(VerifyError::SectionTooLarge {
+            return Err(PackageError::SectionTooLarge {
                 section,
                 offset,
                 declared,
@@ -148,7 +148,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, VerifyError> {
         let body_start = offset + SECTION_HEADER_BYTES;
         let available = (bytes.len() - body_start) as u64;
         if declared > available {
-            return Err(VerifyError::SectionPastEnd {
+            return Err(PackageError::SectionPastEnd {
                 section,
                 offset,
                 declared,
@@ -166,18 +166,18 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Envelope<'_>, VerifyError> {
         offset = body_end;
     }
     Ok(Envelope {
-        manifest: manifest.ok_or(VerifyError::MissingSection {
+        manifest: manifest.ok_or(PackageError::MissingSection {
             section: "manifest",
         })?,
-        component: component.ok_or(VerifyError::MissingSection {
+        component: component.ok_or(PackageError::MissingSection {
             section: "component",
         })?,
         signatures,
     })
 }
 
-fn parse_signature(offset: usize, body: &[u8]) -> Result<Signature<'_>, VerifyError> {
-    let length_error = || VerifyError::SignatureLength {
+fn parse_signature(offset: usize, body: &[u8]) -> Result<Signature<'_>, PackageError> {
+    let length_error = || PackageError::SignatureLength {
         offset,
         declared: body.len() as u64,
         expected: SIGNATURE_SECTION_BYTES,
@@ -196,12 +196,12 @@ fn parse_signature(offset: usize, body: &[u8]) -> Result<Signature<'_>, VerifyEr
             }))
         }
         // The section's bound already caps the bundle at MAX_BUNDLE_BYTES.
-        KIND_SIGSTORE_BUNDLE if rest.is_empty() => Err(VerifyError::BundleMalformed {
+        KIND_SIGSTORE_BUNDLE if rest.is_empty() => Err(PackageError::BundleMalformed {
             offset,
             reason: "the bundle is empty".into(),
         }),
         KIND_SIGSTORE_BUNDLE => Ok(Signature::Bundle { offset, json: rest }),
-        algorithm => Err(VerifyError::UnknownAlgorithm { offset, algorithm }),
+        algorithm => Err(PackageError::UnknownAlgorithm { offset, algorithm }),
     }
 }
 

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::error::VerifyError;
+use crate::error::TrustPolicyError;
 use palisade_types::Untrusted;
 
 /// Who made a sigstore signature, as its Fulcio certificate states it: the OIDC
@@ -93,8 +93,8 @@ impl RefPattern {
     /// Parses `refs/heads/main` or `refs/tags/*`. Refused: a ref that does not start
     /// with `refs/`, a `*` other than one after a final `/`, and empty, `.` or `..`
     /// segments.
-    pub fn parse(text: &str) -> Result<Self, VerifyError> {
-        let invalid = |reason: &str| VerifyError::InvalidIdentity {
+    pub fn parse(text: &str) -> Result<Self, TrustPolicyError> {
+        let invalid = |reason: &str| TrustPolicyError::InvalidIdentity {
             value: text.to_owned(),
             reason: reason.to_owned(),
         };
@@ -218,8 +218,8 @@ fn unclean_segment(rest: &str, allow_empty: bool) -> Option<&'static str> {
 impl SubjectPattern {
     /// Parses the config's form: a trailing `*` makes a [`SubjectPattern::Prefix`]
     /// (URI subjects only, after a `/`); see the type's rules for what is refused.
-    pub fn parse(text: &str) -> Result<Self, VerifyError> {
-        let invalid = |reason: &str| VerifyError::InvalidIdentity {
+    pub fn parse(text: &str) -> Result<Self, TrustPolicyError> {
+        let invalid = |reason: &str| TrustPolicyError::InvalidIdentity {
             value: text.to_owned(),
             reason: reason.to_owned(),
         };
@@ -331,11 +331,14 @@ pub struct Identity {
 impl Identity {
     /// The identity `subject` at `issuer`. The issuer must be an `https://` URL
     /// (every OIDC issuer is) and is compared exactly.
-    pub fn new(issuer: impl Into<String>, subject: SubjectPattern) -> Result<Self, VerifyError> {
+    pub fn new(
+        issuer: impl Into<String>,
+        subject: SubjectPattern,
+    ) -> Result<Self, TrustPolicyError> {
         let issuer = issuer.into();
         let rest = issuer.strip_prefix("https://").unwrap_or_default();
         if rest.is_empty() || rest.contains(char::is_whitespace) {
-            return Err(VerifyError::InvalidIdentity {
+            return Err(TrustPolicyError::InvalidIdentity {
                 value: issuer,
                 reason: "an OIDC issuer is an https:// URL".into(),
             });
@@ -375,9 +378,9 @@ impl Identity {
     /// subject is a reusable workflow, called from the build config). Refused
     /// unless a [source repository](Self::with_source_repository) is required first:
     /// without one, every repository that calls the workflow would be trusted.
-    pub fn allowing_reusable_workflow(mut self) -> Result<Self, VerifyError> {
+    pub fn allowing_reusable_workflow(mut self) -> Result<Self, TrustPolicyError> {
         if self.source_repository.is_none() {
-            return Err(VerifyError::InvalidIdentity {
+            return Err(TrustPolicyError::InvalidIdentity {
                 value: self.subject.to_string(),
                 reason: "allowing a reusable workflow needs a source repository: a reusable \
                          workflow's subject is the same whoever calls it"
@@ -564,12 +567,14 @@ impl IdentityPolicy {
     }
 
     /// Matches signers that every one of `policies` matches (e.g. to narrow a prefix).
-    /// An empty list is refused with [`VerifyError::EmptyAllOf`]: "all of nothing"
+    /// An empty list is refused with [`TrustPolicyError::EmptyAllOf`]: "all of nothing"
     /// would match every signer.
-    pub fn all_of(policies: impl IntoIterator<Item = IdentityPolicy>) -> Result<Self, VerifyError> {
+    pub fn all_of(
+        policies: impl IntoIterator<Item = IdentityPolicy>,
+    ) -> Result<Self, TrustPolicyError> {
         let policies: Vec<_> = policies.into_iter().collect();
         if policies.is_empty() {
-            return Err(VerifyError::EmptyAllOf);
+            return Err(TrustPolicyError::EmptyAllOf);
         }
         Ok(Self(Node::AllOf(policies)))
     }
@@ -705,7 +710,7 @@ mod tests {
     fn empty_all_of_is_refused() {
         assert!(matches!(
             IdentityPolicy::all_of([]),
-            Err(VerifyError::EmptyAllOf)
+            Err(TrustPolicyError::EmptyAllOf)
         ));
     }
 
@@ -740,7 +745,7 @@ mod tests {
         assert!(!policy.matches(&signer("https://token.actions.exampl", "https://ci/a")));
         assert!(matches!(
             Identity::new("http://insecure", SubjectPattern::Exact("x".into())),
-            Err(VerifyError::InvalidIdentity { .. })
+            Err(TrustPolicyError::InvalidIdentity { .. })
         ));
         assert!(Identity::new("https://", SubjectPattern::Exact("x".into())).is_err());
     }
@@ -766,7 +771,7 @@ mod tests {
             assert!(
                 matches!(
                     SubjectPattern::parse(bad),
-                    Err(VerifyError::InvalidIdentity { .. })
+                    Err(TrustPolicyError::InvalidIdentity { .. })
                 ),
                 "{bad:?} accepted"
             );
@@ -782,7 +787,7 @@ mod tests {
     #[test]
     fn subject_patterns_match_segments_not_characters() {
         let refused = |text: &str| match SubjectPattern::parse(text) {
-            Err(VerifyError::InvalidIdentity { reason, .. }) => reason,
+            Err(TrustPolicyError::InvalidIdentity { reason, .. }) => reason,
             other => panic!("{text:?}: {other:?}"),
         };
         assert_eq!(
@@ -805,7 +810,7 @@ mod tests {
             assert!(
                 matches!(
                     SubjectPattern::parse(dots),
-                    Err(VerifyError::InvalidIdentity { .. })
+                    Err(TrustPolicyError::InvalidIdentity { .. })
                 ),
                 "{dots:?} accepted"
             );

@@ -6,7 +6,7 @@ use ed25519_dalek::Signer;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::error::VerifyError;
+use crate::error::TrustPolicyError;
 
 /// A key's id: the SHA-256 of its 32-byte ed25519 public key. Shown as lowercase hex.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -42,10 +42,10 @@ pub struct PublicKey(ed25519_dalek::VerifyingKey);
 
 impl PublicKey {
     /// The key from its 32 bytes; refused if they are not a valid ed25519 point.
-    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, VerifyError> {
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, TrustPolicyError> {
         ed25519_dalek::VerifyingKey::from_bytes(bytes)
             .map(Self)
-            .map_err(|_| VerifyError::InvalidPublicKey {
+            .map_err(|_| TrustPolicyError::InvalidPublicKey {
                 key_id: key_id_of(bytes),
             })
     }

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use palisade_types::grants_toml::{GrantsToml, GrantsTomlError};
 use palisade_types::{Grants, Hooks};
 
-use crate::error::VerifyError;
+use crate::error::PackageError;
 
 /// The one manifest `format` this host reads.
 pub(crate) const MANIFEST_FORMAT: u32 = 1;
@@ -51,19 +51,19 @@ pub struct Manifest {
 }
 
 /// Parses and validates manifest bytes.
-pub(crate) fn parse(bytes: &[u8]) -> Result<Manifest, VerifyError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| VerifyError::ManifestNotUtf8 {
+pub(crate) fn parse(bytes: &[u8]) -> Result<Manifest, PackageError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| PackageError::ManifestNotUtf8 {
         valid_up_to: e.valid_up_to(),
     })?;
-    let raw: ManifestToml = toml::from_str(text).map_err(|e| VerifyError::ManifestSyntax {
+    let raw: ManifestToml = toml::from_str(text).map_err(|e| PackageError::ManifestSyntax {
         message: e.to_string().trim_end().to_owned(),
     })?;
     resolve(raw)
 }
 
-fn resolve(raw: ManifestToml) -> Result<Manifest, VerifyError> {
+fn resolve(raw: ManifestToml) -> Result<Manifest, PackageError> {
     let invalid =
-        |field: &'static str, reason: String| VerifyError::InvalidManifest { field, reason };
+        |field: &'static str, reason: String| PackageError::InvalidManifest { field, reason };
     let ManifestToml {
         format,
         name,
@@ -137,11 +137,11 @@ pub fn parse_sha256(text: &str) -> Option<[u8; 32]> {
 /// before the first line that is not blank or a comment, so the author's text,
 /// comments and order stay as written. A manifest that already sets it is returned
 /// unchanged (signing then checks that it matches).
-pub fn fill_component_digest(manifest: &str, component: &[u8]) -> Result<String, VerifyError> {
+pub fn fill_component_digest(manifest: &str, component: &[u8]) -> Result<String, PackageError> {
     let table: toml::Table =
         manifest
             .parse()
-            .map_err(|e: toml::de::Error| VerifyError::ManifestSyntax {
+            .map_err(|e: toml::de::Error| PackageError::ManifestSyntax {
                 message: e.message().trim_end().to_owned(),
             })?;
     if table.contains_key("component_sha256") {

@@ -29,6 +29,7 @@ use super::identity::{
     BundleSigner, OID_BUILD_CONFIG, OID_BUILD_SIGNER, OID_SOURCE_REF, OID_SOURCE_REPOSITORY,
     SignerClaims, SignerIdentity,
 };
+use crate::error::{PackageError, TrustError, TrustPolicyError};
 use crate::error::{SigstoreFailure, VerifyError};
 
 /// The largest `trusted_root.json` read (the public instance's is about 10 KiB).
@@ -56,8 +57,8 @@ impl SigstoreTrustRoot {
     /// Reads a `trusted_root.json`. Refused: more than [`MAX_TRUST_ROOT_BYTES`],
     /// duplicate JSON keys, another media type, no certificate authority, no
     /// transparency log, and any key or certificate the verifier cannot use.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, VerifyError> {
-        let invalid = |reason: String| VerifyError::InvalidTrustRoot { reason };
+    pub fn from_json(bytes: &[u8]) -> Result<Self, TrustPolicyError> {
+        let invalid = |reason: String| TrustPolicyError::InvalidTrustRoot { reason };
         if bytes.len() as u64 > MAX_TRUST_ROOT_BYTES {
             return Err(invalid(format!(
                 "{} bytes, over the limit of {MAX_TRUST_ROOT_BYTES}",
@@ -132,7 +133,8 @@ impl ParsedBundle {
 /// Reads a bundle strictly and the identity its certificate claims. Nothing here
 /// is verified; `offset` is the signature section's, for errors.
 pub(crate) fn parse_bundle(offset: usize, json: &[u8]) -> Result<ParsedBundle, VerifyError> {
-    let malformed = |reason: String| VerifyError::BundleMalformed { offset, reason };
+    let malformed =
+        |reason: String| VerifyError::Package(PackageError::BundleMalformed { offset, reason });
     let text = std::str::from_utf8(json).map_err(|e| malformed(format!("not UTF-8: {e}")))?;
     let value = strict_json(text).map_err(malformed)?;
     check_shape(&value, &BUNDLE, "bundle").map_err(malformed)?;
@@ -184,10 +186,12 @@ pub(crate) fn verify_bundle(
     parsed: &ParsedBundle,
     offset: usize,
 ) -> Result<BundleSigner, VerifyError> {
-    let refused = |failure: SigstoreFailure| VerifyError::InvalidBundle {
-        offset,
-        signer: parsed.signer.clone(),
-        failure,
+    let refused = |failure: SigstoreFailure| {
+        VerifyError::Trust(TrustError::InvalidBundle {
+            offset,
+            signer: parsed.signer.clone(),
+            failure,
+        })
     };
     // The verifier accepts a v0.1 bundle, or an entry, with a signed entry
     // timestamp and no inclusion proof; Palisade wants every entry proven in the
@@ -574,10 +578,10 @@ mod tests {
         assert_eq!(signer.log_index, Some(738_312_748));
         assert_eq!(signer.integrated_time, Some(1_764_787_003));
         match verify_bundle(&root, b"test content for cosign?", &parsed, 0) {
-            Err(VerifyError::InvalidBundle {
+            Err(VerifyError::Trust(TrustError::InvalidBundle {
                 failure: SigstoreFailure::OtherArtifact(_),
                 ..
-            }) => {}
+            })) => {}
             other => panic!("{other:?}"),
         }
     }

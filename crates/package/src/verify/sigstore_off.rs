@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::identity::{BundleSigner, SignerIdentity};
 use crate::error::VerifyError;
+use crate::error::{PackageError, TrustPolicyError};
 
 /// The largest `trusted_root.json` read (the public instance's is about 10 KiB).
 pub const MAX_TRUST_ROOT_BYTES: u64 = 1024 * 1024;
@@ -25,8 +26,8 @@ pub struct SigstoreTrustRoot(Never);
 
 impl SigstoreTrustRoot {
     /// Always refused: this build cannot verify sigstore bundles.
-    pub fn from_json(_bytes: &[u8]) -> Result<Self, VerifyError> {
-        Err(VerifyError::InvalidTrustRoot {
+    pub fn from_json(_bytes: &[u8]) -> Result<Self, TrustPolicyError> {
+        Err(TrustPolicyError::InvalidTrustRoot {
             reason: NOT_BUILT.into(),
         })
     }
@@ -59,10 +60,10 @@ impl ParsedBundle {
 
 /// Refuses every bundle as unreadable in this build.
 pub(crate) fn parse_bundle(offset: usize, _json: &[u8]) -> Result<ParsedBundle, VerifyError> {
-    Err(VerifyError::BundleMalformed {
+    Err(VerifyError::Package(PackageError::BundleMalformed {
         offset,
         reason: NOT_BUILT.into(),
-    })
+    }))
 }
 
 /// Unreachable: no trust root exists in this build.

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::{PackageError, TrustError, TrustPolicyError};
 
 const COMPONENT: &[u8] = b"\0asm not really a component, but bytes to hash";
 
@@ -47,7 +48,7 @@ fn header() -> Vec<u8> {
 fn parse_err(bytes: &[u8]) -> VerifyError {
     match envelope::parse(bytes) {
         Ok(_) => panic!("parsed"),
-        Err(e) => e,
+        Err(e) => e.into(),
     }
 }
 
@@ -94,14 +95,14 @@ fn signing_key_debug_shows_no_secret() {
 fn envelope_too_short_and_empty() {
     assert!(matches!(
         parse_err(&[]),
-        VerifyError::TooShort {
+        VerifyError::Package(PackageError::TooShort {
             size: 0,
             minimum: 10
-        }
+        })
     ));
     assert!(matches!(
         parse_err(b"PALISADE\x01"),
-        VerifyError::TooShort { size: 9, .. }
+        VerifyError::Package(PackageError::TooShort { size: 9, .. })
     ));
 }
 
@@ -109,7 +110,10 @@ fn envelope_too_short_and_empty() {
 fn envelope_bad_magic() {
     let mut bytes = package();
     bytes[0] = b'X';
-    assert!(matches!(parse_err(&bytes), VerifyError::BadMagic { .. }));
+    assert!(matches!(
+        parse_err(&bytes),
+        VerifyError::Package(PackageError::BadMagic { .. })
+    ));
 }
 
 #[test]
@@ -118,10 +122,10 @@ fn envelope_unknown_version() {
     bytes[8] = 2;
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::UnsupportedFormatVersion {
+        VerifyError::Package(PackageError::UnsupportedFormatVersion {
             version: 2,
             supported: 1
-        }
+        })
     ));
 }
 
@@ -131,7 +135,7 @@ fn envelope_unknown_tag() {
     bytes.extend(section(9, b"x"));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::UnknownSection { tag: 9, offset: 10 }
+        VerifyError::Package(PackageError::UnknownSection { tag: 9, offset: 10 })
     ));
 }
 
@@ -141,22 +145,22 @@ fn envelope_wrong_order() {
     bytes.extend(section(2, COMPONENT));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::OutOfOrder {
+        VerifyError::Package(PackageError::OutOfOrder {
             section: "component",
             offset: 10,
             expected: "manifest"
-        }
+        })
     ));
     let mut bytes = header();
     bytes.extend(section(1, b"m"));
     bytes.extend(section(3, &signature_body()));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::OutOfOrder {
+        VerifyError::Package(PackageError::OutOfOrder {
             section: "signature",
             expected: "component",
             ..
-        }
+        })
     ));
 }
 
@@ -167,10 +171,10 @@ fn envelope_duplicates() {
     bytes.extend(section(1, b"m"));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::DuplicateSection {
+        VerifyError::Package(PackageError::DuplicateSection {
             section: "manifest",
             offset: 16
-        }
+        })
     ));
     let mut bytes = header();
     bytes.extend(section(1, b"m"));
@@ -178,10 +182,10 @@ fn envelope_duplicates() {
     bytes.extend(section(2, b"c"));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::DuplicateSection {
+        VerifyError::Package(PackageError::DuplicateSection {
             section: "component",
             offset: 22
-        }
+        })
     ));
 }
 
@@ -189,17 +193,17 @@ fn envelope_duplicates() {
 fn envelope_missing_sections() {
     assert!(matches!(
         parse_err(&header()),
-        VerifyError::MissingSection {
+        VerifyError::Package(PackageError::MissingSection {
             section: "manifest"
-        }
+        })
     ));
     let mut bytes = header();
     bytes.extend(section(1, b"m"));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::MissingSection {
+        VerifyError::Package(PackageError::MissingSection {
             section: "component"
-        }
+        })
     ));
 }
 
@@ -210,12 +214,12 @@ fn envelope_length_past_end() {
     bytes.truncate(bytes.len() - 3);
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::SectionPastEnd {
+        VerifyError::Package(PackageError::SectionPastEnd {
             section: "manifest",
             offset: 10,
             declared: 8,
             available: 5
-        }
+        })
     ));
 }
 
@@ -227,7 +231,7 @@ fn envelope_oversized_sections_refused_by_declared_length() {
     bytes.extend_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::SectionTooLarge { section: "manifest", declared, limit: MAX_MANIFEST_BYTES, .. }
+        VerifyError::Package(PackageError::SectionTooLarge { section: "manifest", declared, limit: MAX_MANIFEST_BYTES, .. })
             if declared == u64::from(u32::MAX)
     ));
     let mut bytes = header();
@@ -236,11 +240,11 @@ fn envelope_oversized_sections_refused_by_declared_length() {
     bytes.extend_from_slice(&(100u32 << 20).to_le_bytes());
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::SectionTooLarge {
+        VerifyError::Package(PackageError::SectionTooLarge {
             section: "component",
             offset: 16,
             ..
-        }
+        })
     ));
 }
 
@@ -253,21 +257,21 @@ fn envelope_signature_length_and_algorithm() {
     bytes.extend(section(3, &[1; 96]));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::SignatureLength {
+        VerifyError::Package(PackageError::SignatureLength {
             declared: 96,
             expected: 97,
             ..
-        }
+        })
     ));
     let mut bytes = base.clone();
     bytes.extend(section(3, &[1; 98]));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::SignatureLength {
+        VerifyError::Package(PackageError::SignatureLength {
             declared: 98,
             expected: 97,
             ..
-        }
+        })
     ));
     // The bound of a signature section is a sigstore bundle's.
     let mut bytes = base.clone();
@@ -276,18 +280,18 @@ fn envelope_signature_length_and_algorithm() {
     bytes[23..27].copy_from_slice(&(MAX_BUNDLE_BYTES as u32 + 2).to_le_bytes());
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::SectionTooLarge {
+        VerifyError::Package(PackageError::SectionTooLarge {
             section: "signature",
             limit,
             ..
-        } if limit == MAX_BUNDLE_BYTES + 1
+        }) if limit == MAX_BUNDLE_BYTES + 1
     ));
     // An empty bundle.
     let mut bytes = base.clone();
     bytes.extend(section(3, &[2]));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::BundleMalformed { offset: 22, .. }
+        VerifyError::Package(PackageError::BundleMalformed { offset: 22, .. })
     ));
     let mut bytes = base;
     let mut body = signature_body();
@@ -295,10 +299,10 @@ fn envelope_signature_length_and_algorithm() {
     bytes.extend(section(3, &body));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::UnknownAlgorithm {
+        VerifyError::Package(PackageError::UnknownAlgorithm {
             algorithm: 3,
             offset: 22
-        }
+        })
     ));
 }
 
@@ -314,13 +318,16 @@ fn envelope_too_many_signatures() {
     );
     assert!(matches!(
         add_signature(&bytes, &key(99)),
-        Err(VerifyError::TooManySignatures { limit: 16, .. })
+        Err(VerifyError::Package(PackageError::TooManySignatures {
+            limit: 16,
+            ..
+        }))
     ));
     let offset = bytes.len();
     bytes.extend(section(3, &signature_body()));
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::TooManySignatures { limit: 16, offset: o } if o == offset
+        VerifyError::Package(PackageError::TooManySignatures { limit: 16, offset: o }) if o == offset
     ));
 }
 
@@ -331,14 +338,14 @@ fn envelope_trailing_bytes() {
     bytes.extend_from_slice(&[3, 0, 0]);
     assert!(matches!(
         parse_err(&bytes),
-        VerifyError::TrailingBytes { offset: o, count: 3 } if o == offset
+        VerifyError::Package(PackageError::TrailingBytes { offset: o, count: 3 }) if o == offset
     ));
 }
 
 fn manifest_err(text: &str) -> VerifyError {
     match manifest::parse(text.as_bytes()) {
         Ok(_) => panic!("parsed: {text}"),
-        Err(e) => e,
+        Err(e) => e.into(),
     }
 }
 
@@ -363,24 +370,36 @@ fn manifest_round_trip_with_capabilities() {
 #[test]
 fn manifest_unknown_field_refused_with_position() {
     let err = manifest_err(&manifest_for(COMPONENT, "homepage = \"x\"\n"));
-    let VerifyError::ManifestSyntax { message } = err else {
+    let VerifyError::Package(PackageError::ManifestSyntax { message }) = err else {
         panic!("{err}")
     };
     assert!(message.contains("line 7"), "{message}");
     assert!(message.contains("homepage"), "{message}");
     let err = manifest_err(&manifest_for(COMPONENT, "[capabilities]\nfiles = {}\n"));
-    assert!(matches!(err, VerifyError::ManifestSyntax { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            VerifyError::Package(PackageError::ManifestSyntax { .. })
+        ),
+        "{err}"
+    );
     let err = manifest_err(&manifest_for(
         COMPONENT,
         "[capabilities]\nlog = { level = 1 }\n",
     ));
-    assert!(matches!(err, VerifyError::ManifestSyntax { .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            VerifyError::Package(PackageError::ManifestSyntax { .. })
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn manifest_duplicate_key_refused() {
     let err = manifest_err(&manifest_for(COMPONENT, "name = \"other\"\n"));
-    let VerifyError::ManifestSyntax { message } = err else {
+    let VerifyError::Package(PackageError::ManifestSyntax { message }) = err else {
         panic!("{err}")
     };
     assert!(message.contains("line"), "{message}");
@@ -391,10 +410,10 @@ fn manifest_bad_semver() {
     let text = manifest_for(COMPONENT, "").replace("1.2.3", "1.2");
     assert!(matches!(
         manifest_err(&text),
-        VerifyError::InvalidManifest {
+        VerifyError::Package(PackageError::InvalidManifest {
             field: "version",
             ..
-        }
+        })
     ));
 }
 
@@ -411,10 +430,10 @@ fn manifest_bad_hex() {
         assert!(
             matches!(
                 err,
-                VerifyError::InvalidManifest {
+                VerifyError::Package(PackageError::InvalidManifest {
                     field: "component_sha256",
                     ..
-                }
+                })
             ),
             "{err}"
         );
@@ -440,17 +459,17 @@ fn manifest_other_fields() {
     for (text, field) in cases {
         let err = manifest_err(&text);
         assert!(
-            matches!(err, VerifyError::InvalidManifest { field: f, .. } if f == field),
+            matches!(err, VerifyError::Package(PackageError::InvalidManifest { field: f, .. }) if f == field),
             "{field}: {err}"
         );
     }
     assert!(matches!(
         manifest_err(&good.replace("\"request\"]", "\"open\"]")),
-        VerifyError::ManifestSyntax { .. }
+        VerifyError::Package(PackageError::ManifestSyntax { .. })
     ));
     assert!(matches!(
         manifest::parse(b"\xff\xfe"),
-        Err(VerifyError::ManifestNotUtf8 { valid_up_to: 0 })
+        Err(PackageError::ManifestNotUtf8 { valid_up_to: 0 })
     ));
 }
 
@@ -458,7 +477,10 @@ fn manifest_other_fields() {
 fn sign_package_checks_the_digest() {
     let err = sign_package(&manifest_for(b"other", ""), COMPONENT, &key(1)).unwrap_err();
     assert!(
-        matches!(err, VerifyError::ComponentDigestMismatch { .. }),
+        matches!(
+            err,
+            VerifyError::Trust(TrustError::ComponentDigestMismatch { .. })
+        ),
         "{err}"
     );
 }
@@ -471,31 +493,31 @@ fn verify_refusals() {
     };
     assert!(matches!(
         refuse(package(), &TrustPolicy::new()),
-        VerifyError::NoTrustedKeys
+        VerifyError::TrustPolicy(TrustPolicyError::NoTrustedKeys)
     ));
     assert!(matches!(
         refuse(package(), &trusting(2)),
-        VerifyError::ThresholdNotMet {
+        VerifyError::Trust(TrustError::ThresholdNotMet {
             required: 1,
             valid: 0,
             untrusted: 1,
             ..
-        }
+        })
     ));
     let mut other = loaded(package());
     other.name = "other".into();
     assert!(matches!(
         verify(other, &trusting(1)),
-        Err(VerifyError::NameMismatch { .. })
+        Err(VerifyError::Trust(TrustError::NameMismatch { .. }))
     ));
     assert!(matches!(
         TrustPolicy::new().min_version("demo", "one"),
-        Err(VerifyError::InvalidVersion { .. })
+        Err(TrustPolicyError::InvalidVersion { .. })
     ));
     // Some 32-byte strings are not points on the curve.
     let invalid = (0..=255u8).find_map(|n| PublicKey::from_bytes(&[n; 32]).err());
     assert!(
-        matches!(invalid, Some(VerifyError::InvalidPublicKey { .. })),
+        matches!(invalid, Some(TrustPolicyError::InvalidPublicKey { .. })),
         "{invalid:?}"
     );
 }
@@ -548,22 +570,25 @@ fn verify_package_without_a_name_uses_the_manifests() {
     assert_eq!(info.signers, vec![key(1).key_id()]);
     assert!(matches!(
         verify_package(&package(), Some("other"), &trusting(1)),
-        Err(VerifyError::NameMismatch { .. })
+        Err(VerifyError::Trust(TrustError::NameMismatch { .. }))
     ));
     // Per-plugin rules still apply, under the manifest's name.
     let strict = trusting(1).plugin_threshold("demo", 2);
     assert!(matches!(
         verify_package(&package(), None, &strict),
-        Err(VerifyError::ThresholdNotMet { required: 2, .. })
+        Err(VerifyError::Trust(TrustError::ThresholdNotMet {
+            required: 2,
+            ..
+        }))
     ));
     let pinned = trusting(1).pin_sha256("demo", [0; 32]);
     assert!(matches!(
         verify_package(&package(), None, &pinned),
-        Err(VerifyError::DigestPinMismatch { .. })
+        Err(VerifyError::Trust(TrustError::DigestPinMismatch { .. }))
     ));
     assert!(matches!(
         verify_package(&package(), None, &trusting(2)),
-        Err(VerifyError::ThresholdNotMet { .. })
+        Err(VerifyError::Trust(TrustError::ThresholdNotMet { .. }))
     ));
 }
 
@@ -577,4 +602,28 @@ fn inspect_package_reads_without_trust() {
         vec![key(1).key_id(), key(2).key_id()]
     );
     assert_eq!(inspected.component, COMPONENT);
+}
+
+#[test]
+fn only_trust_errors_are_refusals() {
+    let malformed = parse_err(b"");
+    assert!(matches!(
+        malformed,
+        VerifyError::Package(PackageError::TooShort { .. })
+    ));
+    assert!(!malformed.is_refusal());
+    assert_eq!(malformed.reason(), "too_short");
+    let refused = VerifyError::from(TrustError::RolledBack {
+        version: "1.0.0".into(),
+        minimum: "1.0.1".into(),
+    });
+    assert!(refused.is_refusal());
+    assert_eq!(refused.reason(), "rolled_back");
+    assert_eq!(
+        refused.to_string(),
+        "version 1.0.0 is below the minimum 1.0.1 (rollback refused)"
+    );
+    let unusable = VerifyError::from(TrustPolicyError::NoTrustedKeys);
+    assert!(!unusable.is_refusal());
+    assert_eq!(unusable.reason(), "no_trusted_keys");
 }
