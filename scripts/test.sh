@@ -2,7 +2,8 @@
 # Everything CI checks, from a bare clone: installs the wasm32-wasip2 target and
 # componentize-py if missing, builds every plugin and hostile fixture, Rust and
 # Python, as a real component (the build script of the `tests` crate does that),
-# runs every test, the format and lint checks, the instruction-count guard of the
+# runs every test, the format and lint checks, the external types of the public
+# APIs, cargo-deny's license and ban checks, the instruction-count guard of the
 # hook path (scripts/perf-guard.sh), and a 20-second fuzz run of the package parser
 # (scripts/fuzz.sh).
 #
@@ -48,6 +49,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 # (crates/*/external-types.txt): rustdoc's JSON, from clippy's check build.
 echo "==> external types of the public APIs (scripts/external-types.sh)"
 bash scripts/external-types.sh
+
+# Licenses, banned crates (OpenSSL, a second X.509 parser) and sources, against
+# deny.toml (installs a pinned cargo-deny into target/tools once).
+echo "==> cargo deny check licenses bans sources (scripts/deny.sh)"
+bash scripts/deny.sh
 
 # A short fuzz run of the package parser (installs cargo-fuzz if missing; its own
 # build in target/fuzz). FUZZ_SECONDS=0 skips it.
