@@ -25,11 +25,12 @@ use palisade_package::load::PluginSource;
 use palisade_package::verify::TrustPolicy;
 use palisade_types::{Capability, FailurePolicy, Grants, Hooks, KeyUse, Limits};
 
+mod error;
 mod raw;
 mod resolve;
 mod serve;
 
-pub use resolve::ConfigError;
+pub use error::ConfigError;
 pub use serve::{DEFAULT_SHUTDOWN_GRACE, ReloadPolicy, ServeConfig};
 
 /// The largest configuration file the host reads.

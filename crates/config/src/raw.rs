@@ -20,7 +20,7 @@ pub(super) struct ConfigToml {
     pub(super) plugins: Vec<PluginToml>,
     #[serde(default)]
     pub(super) transport: TransportToml,
-    pub(super) serve: Option<super::serve::ServeToml>,
+    pub(super) serve: Option<ServeToml>,
 }
 
 #[derive(Deserialize, Default)]
@@ -139,4 +139,31 @@ pub(super) struct LimitsToml {
     pub(super) max_concurrency: Option<u64>,
     pub(super) log_bytes_per_sec: Option<u64>,
     pub(super) log_burst_bytes: Option<u64>,
+}
+
+/// `[serve]`: the sidecar's settings as written (resolved in `serve`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ServeToml {
+    pub(super) listen: String,
+    pub(super) upstream: String,
+    pub(super) service: Option<String>,
+    pub(super) metrics: Option<String>,
+    pub(super) reload: Option<ReloadToml>,
+    pub(super) upstream_plaintext: Option<UpstreamPlaintextToml>,
+    pub(super) shutdown_grace_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum ReloadToml {
+    Verified,
+    Off,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum UpstreamPlaintextToml {
+    LoopbackOnly,
+    InsecureAllow,
 }

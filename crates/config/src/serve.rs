@@ -4,40 +4,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::Mode;
-use super::resolve::{ConfigError, invalid};
+use super::error::{ConfigError, invalid};
+use super::raw::{ReloadToml, ServeToml, UpstreamPlaintextToml};
 use palisade_net::transport::TransportConfig;
 
 /// How long in-flight calls may run after a shutdown signal, unless the file says.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ServeToml {
-    listen: String,
-    upstream: String,
-    service: Option<String>,
-    metrics: Option<String>,
-    reload: Option<ReloadToml>,
-    upstream_plaintext: Option<UpstreamPlaintextToml>,
-    shutdown_grace_ms: Option<u64>,
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-enum ReloadToml {
-    Verified,
-    Off,
-}
-
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-enum UpstreamPlaintextToml {
-    LoopbackOnly,
-    InsecureAllow,
-}
 
 /// Whether `palisade serve` reloads its configuration on `SIGHUP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,7 @@ use serde::Serialize;
 use serde::ser::Serializer;
 use serde_json::json;
 
+pub use crate::error::AuditError;
 use crate::error::Error;
 use palisade_package::verify::{BundleSigner, KeyId, hex};
 use palisade_types::Untrusted;
@@ -353,29 +354,6 @@ pub enum OnAuditFailure {
     Refuse,
     /// Log a warning and go on. What development mode uses.
     Warn,
-}
-
-/// The audit log could not be opened or written.
-#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
-#[strum(serialize_all = "snake_case")]
-#[non_exhaustive]
-pub enum AuditError {
-    /// The file could not be opened for appending.
-    #[error("cannot open audit log {}", path.display())]
-    Open {
-        /// The audit log.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// A line could not be written (or synced to disk).
-    #[error("cannot write audit log {}", path.display())]
-    Write {
-        /// The audit log.
-        path: PathBuf,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
 }
 
 /// An append-only audit log: one JSON object per line, each with `timestamp`

@@ -3,6 +3,8 @@
 //! Every variant names its culprit (the plugin, the import, the bound) so that an
 //! operator reading one line of a log knows what was refused and where.
 
+use std::path::PathBuf;
+
 use palisade_package::{LoadError, PolicyError, VerifyError};
 
 /// Any error from the host, by the stage that raised it.
@@ -42,7 +44,7 @@ pub enum Error {
     /// The load could not be written to an audit log that must record it
     /// ([`OnAuditFailure::Refuse`](crate::audit::OnAuditFailure::Refuse)).
     #[error(transparent)]
-    Audit(#[from] crate::audit::AuditError),
+    Audit(#[from] AuditError),
 }
 
 /// `Result` with [`Error`] as the default error type.
@@ -158,5 +160,28 @@ pub enum LinkError {
         plugin: String,
         /// wasmtime's explanation.
         reason: String,
+    },
+}
+
+/// The audit log could not be opened or written.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuditError {
+    /// The file could not be opened for appending.
+    #[error("cannot open audit log {}", path.display())]
+    Open {
+        /// The audit log.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A line could not be written (or synced to disk).
+    #[error("cannot write audit log {}", path.display())]
+    Write {
+        /// The audit log.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
     },
 }

@@ -2,6 +2,7 @@
 //! reused after a trap.
 
 pub(crate) mod state;
+mod worker;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -146,7 +147,7 @@ impl Pool {
             return Ok(false);
         };
         let instance = self.create(slot).map_err(|(error, memory_denied)| {
-            crate::intercept::start_error(&self.shared.name, &error, memory_denied, &self.limits)
+            crate::trap::start_error(&self.shared.name, &error, memory_denied, &self.limits)
         })?;
         self.place_warm(instance);
         Ok(true)
@@ -193,7 +194,7 @@ impl Pool {
     /// A new instance in `slot`.
     fn instantiate_in(&self, slot: InstanceSlot) -> Result<Instance, CallError> {
         self.create(slot)
-            .map_err(|(e, _)| crate::intercept::instantiate_error(&self.shared.name, &e))
+            .map_err(|(e, _)| crate::trap::instantiate_error(&self.shared.name, &e))
     }
 
     /// A new instance in `slot`, or wasmtime's error and whether the limiter refused
@@ -202,7 +203,7 @@ impl Pool {
         let state = PluginState::new(Arc::clone(&self.shared), &self.limits, slot);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store.epoch_deadline_callback(crate::intercept::worker::on_epoch);
+        store.epoch_deadline_callback(worker::on_epoch);
         self.arm(&mut store);
         match self.pre.instantiate(&mut store) {
             Ok(bindings) => Ok(Instance { store, bindings }),
@@ -213,7 +214,7 @@ impl Pool {
     /// Gives `store` a fresh deadline and, when metered, a fresh tank of fuel, before
     /// each entry into the guest.
     pub(crate) fn arm(&self, store: &mut Store<PluginState>) {
-        crate::intercept::worker::arm(store, self.deadline_ticks);
+        worker::arm(store, self.deadline_ticks);
         // A refusal a guest survived in an earlier call must not label a later trap.
         store.data().limiter.take_memory_denied();
         if self.fuel_enabled {

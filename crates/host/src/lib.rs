@@ -102,6 +102,7 @@ mod capability;
 mod compile;
 mod instance;
 mod intercept;
+mod trap;
 
 // Around the pipeline.
 pub mod audit;
@@ -109,12 +110,14 @@ mod error;
 mod host;
 mod shard;
 
-pub use crate::audit::{AuditError, AuditEvent, AuditSink, OnAuditFailure};
+pub use crate::audit::{AuditEvent, AuditSink, OnAuditFailure};
 pub use crate::capability::crypto::KeyRing;
 pub use crate::capability::metrics::MetricValue;
 pub use crate::compile::HostConfig;
 pub use crate::compile::cache::CacheStats;
-pub use crate::error::{CompileError, Error, HostError, InstantiateError, LinkError, Result};
+pub use crate::error::{
+    AuditError, CompileError, Error, HostError, InstantiateError, LinkError, Result,
+};
 pub use crate::host::{Host, PluginSpec};
 pub use crate::instance::InstanceMode;
 pub use crate::intercept::{

@@ -19,6 +19,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, reason = "unit tests"))]
 
 pub mod error;
+mod format;
 pub mod load;
 pub mod policy;
 pub mod verify;

@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::error::LoadError;
+pub use crate::format::MAX_COMPONENT_BYTES;
 
-/// The largest component the host reads. Example plugins are 40–200 KB; a bound well
-/// above that keeps a hostile or corrupt file from making the host allocate at will.
-pub const MAX_COMPONENT_BYTES: u64 = 32 * 1024 * 1024;
+mod error;
+pub use self::error::LoadError;
 
 /// Longest plugin name. Names appear in logs, metrics and errors.
 pub const MAX_PLUGIN_NAME_BYTES: usize = 64;
@@ -92,11 +91,11 @@ impl Loaded {
 }
 
 /// Reads the plugin named `name` from `source`, refusing anything over
-/// [`MAX_COMPONENT_BYTES`] (or [`MAX_PACKAGE_BYTES`](crate::verify::MAX_PACKAGE_BYTES)
+/// [`MAX_COMPONENT_BYTES`] (or [`MAX_PACKAGE_BYTES`](crate::format::MAX_PACKAGE_BYTES)
 /// for a package).
 pub fn load(name: &str, source: PluginSource) -> Result<Loaded, LoadError> {
     validate_name(name)?;
-    let package_limit = crate::verify::MAX_PACKAGE_BYTES;
+    let package_limit = crate::format::MAX_PACKAGE_BYTES;
     let (bytes, kind) = match source {
         PluginSource::Bytes(bytes) => (
             bounded(name, bytes, MAX_COMPONENT_BYTES)?,

@@ -13,8 +13,10 @@ use palisade_types::{
 };
 use wasmparser::{Encoding, Parser, Payload};
 
-use crate::error::PolicyError;
 use crate::load::Loaded;
+
+mod error;
+pub use self::error::PolicyError;
 
 /// A plugin whose imports are within its grants, made only by [`authorize`]: the
 /// only way to reach compilation.

@@ -15,11 +15,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::VerifyError;
-use crate::error::{PackageError, TrustError, TrustPolicyError};
 use crate::load::{Loaded, MAX_COMPONENT_BYTES, SourceKind};
 
 mod envelope;
+mod error;
 mod identity;
 mod keys;
 mod manifest;
@@ -29,7 +28,8 @@ mod sigstore;
 #[path = "verify/sigstore_off.rs"]
 mod sigstore;
 
-pub use envelope::{
+pub use self::error::{PackageError, SigstoreFailure, TrustError, TrustPolicyError, VerifyError};
+pub use crate::format::{
     ALGORITHM_ED25519, FORMAT_VERSION, KIND_SIGSTORE_BUNDLE, MAGIC, MAX_BUNDLE_BYTES,
     MAX_MANIFEST_BYTES, MAX_PACKAGE_BYTES, MAX_SIGNATURES, SIGNATURE_SECTION_BYTES,
 };
@@ -318,7 +318,7 @@ fn check_bytes(
                         return Err(VerifyError::Trust(TrustError::InvalidBundle {
                             offset,
                             signer: parsed.signer,
-                            failure: crate::error::SigstoreFailure::Claims(reason),
+                            failure: crate::verify::error::SigstoreFailure::Claims(reason),
                         }));
                     }
                     untrusted_identities.insert(parsed.signer);

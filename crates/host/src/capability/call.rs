@@ -49,7 +49,7 @@ pub(crate) struct ActiveCall {
     /// Whether the hook said it is not implemented (`hook-unimplemented`).
     unimplemented: bool,
     /// When the running hook must be done (its call timeout), for the epoch callback
-    /// ([`crate::intercept::worker`]): set after `begin`, cleared by `finish`; `None`
+    /// ([`crate::instance::worker`]): set after `begin`, cleared by `finish`; `None`
     /// outside a hook (instantiation).
     pub(crate) hook_deadline: Option<Instant>,
     /// Epoch ticks left before the deadline of an entry into the guest without a

@@ -1,40 +1,12 @@
 //! The package envelope: `PALISADE | version | sections`, parsed strictly.
 //! See the "Package format" section of [`manual`](crate::manual).
 
-use crate::error::PackageError;
-use crate::load::MAX_COMPONENT_BYTES;
-
-/// The first 8 bytes of every package.
-pub const MAGIC: [u8; 8] = *b"PALISADE";
-/// The one package format version this host reads.
-pub const FORMAT_VERSION: u16 = 1;
-/// The largest manifest section.
-pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024;
-/// The most signature sections in one package.
-pub const MAX_SIGNATURES: usize = 16;
-/// Signature kind byte for ed25519 (`kind | key id | signature`).
-pub const ALGORITHM_ED25519: u8 = 1;
-/// Signature kind byte for a sigstore bundle (`kind | bundle JSON`).
-pub const KIND_SIGSTORE_BUNDLE: u8 = 2;
-/// Bytes of an ed25519 signature section's body: kind, key id, signature.
-pub const SIGNATURE_SECTION_BYTES: u64 = 1 + 32 + 64;
-/// The largest sigstore bundle (its JSON). A keyless bundle from the public
-/// instance is 4 to 10 KiB.
-pub const MAX_BUNDLE_BYTES: u64 = 64 * 1024;
-/// The largest signature section's body (a sigstore bundle at its bound).
-const MAX_SIGNATURE_SECTION_BYTES: u64 = 1 + MAX_BUNDLE_BYTES;
-/// The largest well-formed package: every section at its bound.
-pub const MAX_PACKAGE_BYTES: u64 = HEADER_BYTES as u64
-    + SECTION_HEADER_BYTES as u64 * (2 + MAX_SIGNATURES as u64)
-    + MAX_MANIFEST_BYTES
-    + MAX_COMPONENT_BYTES
-    + MAX_SIGNATURE_SECTION_BYTES * MAX_SIGNATURES as u64;
-
-const HEADER_BYTES: usize = 8 + 2;
-const SECTION_HEADER_BYTES: usize = 1 + 4;
-const TAG_MANIFEST: u8 = 1;
-const TAG_COMPONENT: u8 = 2;
-const TAG_SIGNATURE: u8 = 3;
+use crate::format::{
+    ALGORITHM_ED25519, FORMAT_VERSION, HEADER_BYTES, KIND_SIGSTORE_BUNDLE, MAGIC,
+    MAX_COMPONENT_BYTES, MAX_MANIFEST_BYTES, MAX_SIGNATURE_SECTION_BYTES, MAX_SIGNATURES,
+    SECTION_HEADER_BYTES, SIGNATURE_SECTION_BYTES, TAG_COMPONENT, TAG_MANIFEST, TAG_SIGNATURE,
+};
+use crate::verify::error::PackageError;
 
 /// One ed25519 signature section.
 #[derive(Clone, Copy)]

@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::error::TrustPolicyError;
+use crate::verify::error::TrustPolicyError;
 use palisade_types::Untrusted;
 
 /// Who made a sigstore signature, as its Fulcio certificate states it: the OIDC

@@ -6,7 +6,7 @@ use ed25519_dalek::Signer;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::error::TrustPolicyError;
+use crate::verify::error::TrustPolicyError;
 
 /// A key's id: the SHA-256 of its 32-byte ed25519 public key. Shown as lowercase hex.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

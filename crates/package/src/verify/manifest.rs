@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use palisade_types::grants_toml::{GrantsToml, GrantsTomlError};
 use palisade_types::{Grants, Hooks};
 
-use crate::error::PackageError;
+use crate::verify::error::PackageError;
 
 /// The one manifest `format` this host reads.
 pub(crate) const MANIFEST_FORMAT: u32 = 1;

@@ -29,8 +29,8 @@ use super::identity::{
     BundleSigner, OID_BUILD_CONFIG, OID_BUILD_SIGNER, OID_SOURCE_REF, OID_SOURCE_REPOSITORY,
     SignerClaims, SignerIdentity,
 };
-use crate::error::{PackageError, TrustError, TrustPolicyError};
-use crate::error::{SigstoreFailure, VerifyError};
+use crate::verify::error::{PackageError, TrustError, TrustPolicyError};
+use crate::verify::error::{SigstoreFailure, VerifyError};
 
 /// The largest `trusted_root.json` read (the public instance's is about 10 KiB).
 pub const MAX_TRUST_ROOT_BYTES: u64 = 1024 * 1024;

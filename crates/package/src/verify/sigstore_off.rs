@@ -5,8 +5,8 @@
 use std::fmt;
 
 use super::identity::{BundleSigner, SignerIdentity};
-use crate::error::VerifyError;
-use crate::error::{PackageError, TrustPolicyError};
+use crate::verify::error::VerifyError;
+use crate::verify::error::{PackageError, TrustPolicyError};
 
 /// The largest `trusted_root.json` read (the public instance's is about 10 KiB).
 pub const MAX_TRUST_ROOT_BYTES: u64 = 1024 * 1024;

@@ -1,5 +1,5 @@
 use super::*;
-use crate::error::{PackageError, TrustError, TrustPolicyError};
+use crate::verify::error::{PackageError, TrustError, TrustPolicyError};
 
 const COMPONENT: &[u8] = b"\0asm not really a component, but bytes to hash";
 
