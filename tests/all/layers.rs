@@ -1078,7 +1078,11 @@ async fn http_routes_match_whole_segments_of_the_canonical_path() {
         ("/admin;x/users", http::StatusCode::BAD_REQUEST),
         ("/./admin", http::StatusCode::BAD_REQUEST),
         ("/administrator", http::StatusCode::OK),
-        ("/Admin/users", http::StatusCode::OK),
+        // Case: an upstream may route `/Admin` to the `/admin` handler, so the
+        // plugin scoped to `http:/admin` must not be skipped for it.
+        ("/Admin/users", http::StatusCode::FORBIDDEN),
+        ("/ADMIN", http::StatusCode::FORBIDDEN),
+        ("/API/V1/orders", http::StatusCode::FORBIDDEN),
         ("/orders/admin", http::StatusCode::OK),
         ("/api/v1", http::StatusCode::OK),
         ("/api/v10/orders", http::StatusCode::OK),

@@ -556,12 +556,15 @@
 //! | `http:/admin/` | plain HTTP paths under `/admin/` |
 //!
 //! gRPC patterns take only gRPC calls and `http:` patterns only plain HTTP calls (by
-//! the request's content type, as in the layer's table). Names and paths compare
-//! byte for byte, with case, as tonic dispatches; the query is not part of the path.
-//! A path cannot be spelled to dodge a route: the layers refuse non-canonical paths
-//! (dot segments, `//`, needless percent-escapes such as `/%61dmin`, `;`) before
-//! routes are matched, so `/admin` has one spelling. Not covered: an upstream that
-//! matches paths without case (`/Admin` is outside `http:/admin`). The audit log's
+//! the request's content type, as in the layer's table). gRPC names compare byte for
+//! byte, with case, as tonic dispatches. HTTP paths compare without regard to ASCII
+//! case (`/Admin` is inside `http:/admin`): a route decides when a plugin is skipped,
+//! and an upstream that routes `/Admin` to the `/admin` handler must not get that
+//! request past the plugin; running it more often is the safe mistake. The query is
+//! not part of the path. A path cannot be spelled to dodge a route: the layers refuse
+//! non-canonical paths (dot segments, `//`, needless percent-escapes such as
+//! `/%61dmin`, `;`) before routes are matched, so `/admin` has one spelling. The
+//! audit log's
 //! `loaded` event lists the routes (`[]`: every call). Library users set them with
 //! [`PluginSpec::routes`](crate::PluginSpec::routes) and
 //! [`Routes::parse`](crate::Routes::parse).

@@ -12,11 +12,13 @@
 //! | `http:/admin/` | plain HTTP paths under `/admin/` (not `/admin` itself) |
 //! | `http:/` | every plain HTTP path |
 //!
-//! Names and paths are compared byte for byte, with case: that is how gRPC servers
-//! dispatch, and the layers refuse any path that is not canonical (dot segments,
-//! `//`, needless percent-escapes, ...) before a route is matched, so a path cannot
-//! be spelled to look like another one. A plugin with no routes applies to every
-//! call.
+//! gRPC names are compared byte for byte, with case: that is how gRPC servers
+//! dispatch. HTTP paths are compared without regard to ASCII case, so that an
+//! upstream that routes `/Admin` to `/admin` cannot be used to skip a plugin scoped
+//! to `http:/admin` (a route can only make a plugin run more often by this, never
+//! less). The layers refuse any path that is not canonical (dot segments, `//`,
+//! needless percent-escapes, ...) before a route is matched, so a path cannot be
+//! spelled to look like another one. A plugin with no routes applies to every call.
 
 use std::fmt;
 
@@ -58,10 +60,21 @@ impl Pattern {
                     method: m,
                 },
             ) => **service == *s && method.as_deref().is_none_or(|method| method == m),
-            (Self::Http { prefix }, Route::Http { path }) => match path.strip_prefix(&**prefix) {
-                Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
-                None => false,
-            },
+            // Without regard to ASCII case: a route decides when a plugin is *skipped*,
+            // and an upstream that routes `/Admin` to the `/admin` handler (many
+            // HTTP frameworks can) must not get that request past a plugin scoped to
+            // `http:/admin`. Running a plugin on a path it was not meant for is the
+            // safe mistake; skipping it is not.
+            (Self::Http { prefix }, Route::Http { path }) => {
+                let (path, prefix) = (path.as_bytes(), prefix.as_bytes());
+                match path.get(..prefix.len()) {
+                    Some(head) if head.eq_ignore_ascii_case(prefix) => {
+                        let rest = &path[prefix.len()..];
+                        prefix.ends_with(b"/") || rest.is_empty() || rest.starts_with(b"/")
+                    }
+                    _ => false,
+                }
+            }
             _ => false,
         }
     }
@@ -249,10 +262,12 @@ mod tests {
     #[test]
     fn http_routes_match_whole_segments() {
         let routes = Routes::parse(["http:/admin"]).unwrap();
-        for yes in ["/admin", "/admin/", "/admin/users"] {
+        // `/Admin` and `/ADMIN/x` too: an upstream may route them to `/admin`, and a
+        // route must never let such a request skip the plugin.
+        for yes in ["/admin", "/admin/", "/admin/users", "/Admin", "/ADMIN/x"] {
             assert!(routes.matches(http(yes)), "{yes}");
         }
-        for no in ["/administrator", "/Admin", "/ADMIN/x", "/", "/x/admin"] {
+        for no in ["/administrator", "/ADMINISTRATOR", "/", "/x/admin", "/é"] {
             assert!(!routes.matches(http(no)), "{no}");
         }
         let routes = Routes::parse(["http:/admin/"]).unwrap();
