@@ -18,7 +18,6 @@ use clap::{Args, Parser, Subcommand};
 use palisade::LoadConfig;
 use palisade::load::Readers;
 use palisade::policy::grants_toml::GrantsToml;
-use palisade::verify::hex;
 use palisade::{
     BundleSigner, Capability, ConfiguredSource, FailurePolicy, Grants, Host, Identity, ImportClass,
     KeyKind, LoadError, OperatorConfig, PublicKey, SigningKey, SigstoreTrustRoot, SubjectPattern,
@@ -410,7 +409,7 @@ fn attach_bundle(args: &SignArgs, bundle_path: &Path) -> Result<(), Failure> {
                     "{} has no `component_sha256`; with --bundle the manifest is packaged as \
                      signed, so add `component_sha256 = \"{}\"` and sign that file",
                     manifest.display(),
-                    hex(&Sha256::digest(&component_bytes))
+                    hex::encode(Sha256::digest(&component_bytes))
                 )
                 .into());
             }
@@ -488,7 +487,7 @@ fn verify(args: &VerifyArgs) -> Result<(), Failure> {
             say!(o, "verified:    {}", args.package.display());
             say!(o, "name:        {}", info.name);
             say!(o, "version:     {}", info.version);
-            say!(o, "sha256:      {}", hex(&info.component_sha256));
+            say!(o, "sha256:      {}", hex::encode(info.component_sha256));
             for signer in &info.signers {
                 let mark = if trust.is_development(signer) {
                     " (DEVELOPMENT key)"
@@ -536,7 +535,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
     } else {
         (None, bytes)
     };
-    let sha256 = hex(&Sha256::digest(&component));
+    let sha256 = hex::encode(Sha256::digest(&component));
     let imports = component_imports(&component)
         .with_context(|| format!("cannot read the imports of {}", args.package.display()))?;
     let requested = info.as_ref().map(|i| &i.capabilities);
@@ -565,7 +564,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
                 "description": info.description,
                 "hooks": hooks,
                 "capabilities": GrantsToml::from(&info.capabilities),
-                "component_sha256": hex(&info.component_sha256),
+                "component_sha256": hex::encode(info.component_sha256),
             })
         });
         let signatures: Vec<String> = info
@@ -678,7 +677,7 @@ fn inspect(args: &InspectArgs) -> Result<(), Failure> {
             for reason in &info.unreadable_bundles {
                 say!(o, "bundle:      unreadable: {}", Untrusted(reason));
             }
-            let declared = hex(&info.component_sha256);
+            let declared = hex::encode(info.component_sha256);
             if declared != sha256 {
                 say!(
                     o,

@@ -26,7 +26,7 @@ use serde_json::json;
 
 pub use crate::error::AuditError;
 use crate::error::Error;
-use palisade_package::verify::{BundleSigner, KeyId, hex};
+use palisade_package::verify::{BundleSigner, KeyId};
 use palisade_types::Untrusted;
 use palisade_types::grants_toml::GrantsToml;
 use palisade_types::{Grants, Hooks, Routes};
@@ -248,7 +248,7 @@ impl AuditEvent {
                 signers = %Ids(signers),
                 development_signers = %Ids(development_signers),
                 identities = %Signers(identities),
-                component_sha256 = %hex(component_sha256),
+                component_sha256 = %hex::encode(component_sha256),
                 requested = %grants_json(requested),
                 grants = %grants_json(grants),
                 "package verified"
@@ -267,7 +267,7 @@ impl AuditEvent {
                 plugin = %plugin,
                 signed = *signed,
                 version = version.as_deref().unwrap_or(""),
-                component_sha256 = %hex(component_sha256),
+                component_sha256 = %hex::encode(component_sha256),
                 grants = %grants_json(grants),
                 hooks = %hook_names(*hooks).join(","),
                 routes = %palisade_types::Untrusted(&routes.to_string()),
@@ -297,8 +297,8 @@ impl AuditEvent {
                 event = "reloaded",
                 plugin = %plugin,
                 version = version.as_deref().unwrap_or(""),
-                previous_sha256 = %previous_sha256.as_ref().map(|d| hex(d)).unwrap_or_default(),
-                component_sha256 = %hex(component_sha256),
+                previous_sha256 = %previous_sha256.as_ref().map(hex::encode).unwrap_or_default(),
+                component_sha256 = %hex::encode(component_sha256),
                 "plugin reloaded"
             ),
             Self::Removed {
@@ -310,7 +310,7 @@ impl AuditEvent {
                 event = "removed",
                 plugin = %plugin,
                 version = version.as_deref().unwrap_or(""),
-                component_sha256 = %hex(component_sha256),
+                component_sha256 = %hex::encode(component_sha256),
                 "plugin removed"
             ),
             Self::ReloadFailed {
@@ -553,12 +553,12 @@ fn ser_identities<S: Serializer>(signers: &[BundleSigner], s: S) -> Result<S::Ok
 }
 
 fn ser_digest<S: Serializer>(digest: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&hex(digest))
+    s.serialize_str(&hex::encode(digest))
 }
 
 fn ser_optional_digest<S: Serializer>(digest: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
     match digest {
-        Some(digest) => s.serialize_str(&hex(digest)),
+        Some(digest) => s.serialize_str(&hex::encode(digest)),
         None => s.serialize_none(),
     }
 }

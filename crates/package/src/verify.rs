@@ -37,7 +37,6 @@ pub use identity::{
     BundleSigner, Identity, IdentityPolicy, RefPattern, SignerClaims, SignerIdentity,
     SubjectPattern,
 };
-pub use keys::hex;
 pub use keys::{
     DEVELOPMENT_KEY_PREFIX, KeyId, KeyKind, KeyTextError, PublicKey, SecretKeyError, SigningKey,
 };
@@ -219,7 +218,7 @@ pub fn verify(loaded: Loaded, trust: &TrustPolicy) -> Result<Verified, VerifyErr
                 plugin = %plugin,
                 version = %manifest.version,
                 description = %palisade_types::Untrusted(&manifest.description),
-                sha256 = %hex(&sha256),
+                sha256 = %hex::encode(sha256),
                 signers = ?signers.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 identities = ?identities.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "package verified"
@@ -381,14 +380,14 @@ fn check_bytes(
     tracing::debug!(plugin, required, "3. threshold met");
     // 4. Recompute the component's digest, to compare with the manifest's.
     let sha256: [u8; 32] = Sha256::digest(envelope.component).into();
-    tracing::debug!(plugin, sha256 = %hex(&sha256), "4. component digest computed");
+    tracing::debug!(plugin, sha256 = %hex::encode(sha256), "4. component digest computed");
     // 5. Parse and validate the (now signed) manifest; it must name this plugin and
     //    this component.
     let manifest = manifest::parse(envelope.manifest)?;
     if !bool::from(manifest.component_sha256.ct_eq(&sha256)) {
         return Err(VerifyError::Trust(TrustError::ComponentDigestMismatch {
-            declared: hex(&manifest.component_sha256),
-            actual: hex(&sha256),
+            declared: hex::encode(manifest.component_sha256),
+            actual: hex::encode(sha256),
         }));
     }
     if let Some(expected) = expected
@@ -423,8 +422,8 @@ fn check_bytes(
         && !bool::from(pin.ct_eq(&sha256))
     {
         return Err(VerifyError::Trust(TrustError::DigestPinMismatch {
-            pinned: hex(pin),
-            actual: hex(&sha256),
+            pinned: hex::encode(pin),
+            actual: hex::encode(sha256),
         }));
     }
     tracing::debug!(plugin, "7. digest pin satisfied");
@@ -621,8 +620,8 @@ pub fn add_bundle(package: &[u8], bundle_json: &[u8]) -> Result<Vec<u8>, VerifyE
             offset,
             reason: format!(
                 "it signs sha256 {}, but the manifest's sha256 is {} (sign the manifest file exactly as packaged)",
-                hex(&digest),
-                hex(&manifest_sha256)
+                hex::encode(digest),
+                hex::encode(manifest_sha256)
             ),
         }));
     }
@@ -660,8 +659,8 @@ fn check_unsigned(manifest_bytes: &[u8], component: &[u8]) -> Result<(), VerifyE
     let sha256: [u8; 32] = Sha256::digest(component).into();
     if manifest.component_sha256 != sha256 {
         return Err(VerifyError::Trust(TrustError::ComponentDigestMismatch {
-            declared: hex(&manifest.component_sha256),
-            actual: hex(&sha256),
+            declared: hex::encode(manifest.component_sha256),
+            actual: hex::encode(sha256),
         }));
     }
     Ok(())

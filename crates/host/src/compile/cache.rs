@@ -47,7 +47,6 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::error::HostError;
-use palisade_package::verify::hex;
 
 /// Starts every entry; a new layout gets a new magic.
 const MAGIC: &[u8; 8] = b"PLSDCC01";
@@ -246,7 +245,7 @@ impl CompiledCache {
         let key = load_or_create_key(&parent_fd, &parent.join(&key_name), &key_name, uid)?;
         let mut hasher = Sha256Hasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        let engine_hash = hex(&hasher.0.finalize()[..16]);
+        let engine_hash = hex::encode(&hasher.0.finalize()[..16]);
         Ok(Self {
             dir: dir.to_owned(),
             dir_fd,
@@ -272,7 +271,7 @@ impl CompiledCache {
 
     /// The entry's file name in the directory.
     fn entry_name(&self, sha256: &[u8; 32]) -> String {
-        format!("{}-{}.cwasm", hex(sha256), self.engine_hash)
+        format!("{}-{}.cwasm", hex::encode(sha256), self.engine_hash)
     }
 
     fn tag(&self, sha256: &[u8; 32], artifact: &[u8]) -> Hmac<Sha256> {

@@ -145,7 +145,7 @@ impl PublicKey {
 
     /// The key as one line of a `.pub` file or a `trust.keys` entry (no newline).
     pub fn to_text(&self, kind: KeyKind) -> String {
-        let digits = hex(&self.to_bytes());
+        let digits = hex::encode(self.to_bytes());
         match kind {
             KeyKind::Release => digits,
             KeyKind::Development => format!("{DEVELOPMENT_KEY_PREFIX}{digits}"),
@@ -240,9 +240,4 @@ impl fmt::Debug for SigningKey {
 
 fn key_id_of(public: &[u8; 32]) -> KeyId {
     KeyId(Sha256::digest(public).into())
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    hex::encode(bytes)
 }

@@ -7,7 +7,7 @@ fn manifest_for(component: &[u8], extra: &str) -> String {
     format!(
         "format = 1\nname = \"demo\"\nversion = \"1.2.3\"\ndescription = \"a demo\"\n\
          component_sha256 = \"{}\"\nhooks = [\"request\"]\n{extra}",
-        hex(&Sha256::digest(component))
+        hex::encode(Sha256::digest(component))
     )
 }
 
@@ -420,7 +420,7 @@ fn manifest_bad_semver() {
 #[test]
 fn manifest_bad_hex() {
     let good = manifest_for(COMPONENT, "");
-    let digest = hex(&Sha256::digest(COMPONENT));
+    let digest = hex::encode(Sha256::digest(COMPONENT));
     for bad in [
         digest.to_uppercase(),
         digest[1..].to_owned(),
