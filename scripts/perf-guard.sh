@@ -70,6 +70,25 @@ for mode in "${MODES[@]}"; do
     echo "$mode: $per_call instructions per call (budget $budget, +$TOLERANCE%)"
   fi
 done
+
+# Allocations are counted exactly (hook_loop's counting allocator), without valgrind:
+# the layer must add none to a call, whether the chain has work for it or not. The
+# request the loop builds allocates the same in every mode, so compare with no layer.
+allocations() {
+  "$bin" 2000 "$1" 2>&1 | sed -n 's/^allocations per call: \(.*\)$/\1/p'
+}
+floor=$(allocations layer-none)
+[[ -n "$floor" ]] || die "hook_loop printed no allocation count for layer-none"
+for mode in layer3 layer3-unrouted; do
+  count=$(allocations "$mode")
+  if [[ "$count" != "$floor" ]]; then
+    echo "$mode: $count allocations per call, the request alone $floor: the layer allocates per call"
+    status=1
+  else
+    echo "$mode: no allocation in the layer ($count per call, all the request's own)"
+  fi
+done
+
 if (( status != 0 )) && [[ "${1:-}" != "--record" ]]; then
   echo "The hook path got more expensive. Profile it (tests/examples/hook_loop.rs says how);"
   echo "if the cost is intended, run scripts/perf-guard.sh --record and say why in the commit."

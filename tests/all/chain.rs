@@ -347,3 +347,106 @@ async fn hooks_running_to_their_deadline_leave_the_runtime_free() {
         "the cheap call waited for {ended_before_cheap} spinning calls to end"
     );
 }
+
+/// A walk runs on the caller's thread until a plugin has no free instance; the
+/// plugins before it have run, and `resume` waits for the instance and walks on. The
+/// tower layers rely on this to make no future for a call unless it must wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_stops_at_a_saturated_plugin_and_resumes_after_it() {
+    let busy = host()
+        .load(
+            spec("loop-forever", HOSTILE_LOOP_FOREVER)
+                .limits(
+                    Limits::default()
+                        .with_max_concurrency(1)
+                        .with_call_timeout(Duration::from_secs(2)),
+                )
+                .failure_policy(FailurePolicy::FailOpen),
+        )
+        .await
+        .unwrap();
+    // Its only instance spins until its deadline, on another task.
+    let holder = tokio::spawn({
+        let busy = busy.clone();
+        async move {
+            busy.on_request(&call(), &mut headers(&[("x-attack", "1")]))
+                .await
+        }
+    });
+    while busy.stats().calls == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let chain = Chain::new([add_header("x-first").await, busy.clone()]);
+    let call = call();
+    let mut metadata = headers(&[]);
+    let waiting = match chain.on_request_now(&call, &mut metadata) {
+        palisade::Walk::Waiting(waiting) => waiting,
+        palisade::Walk::Done(verdict) => panic!("the walk did not wait: {verdict:?}"),
+    };
+    assert_eq!(
+        metadata["x-first"], "1",
+        "the plugin before the busy one ran"
+    );
+    assert_eq!(busy.stats().calls, 1, "the busy plugin was not entered");
+    // The spinning call times out and frees the instance (a new one replaces the
+    // trapped one); the resumed walk gets it and is served.
+    let verdict = chain.resume(waiting, &call, &mut metadata).await;
+    assert_eq!(verdict.decision, Decision::Continue);
+    assert!(verdict.failures.is_empty(), "{:?}", verdict.failures);
+    assert_eq!(metadata["x-served-by"], "loop-forever");
+    assert!(matches!(
+        holder.await.unwrap(),
+        Err(CallError::Trap {
+            kind: TrapKind::Timeout(_),
+            ..
+        })
+    ));
+}
+
+/// Through the server layer: a call whose plugin is at its concurrency limit waits
+/// for it (the layer's one boxed path) and is then served, with the plugin's change
+/// forwarded to the handler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_through_the_layer_waits_for_a_saturated_plugin() {
+    use tower::ServiceExt as _;
+    use tower_layer::Layer as _;
+
+    let busy = host()
+        .load(
+            spec("loop-forever", HOSTILE_LOOP_FOREVER).limits(
+                Limits::default()
+                    .with_max_concurrency(1)
+                    .with_call_timeout(Duration::from_secs(2)),
+            ),
+        )
+        .await
+        .unwrap();
+    let holder = tokio::spawn({
+        let busy = busy.clone();
+        async move {
+            busy.on_request(&call(), &mut headers(&[("x-attack", "1")]))
+                .await
+        }
+    });
+    while busy.stats().calls == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let handler = tower::service_fn(|request: http::Request<()>| async move {
+        let served_by = request.headers()["x-served-by"].clone();
+        let mut response = http::Response::new(http_body_util::Empty::<bytes::Bytes>::new());
+        response.headers_mut().insert("x-saw", served_by);
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    let service = palisade::layer::ServerLayer::new(Chain::new([busy])).layer(handler);
+    let request = http::Request::post("/orders.v1.Orders/Create")
+        .header("content-type", "application/grpc")
+        .body(())
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), http::StatusCode::OK);
+    assert_eq!(response.headers()["x-saw"], "loop-forever");
+    assert!(
+        holder.await.unwrap().is_err(),
+        "the spinning call timed out"
+    );
+}

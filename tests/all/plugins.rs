@@ -116,7 +116,7 @@ rbac_cases!(
 
 async fn rbac_decides(plugin: &Plugin, identity: Option<&str>, method: &str) -> Decision {
     let mut info = palisade::CallInfo::server("orders.v1.Orders", method);
-    info.peer_identity = identity.map(str::to_owned);
+    info.peer_identity = identity.map(palisade::Name::from);
     let mut metadata = headers(&[]);
     plugin
         .on_request(&Arc::new(info), &mut metadata)

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use http::HeaderMap;
-use tracing::Instrument;
 
 use self::backoff::Backoff;
 use self::stats::CallStats;
@@ -90,7 +89,7 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 enum Hook {
     Request,
     Response(Code),
@@ -202,27 +201,21 @@ impl Plugin {
     /// [`routes`](Self::routes) is not its business: `Continue`, without running it.
     pub async fn on_request(
         &self,
-        call: &Arc<CallInfo>,
+        call: &CallInfo,
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
-        if !self.inner.runs_on(Hook::Request, call.route()) {
-            return Ok(Decision::Continue);
-        }
-        self.run(Hook::Request, call, metadata).await
+        self.run_hook(Hook::Request, call, metadata).await
     }
 
     /// Runs `on-response` with the response's status (`Continue` outside its
     /// [`routes`](Self::routes)).
     pub async fn on_response(
         &self,
-        call: &Arc<CallInfo>,
+        call: &CallInfo,
         status: Code,
         metadata: &mut HeaderMap,
     ) -> Result<Decision, CallError> {
-        if !self.inner.runs_on(Hook::Response(status), call.route()) {
-            return Ok(Decision::Continue);
-        }
-        self.run(Hook::Response(status), call, metadata).await
+        self.run_hook(Hook::Response(status), call, metadata).await
     }
 
     /// The plugin's counters right now.
@@ -267,11 +260,106 @@ impl Plugin {
         self.inner.pool.shared().kv.as_ref()?.get(key)
     }
 
+    /// Runs `on-request` now, on this thread, if the plugin has a free instance
+    /// slot: `None` if it would have to wait for one (then nothing ran and nothing
+    /// was counted; [`on_request`](Self::on_request) waits). A hook is synchronous
+    /// once it has its slot, so this is the whole call, without a future.
+    pub fn on_request_now(
+        &self,
+        call: &CallInfo,
+        metadata: &mut HeaderMap,
+    ) -> Option<Result<Decision, CallError>> {
+        self.hook_now(Hook::Request, call, metadata)
+    }
+
+    /// Runs `on-response` now if the plugin has a free instance slot (see
+    /// [`on_request_now`](Self::on_request_now)).
+    pub fn on_response_now(
+        &self,
+        call: &CallInfo,
+        status: Code,
+        metadata: &mut HeaderMap,
+    ) -> Option<Result<Decision, CallError>> {
+        self.hook_now(Hook::Response(status), call, metadata)
+    }
+
+    /// Runs `hook` if the plugin's routes take the call, waiting for a slot if need be.
+    async fn run_hook(
+        &self,
+        hook: Hook,
+        call: &CallInfo,
+        metadata: &mut HeaderMap,
+    ) -> Result<Decision, CallError> {
+        if !self.inner.runs_on(hook, call.route()) {
+            return Ok(Decision::Continue);
+        }
+        self.run(hook, call, metadata).await
+    }
+
+    fn hook_now(
+        &self,
+        hook: Hook,
+        call: &CallInfo,
+        metadata: &mut HeaderMap,
+    ) -> Option<Result<Decision, CallError>> {
+        if !self.inner.runs_on(hook, call.route()) {
+            return Some(Ok(Decision::Continue));
+        }
+        self.run_now(hook, call, metadata)
+    }
+
     async fn run(
         &self,
         hook: Hook,
-        call: &Arc<CallInfo>,
+        call: &CallInfo,
         metadata: &mut HeaderMap,
+    ) -> Result<Decision, CallError> {
+        if let Some(result) = self.run_now(hook, call, metadata) {
+            return result;
+        }
+        // Saturated: wait for a slot, against the same deadline as running.
+        let start = Instant::now();
+        let limits = &self.inner.pool.limits;
+        match tokio::time::timeout(limits.call_timeout, self.inner.pool.permits.acquire()).await {
+            Ok(Ok(_permit)) => self.measured(hook, start, || {
+                self.run_held(hook, call, metadata, Instant::now())
+            }),
+            _ => self.measured(hook, start, || Err(self.saturated())),
+        }
+    }
+
+    /// Runs `hook` if a slot is free at once; `None` (nothing counted) if not.
+    fn run_now(
+        &self,
+        hook: Hook,
+        call: &CallInfo,
+        metadata: &mut HeaderMap,
+    ) -> Option<Result<Decision, CallError>> {
+        let start = Instant::now();
+        match self.inner.pool.permits.try_acquire() {
+            Ok(_permit) => {
+                Some(self.measured(hook, start, || self.run_held(hook, call, metadata, start)))
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                Some(self.measured(hook, start, || Err(self.saturated())))
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => None,
+        }
+    }
+
+    fn saturated(&self) -> CallError {
+        CallError::Saturated {
+            plugin: self.name().to_owned(),
+            max_concurrency: self.inner.pool.limits.max_concurrency,
+        }
+    }
+
+    /// Counts and traces one hook call that started at `start` (waiting included).
+    fn measured(
+        &self,
+        hook: Hook,
+        start: Instant,
+        run: impl FnOnce() -> Result<Decision, CallError>,
     ) -> Result<Decision, CallError> {
         let stats = &self.inner.stats;
         stats.start();
@@ -284,13 +372,10 @@ impl Plugin {
             decision = tracing::field::Empty,
             duration_us = tracing::field::Empty,
         );
-        let start = Instant::now();
         let result = if span.is_disabled() {
-            self.run_inner(hook, call, metadata, start).await
+            run()
         } else {
-            self.run_inner(hook, call, metadata, start)
-                .instrument(span.clone())
-                .await
+            span.in_scope(run)
         };
         let elapsed = start.elapsed();
         stats.record(&result, elapsed);
@@ -301,38 +386,20 @@ impl Plugin {
         result
     }
 
-    async fn run_inner(
+    /// Runs `hook` with an instance slot held, the hook entered at `entered`.
+    fn run_held(
         &self,
         hook: Hook,
-        call: &Arc<CallInfo>,
+        call: &CallInfo,
         metadata: &mut HeaderMap,
-        start: Instant,
+        entered: Instant,
     ) -> Result<Decision, CallError> {
         let inner = &*self.inner;
         let pool = &inner.pool;
         let limits = &pool.limits;
-        // A free permit is taken without arming a timer; only a saturated plugin
-        // waits, and waiting counts against the same deadline as running.
-        let saturated = || CallError::Saturated {
-            plugin: self.name().to_owned(),
-            max_concurrency: limits.max_concurrency,
-        };
         // The hook's deadline runs from when it is entered, as its epoch deadline
-        // does; the clock is read again only on the slow paths (a wait, a new instance).
-        let mut entered = start;
-        let _permit = match pool.permits.try_acquire() {
-            Ok(permit) => permit,
-            Err(tokio::sync::TryAcquireError::Closed) => return Err(saturated()),
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                match tokio::time::timeout(limits.call_timeout, pool.permits.acquire()).await {
-                    Ok(Ok(permit)) => {
-                        entered = Instant::now();
-                        permit
-                    }
-                    _ => return Err(saturated()),
-                }
-            }
-        };
+        // does; the clock is read again only on the slow path (a new instance).
+        let mut entered = entered;
         let mut instance = match pool.take_idle() {
             Some(instance) => instance,
             None => {
@@ -345,7 +412,7 @@ impl Plugin {
         let Instance { store, bindings } = &mut instance;
         let deadline = entered + limits.call_timeout;
         let active = &mut store.data_mut().call;
-        active.begin(Arc::clone(call), metadata);
+        active.begin(call, metadata);
         active.hook_deadline = Some(deadline);
         pool.arm(store);
         let interceptor = bindings.palisade_plugin_interceptor();
@@ -451,46 +518,124 @@ impl Chain {
     }
 
     /// Runs every plugin's `on-request` in order (those whose routes take the call).
-    pub async fn on_request(&self, call: &Arc<CallInfo>, metadata: &mut HeaderMap) -> Verdict {
-        walk(self.plugins.iter(), Hook::Request, call, metadata).await
+    pub async fn on_request(&self, call: &CallInfo, metadata: &mut HeaderMap) -> Verdict {
+        match self.on_request_now(call, metadata) {
+            Walk::Done(verdict) => verdict,
+            Walk::Waiting(waiting) => self.resume(waiting, call, metadata).await,
+        }
     }
 
     /// Runs every plugin's `on-response` in reverse order (those whose routes take
     /// the call).
     pub async fn on_response(
         &self,
-        call: &Arc<CallInfo>,
+        call: &CallInfo,
         status: Code,
         metadata: &mut HeaderMap,
     ) -> Verdict {
-        walk(
-            self.plugins.iter().rev(),
-            Hook::Response(status),
-            call,
-            metadata,
-        )
-        .await
+        match self.on_response_now(call, status, metadata) {
+            Walk::Done(verdict) => verdict,
+            Walk::Waiting(waiting) => self.resume(waiting, call, metadata).await,
+        }
+    }
+
+    /// [`on_request`](Self::on_request) on this thread, without a future, up to the
+    /// first plugin that would have to wait for a free instance: hooks are
+    /// synchronous once they hold an instance, so this is usually the whole walk.
+    /// The tower layers call it so that a call costs no boxed future; finish a
+    /// [`Walk::Waiting`] with [`resume`](Self::resume).
+    pub fn on_request_now(&self, call: &CallInfo, metadata: &mut HeaderMap) -> Walk {
+        self.walk_now(Waiting::start(Hook::Request), call, metadata)
+    }
+
+    /// [`on_response`](Self::on_response) on this thread, up to the first plugin that
+    /// would wait (see [`on_request_now`](Self::on_request_now)).
+    pub fn on_response_now(&self, call: &CallInfo, status: Code, metadata: &mut HeaderMap) -> Walk {
+        self.walk_now(Waiting::start(Hook::Response(status)), call, metadata)
+    }
+
+    /// Finishes a walk that stopped at a plugin with no free instance: waits for it
+    /// (at most its call timeout), then walks on. `call` and `metadata` are the ones
+    /// the walk started with.
+    pub async fn resume(
+        &self,
+        mut waiting: Waiting,
+        call: &CallInfo,
+        metadata: &mut HeaderMap,
+    ) -> Verdict {
+        loop {
+            let Some(plugin) = self.in_walk_order(waiting.hook, waiting.done) else {
+                return Verdict::new(Decision::Continue, None, waiting.failures);
+            };
+            let result = plugin.run_hook(waiting.hook, call, metadata).await;
+            waiting.done += 1;
+            if let Some(verdict) = settle(plugin, result, &mut waiting.failures) {
+                return verdict;
+            }
+            match self.walk_now(waiting, call, metadata) {
+                Walk::Done(verdict) => return verdict,
+                // The next saturated plugin: wait for it in turn.
+                Walk::Waiting(next) => waiting = next,
+            }
+        }
+    }
+
+    /// The plugin at `index` of `hook`'s walk order: requests first to last,
+    /// responses last to first.
+    fn in_walk_order(&self, hook: Hook, index: usize) -> Option<&Plugin> {
+        match hook {
+            Hook::Request => self.plugins.get(index),
+            Hook::Response(_) => {
+                let at = self.plugins.len().checked_sub(index + 1)?;
+                self.plugins.get(at)
+            }
+        }
+    }
+
+    fn walk_now(&self, mut waiting: Waiting, call: &CallInfo, metadata: &mut HeaderMap) -> Walk {
+        while let Some(plugin) = self.in_walk_order(waiting.hook, waiting.done) {
+            let Some(result) = plugin.hook_now(waiting.hook, call, metadata) else {
+                return Walk::Waiting(waiting);
+            };
+            waiting.done += 1;
+            if let Some(verdict) = settle(plugin, result, &mut waiting.failures) {
+                return Walk::Done(verdict);
+            }
+        }
+        Walk::Done(Verdict::new(Decision::Continue, None, waiting.failures))
     }
 }
 
-/// Runs `hook` on each plugin until one rejects, responds, or fails closed.
-async fn walk<'a>(
-    plugins: impl Iterator<Item = &'a Plugin> + Send,
+/// How far a walk of the chain got on this thread ([`Chain::on_request_now`]).
+#[derive(Debug)]
+#[must_use = "a waiting walk must be resumed, or the call fails"]
+pub enum Walk {
+    /// Every plugin ran (or one ended the call): the verdict.
+    Done(Verdict),
+    /// A plugin has no free instance: [`Chain::resume`] waits for it and walks on.
+    Waiting(Waiting),
+}
+
+/// A walk stopped before a plugin that has no free instance (it is at its
+/// [`Limits::max_concurrency`](crate::Limits::max_concurrency)); the plugins before
+/// it have run, and `metadata` holds their changes.
+#[derive(Debug)]
+pub struct Waiting {
     hook: Hook,
-    call: &Arc<CallInfo>,
-    metadata: &mut HeaderMap,
-) -> Verdict {
-    let mut failures = Vec::new();
-    for plugin in plugins {
-        let result = match hook {
-            Hook::Request => plugin.on_request(call, metadata).await,
-            Hook::Response(status) => plugin.on_response(call, status, metadata).await,
-        };
-        if let Some(verdict) = settle(plugin, result, &mut failures) {
-            return verdict;
+    /// Plugins walked so far, in walk order.
+    done: usize,
+    /// Failures of fail-open plugins so far.
+    failures: Vec<CallError>,
+}
+
+impl Waiting {
+    fn start(hook: Hook) -> Self {
+        Self {
+            hook,
+            done: 0,
+            failures: Vec::new(),
         }
     }
-    Verdict::new(Decision::Continue, None, failures)
 }
 
 /// Applies a plugin's result to the walk: `Some` ends it.

@@ -122,6 +122,7 @@ pub use crate::host::{Host, PluginSpec};
 pub use crate::instance::InstanceMode;
 pub use crate::intercept::{
     CALL_DURATION_BUCKETS_SECONDS, Chain, DecisionCounts, DurationHistogram, Plugin, PluginStats,
+    Waiting, Walk,
 };
 // What a host's own API takes and returns, so that a user of this crate alone can
 // name it.
@@ -134,4 +135,4 @@ pub use palisade_types::{
     CallError, CallInfo, Code, Decision, Direction, FailurePolicy, Grants, Hooks, Limits, Reply,
     TrapKind, Verdict,
 };
-pub use palisade_types::{Protocol, Route, RouteError, Routes};
+pub use palisade_types::{Name, Protocol, Route, RouteError, Routes};

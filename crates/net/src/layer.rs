@@ -137,6 +137,7 @@ pub use self::rescue::{is_grpc_content_type, is_untrusted_identity_header};
 pub use self::service::{ClientService, LayerFuture, ServerService};
 use crate::transport::PeerIdentity;
 use palisade_host::Chain;
+use palisade_types::Name;
 
 /// Removes from `headers` every name [`is_untrusted_identity_header`] matches, as
 /// the server layer does to each request's headers before any plugin runs. For
@@ -219,9 +220,9 @@ struct Shared {
     chain: SharedChain,
     detail: ErrorDetail,
     response_hooks: ResponseHooks,
-    server_identity: Option<String>,
+    server_identity: Option<Name>,
     /// The `service` of plain HTTP calls ([`ServerLayer::http_service`]).
-    http_service: Option<String>,
+    http_service: Option<Name>,
 }
 
 impl Shared {
@@ -301,7 +302,7 @@ impl ServerLayer {
     /// service. Never taken from the request: its `Host`/`:authority` is the
     /// client's choice (plugins still read it as `authority`).
     pub fn http_service(self, service: impl Into<String>) -> Self {
-        let service = service.into();
+        let service = Name::from(service.into());
         Self {
             shared: self.shared.with(|s| s.http_service = Some(service)),
         }
@@ -382,7 +383,7 @@ impl ClientLayer {
         Self {
             shared: self
                 .shared
-                .with(|s| s.server_identity = Some(identity.as_str().to_owned())),
+                .with(|s| s.server_identity = Some(identity.name())),
         }
     }
 

@@ -36,7 +36,6 @@
 //! ## Quick start
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! use palisade::{CallInfo, Chain, Decision, Grants, Host, HostConfig, PluginSource, PluginSpec};
 //!
 //! # async fn demo() -> Result<(), palisade::Error> {
@@ -50,7 +49,7 @@
 //!     .await?;
 //! let chain = Chain::new([add_header]);
 //!
-//! let call = Arc::new(CallInfo::server("orders.v1.Orders", "Create"));
+//! let call = CallInfo::server("orders.v1.Orders", "Create");
 //! let mut metadata = http::HeaderMap::new();
 //! let verdict = chain.on_request(&call, &mut metadata).await;
 //! assert_eq!(verdict.decision, Decision::Continue);
@@ -142,7 +141,7 @@ pub use palisade_host::{
     AuditError, AuditEvent, AuditSink, CALL_DURATION_BUCKETS_SECONDS, CacheStats, Chain,
     CompileError, DecisionCounts, DurationHistogram, Error, Host, HostConfig, HostError,
     InstanceMode, KeyRing, LinkError, MetricValue, OnAuditFailure, Plugin, PluginSpec, PluginStats,
-    Result,
+    Result, Waiting, Walk,
 };
 pub use palisade_package::load::PluginSource;
 pub use palisade_package::policy::{ImportClass, classify_import, component_imports};
@@ -165,5 +164,5 @@ pub use palisade_types::{
     Direction, FailurePolicy, Grants, Hooks, KeyUse, KvGrant, Limits, LogGrant, MetricsGrant,
     Reply, TrapKind, Untrusted, Verdict, escape_untrusted,
 };
-pub use palisade_types::{Protocol, Route, RouteError, Routes};
+pub use palisade_types::{Name, Protocol, Route, RouteError, Routes};
 pub use palisade_types::{WasmTrap, message_with_causes};

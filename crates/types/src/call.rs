@@ -3,6 +3,7 @@
 use std::time::Instant;
 
 use crate::error::CallError;
+use crate::name::Name;
 use crate::route::Route;
 
 /// Which side of the call a plugin wraps.
@@ -29,6 +30,9 @@ pub enum Protocol {
 ///
 /// Build one with [`CallInfo::server`] or [`CallInfo::client`] and the `with_*`
 /// setters; fields may be added.
+///
+/// Its text fields are [`Name`]s: a clone shares their bytes, so the host copies a
+/// call into each plugin instance without allocating.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CallInfo {
@@ -37,21 +41,21 @@ pub struct CallInfo {
     /// gRPC or plain HTTP.
     pub protocol: Protocol,
     /// Fully qualified service, e.g. `orders.v1.Orders`.
-    pub service: String,
+    pub service: Name,
     /// Method, e.g. `Create` (plain HTTP: `GET/orders/42`).
-    pub method: String,
+    pub method: Name,
     /// The `:authority`, when known.
-    pub authority: Option<String>,
+    pub authority: Option<Name>,
     /// The peer identity verified by mutual TLS. Set only from a verified
     /// certificate, never from a header.
-    pub peer_identity: Option<String>,
+    pub peer_identity: Option<Name>,
     /// When the call must be answered by.
     pub deadline: Option<Instant>,
 }
 
 impl CallInfo {
     /// A server-side call to `service`/`method` with no authority, identity or deadline.
-    pub fn server(service: impl Into<String>, method: impl Into<String>) -> Self {
+    pub fn server(service: impl Into<Name>, method: impl Into<Name>) -> Self {
         Self {
             direction: Direction::Server,
             protocol: Protocol::Grpc,
@@ -64,7 +68,7 @@ impl CallInfo {
     }
 
     /// The same call, as seen by a client.
-    pub fn client(service: impl Into<String>, method: impl Into<String>) -> Self {
+    pub fn client(service: impl Into<Name>, method: impl Into<Name>) -> Self {
         Self {
             direction: Direction::Client,
             ..Self::server(service, method)
@@ -72,13 +76,13 @@ impl CallInfo {
     }
 
     /// Sets the verified peer identity.
-    pub fn with_peer_identity(mut self, identity: impl Into<String>) -> Self {
+    pub fn with_peer_identity(mut self, identity: impl Into<Name>) -> Self {
         self.peer_identity = Some(identity.into());
         self
     }
 
     /// Sets the authority.
-    pub fn with_authority(mut self, authority: impl Into<String>) -> Self {
+    pub fn with_authority(mut self, authority: impl Into<Name>) -> Self {
         self.authority = Some(authority.into());
         self
     }

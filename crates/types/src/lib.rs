@@ -19,6 +19,7 @@ mod call;
 mod error;
 mod grants;
 pub mod grants_toml;
+mod name;
 pub mod route;
 mod untrusted;
 
@@ -31,5 +32,6 @@ pub use crate::grants::{
     KeyUse, KvGrant, Limits, LogGrant, MAX_CALL_TIMEOUT, MAX_CONCURRENCY, MAX_MEMORY_BYTES,
     MetricsGrant,
 };
+pub use crate::name::Name;
 pub use crate::route::{Route, RouteError, Routes};
 pub use crate::untrusted::{Untrusted, escape_untrusted};

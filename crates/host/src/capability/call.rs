@@ -13,7 +13,6 @@
 use palisade_types::bounds::{
     MAX_REJECTION_MESSAGE_BYTES, MAX_REPLY_BODY_BYTES, MAX_REPLY_HEADERS,
 };
-use std::sync::Arc;
 use std::time::Instant;
 
 use http::HeaderMap;
@@ -36,9 +35,12 @@ pub(crate) struct ReplyTooLarge {
 }
 
 /// The call a hook is running for, held in the store while the hook runs.
-#[derive(Default)]
 pub(crate) struct ActiveCall {
-    pub(crate) info: Option<Arc<CallInfo>>,
+    /// The running hook's call, copied in by [`begin`](Self::begin) into buffers the
+    /// store keeps from hook to hook (no allocation once they are long enough).
+    info: CallInfo,
+    /// Whether a hook is running (between `begin` and `finish`).
+    in_hook: bool,
     pub(crate) metadata: HeaderMap,
     /// The metadata as it was before the first write of this hook, so that a hook
     /// that traps leaves no half-made changes behind. Hooks that only read pay nothing.
@@ -57,6 +59,22 @@ pub(crate) struct ActiveCall {
     pub(crate) ticks_left: u64,
 }
 
+impl Default for ActiveCall {
+    fn default() -> Self {
+        Self {
+            info: CallInfo::server(String::new(), String::new()),
+            in_hook: false,
+            metadata: HeaderMap::new(),
+            original: None,
+            changes: 0,
+            outcome: None,
+            unimplemented: false,
+            hook_deadline: None,
+            ticks_left: 0,
+        }
+    }
+}
+
 /// What a hook decided, once it returned.
 pub(crate) struct Finished {
     /// `Continue` unless the hook called `reject` or `respond`.
@@ -70,8 +88,9 @@ pub(crate) struct Finished {
 impl ActiveCall {
     /// Starts a hook on `metadata`, which is swapped into the store (and left empty
     /// until [`finish`](Self::finish) swaps it back): no copy, and nothing dropped.
-    pub(crate) fn begin(&mut self, info: Arc<CallInfo>, metadata: &mut HeaderMap) {
-        self.info = Some(info);
+    pub(crate) fn begin(&mut self, info: &CallInfo, metadata: &mut HeaderMap) {
+        self.info.clone_from(info);
+        self.in_hook = true;
         std::mem::swap(&mut self.metadata, metadata);
         self.original = None;
         self.changes = 0;
@@ -83,7 +102,7 @@ impl ActiveCall {
     /// it, or, when `completed` is false (it trapped), as it was before the hook, and
     /// then nothing the hook decided stands.
     pub(crate) fn finish(&mut self, completed: bool, metadata: &mut HeaderMap) -> Finished {
-        self.info = None;
+        self.in_hook = false;
         self.hook_deadline = None;
         std::mem::swap(&mut self.metadata, metadata);
         let original = self.original.take();
@@ -106,13 +125,13 @@ impl ActiveCall {
     }
 
     pub(crate) fn info(&self) -> Option<&CallInfo> {
-        self.info.as_deref()
+        self.in_hook.then_some(&self.info)
     }
 
     /// Whether a hook is running: outside one (a start function) the calls that
     /// decide do nothing.
     fn in_hook(&self) -> bool {
-        self.info.is_some()
+        self.in_hook
     }
 }
 
@@ -162,19 +181,23 @@ impl generated::Host for ActiveCall {
     }
 
     fn service(&mut self) -> String {
-        self.info().map(|i| i.service.clone()).unwrap_or_default()
+        self.info()
+            .map(|i| i.service.to_string())
+            .unwrap_or_default()
     }
 
     fn method(&mut self) -> String {
-        self.info().map(|i| i.method.clone()).unwrap_or_default()
+        self.info()
+            .map(|i| i.method.to_string())
+            .unwrap_or_default()
     }
 
     fn authority(&mut self) -> Option<String> {
-        self.info()?.authority.clone()
+        Some(self.info()?.authority.as_ref()?.to_string())
     }
 
     fn peer_identity(&mut self) -> Option<String> {
-        self.info()?.peer_identity.clone()
+        Some(self.info()?.peer_identity.as_ref()?.to_string())
     }
 
     fn deadline_ms(&mut self) -> Option<u64> {
@@ -225,7 +248,7 @@ mod tests {
 
     fn active() -> ActiveCall {
         let mut call = ActiveCall::default();
-        call.begin(Arc::new(CallInfo::server("s", "m")), &mut HeaderMap::new());
+        call.begin(&CallInfo::server("s", "m"), &mut HeaderMap::new());
         call
     }
 
@@ -264,7 +287,7 @@ mod tests {
         generated::Host::reject(&mut call, b::Code::Internal, "start function".into());
         generated::Host::hook_unimplemented(&mut call);
         assert_eq!(generated::Host::service(&mut call), "");
-        call.begin(Arc::new(CallInfo::server("s", "m")), &mut HeaderMap::new());
+        call.begin(&CallInfo::server("s", "m"), &mut HeaderMap::new());
         let finished = call.finish(true, &mut HeaderMap::new());
         assert_eq!(finished.decision, Decision::Continue);
         assert!(!finished.unimplemented);

@@ -162,7 +162,6 @@ fn add_in_place_readers(linker: &mut Linker<PluginState>) -> wasmtime::Result<()
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use http::HeaderMap;
 
@@ -173,7 +172,7 @@ mod tests {
         let mut call = ActiveCall::default();
         let mut map = HeaderMap::new();
         map.insert("x-kept", HeaderValue::from_static("1"));
-        call.begin(Arc::new(CallInfo::server("s", "m")), &mut map);
+        call.begin(&CallInfo::server("s", "m"), &mut map);
         call
     }
 

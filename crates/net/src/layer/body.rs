@@ -2,7 +2,6 @@
 //! response hooks run on its trailers), or one the layer made for a rejection or a
 //! plugin's reply.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -10,9 +9,7 @@ use bytes::Bytes;
 use http::HeaderMap;
 use http_body::{Body, Frame, SizeHint};
 
-use super::service::TrailerHook;
-
-type TrailerFuture = Pin<Box<dyn Future<Output = HeaderMap> + Send>>;
+use super::service::{TrailerFuture, TrailerHook};
 
 pin_project_lite::pin_project! {
     /// The body of a response that passed through a [`ServerLayer`](super::ServerLayer)
@@ -109,7 +106,12 @@ where
                 match (frame, hook.take()) {
                     (Some(Ok(frame)), Some(run)) if frame.is_trailers() => {
                         let trailers = frame.into_trailers().unwrap_or_default();
-                        *running = Some(Box::pin(run.run(trailers)));
+                        match run.run(trailers) {
+                            Ok(trailers) => {
+                                return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                            }
+                            Err(waiting) => *running = Some(waiting),
+                        }
                     }
                     (frame, run) => {
                         *hook = run;

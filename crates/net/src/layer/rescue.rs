@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use super::body::LayerBody;
-use palisade_types::{CallInfo, Code, Reply, Route};
+use palisade_types::{CallInfo, Code, Name, Reply, Route};
 
 /// gRPC or plain HTTP, by the request's `content-type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,26 +272,40 @@ pub(crate) fn call_info<B>(
     req: &Request<B>,
     protocol: Protocol,
     client: bool,
-    http_service: Option<&str>,
+    http_service: Option<&Name>,
 ) -> CallInfo {
-    let authority = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| req.headers().get(HOST)?.to_str().ok().map(str::to_owned));
+    // Names that share the request's buffers: describing the call copies nothing
+    // (see `Name`), except a plain HTTP call's `method` and a `Host` header.
+    let authority = match req.uri().authority() {
+        Some(authority) => Some(Name::from(authority.clone())),
+        None => req
+            .headers()
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
+            .map(Name::from),
+    };
     let path = req.uri().path();
     let (service, method) = match protocol {
-        Protocol::Grpc => match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
-            Some((service, method)) => (service.to_owned(), method.to_owned()),
-            None => (String::new(), path.to_owned()),
-        },
+        Protocol::Grpc => {
+            let whole = req.uri().path_and_query();
+            let part = |text: &str| match whole {
+                Some(whole) => Name::in_path(whole, text),
+                None => Name::from(text),
+            };
+            match path.strip_prefix('/').and_then(|p| p.split_once('/')) {
+                Some((service, method)) => (part(service), part(method)),
+                None => (Name::default(), part(path)),
+            }
+        }
         Protocol::Http => {
             let service = match http_service {
-                Some(service) => service,
-                None if client => authority.as_deref().map_or("", host_of),
-                None => "",
+                Some(service) => service.clone(),
+                None if client => authority
+                    .as_deref()
+                    .map_or_else(Name::default, |a| Name::from(host_of(a))),
+                None => Name::default(),
             };
-            (service.to_owned(), format!("{}{path}", req.method()))
+            (service, Name::from(format!("{}{path}", req.method())))
         }
     };
     let mut info = if client {

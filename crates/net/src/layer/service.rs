@@ -11,19 +11,21 @@ use http::{HeaderMap, Request, Response};
 use super::body::LayerBody;
 use super::rescue::{self, Protocol};
 use super::{ErrorDetail, ResponseHooks, Shared};
-use crate::transport::PeerInfo;
-use palisade_host::Chain;
+use crate::transport::{PeerIdentity, PeerInfo};
+use palisade_host::{Chain, Walk};
 use palisade_types::{CallInfo, Code, Decision, Hooks, Verdict};
 
-/// The boxed future of a call the chain has work for.
-type Intercepted<B, E> = Pin<Box<dyn Future<Output = Result<Response<LayerBody<B>>, E>> + Send>>;
+/// The boxed future of a call whose walk waits for a plugin's free instance.
+type Waiting<B, E> = Pin<Box<dyn Future<Output = Result<Response<LayerBody<B>>, E>> + Send>>;
 
 pin_project_lite::pin_project! {
     /// The future of a layered call (`F` is the inner service's future, `B` its
     /// response body). A call no plugin has a hook for (none in the chain, or none
-    /// whose routes take it) is the inner future itself, with nothing allocated; a
-    /// call the chain has work for runs the request hooks, the inner call and the
-    /// response hooks in one boxed future (the hooks are async).
+    /// whose routes take it) is the inner future itself. A call the chain has work
+    /// for runs its request hooks in `call` (a hook is synchronous once its plugin
+    /// has a free instance), then the inner future, then the response hooks when it
+    /// completes: nothing is boxed. Only a walk that must wait for a plugin at its
+    /// concurrency limit goes on in a boxed future.
     pub struct LayerFuture<F, B, E> {
         #[pin]
         kind: Kind<F, B, E>,
@@ -35,32 +37,51 @@ pin_project_lite::pin_project! {
     enum Kind<F, B, E> {
         Direct { #[pin] inner: F, strip_response: bool },
         Ready { response: Option<Response<LayerBody<B>>> },
-        Intercepted { future: Intercepted<B, E> },
+        Calling { #[pin] inner: F, after: Option<After> },
+        Waiting { future: Waiting<B, E> },
     }
 }
 
 impl<F, B, E> Future for LayerFuture<F, B, E>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    E: Send + 'static,
 {
     type Output = Result<Response<LayerBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Direct {
-                inner,
-                strip_response,
-            } => {
-                let (mut parts, body) = std::task::ready!(inner.poll(cx))?.into_parts();
-                if *strip_response {
-                    rescue::strip_reserved(&mut parts.headers);
+        let mut kind = self.project().kind;
+        loop {
+            let next = match kind.as_mut().project() {
+                KindProj::Direct {
+                    inner,
+                    strip_response,
+                } => {
+                    let (mut parts, body) = std::task::ready!(inner.poll(cx))?.into_parts();
+                    if *strip_response {
+                        rescue::strip_reserved(&mut parts.headers);
+                    }
+                    return Poll::Ready(Ok(Response::from_parts(parts, LayerBody::inner(body))));
                 }
-                Poll::Ready(Ok(Response::from_parts(parts, LayerBody::inner(body))))
-            }
-            KindProj::Ready { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("a LayerFuture is not polled after it completed"))),
-            KindProj::Intercepted { future } => future.as_mut().poll(cx),
+                KindProj::Ready { response } => {
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .expect("a LayerFuture is not polled after it completed")));
+                }
+                KindProj::Calling { inner, after } => {
+                    let response = std::task::ready!(inner.poll(cx))?;
+                    let after = after
+                        .take()
+                        .expect("a LayerFuture is not polled after it completed");
+                    match after.respond(response) {
+                        Ok(response) => return Poll::Ready(Ok(response)),
+                        Err(waiting) => Kind::Waiting { future: waiting },
+                    }
+                }
+                KindProj::Waiting { future } => return future.as_mut().poll(cx),
+            };
+            kind.set(next);
         }
     }
 }
@@ -157,15 +178,43 @@ macro_rules! layered_service {
                         },
                     };
                 }
-                // The service polled ready is the one that must take the call; a
-                // clone stays behind for the next one (tower's rule for services
-                // that call their inner service from a future).
-                let clone = self.inner.clone();
-                let inner = std::mem::replace(&mut self.inner, clone);
-                let call = Call { chain, hooks, protocol, side };
+                let (info, detail) = begin(&self.shared, side, protocol, &mut req);
+                let after = After {
+                    chain,
+                    call: info,
+                    hooks,
+                    protocol,
+                    side,
+                    detail,
+                    response_hooks: self.shared.response_hooks,
+                };
+                if hooks.request {
+                    match after.chain.on_request_now(&after.call, req.headers_mut()) {
+                        Walk::Done(verdict) => {
+                            if let Some(response) = settle(verdict, protocol, detail, &after.call) {
+                                return LayerFuture {
+                                    kind: Kind::Ready { response: Some(response) },
+                                };
+                            }
+                        }
+                        Walk::Waiting(waiting) => {
+                            // The service polled ready is the one that must take the
+                            // call; a clone stays behind for the next one (tower's rule
+                            // for services called from a future).
+                            let clone = self.inner.clone();
+                            let inner = std::mem::replace(&mut self.inner, clone);
+                            return LayerFuture {
+                                kind: Kind::Waiting {
+                                    future: Box::pin(resume_request(after, waiting, inner, req)),
+                                },
+                            };
+                        }
+                    }
+                }
                 LayerFuture {
-                    kind: Kind::Intercepted {
-                        future: Box::pin(intercept(Arc::clone(&self.shared), call, inner, req)),
+                    kind: Kind::Calling {
+                        inner: self.inner.call(req),
+                        after: Some(after),
                     },
                 }
             }
@@ -194,36 +243,33 @@ enum Side {
 /// Shown instead of a rejection's message to callers that may not read it.
 const WITHHELD: &str = "refused by policy";
 
-/// What `call` decided about a call the chain has work for.
-struct Call {
+/// A call the chain has work for, from its request hooks on: what the response
+/// needs once the inner service answers.
+pub(crate) struct After {
     chain: Arc<Chain>,
+    call: CallInfo,
     /// The hooks some plugin runs on it.
     hooks: Hooks,
     protocol: Protocol,
     side: Side,
+    /// Whether a rejection's message reaches the caller.
+    detail: bool,
+    response_hooks: ResponseHooks,
 }
 
-/// One call through the chain (its path already found canonical).
-async fn intercept<S, ReqBody, ResBody>(
-    shared: Arc<Shared>,
-    call: Call,
-    mut inner: S,
-    mut req: Request<ReqBody>,
-) -> Result<Response<LayerBody<ResBody>>, S::Error>
-where
-    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
-{
-    let Call {
-        chain,
-        hooks,
-        protocol,
-        side,
-    } = call;
+/// Describes the call for the chain, and cleans its request first on the server
+/// side. Returns the call and whether rejection messages reach the caller.
+fn begin<B>(
+    shared: &Shared,
+    side: Side,
+    protocol: Protocol,
+    req: &mut Request<B>,
+) -> (CallInfo, bool) {
     let mut info = rescue::call_info(
-        &req,
+        req,
         protocol,
         side == Side::Client,
-        shared.http_service.as_deref(),
+        shared.http_service.as_ref(),
     );
     match side {
         Side::Server => {
@@ -235,74 +281,135 @@ where
                 .extensions()
                 .get::<PeerInfo>()
                 .and_then(PeerInfo::identity)
-                .map(|id| id.as_str().to_owned());
+                .map(PeerIdentity::name);
         }
         Side::Client => info.peer_identity.clone_from(&shared.server_identity),
     }
     let detail = side == Side::Client
         || shared.detail == ErrorDetail::Always
         || info.peer_identity.is_some();
-    let call = Arc::new(info);
+    (info, detail)
+}
 
-    if hooks.request {
-        let verdict = chain.on_request(&call, req.headers_mut()).await;
-        if let Some(response) = settle(verdict, protocol, detail, &call) {
-            return Ok(response);
+/// The rest of a call whose request walk waits for a plugin at its concurrency
+/// limit.
+async fn resume_request<S, ReqBody, ResBody>(
+    after: After,
+    waiting: palisade_host::Waiting,
+    mut inner: S,
+    mut req: Request<ReqBody>,
+) -> Result<Response<LayerBody<ResBody>>, S::Error>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    S::Error: Send + 'static,
+{
+    let verdict = after
+        .chain
+        .resume(waiting, &after.call, req.headers_mut())
+        .await;
+    if let Some(response) = settle(verdict, after.protocol, after.detail, &after.call) {
+        return Ok(response);
+    }
+    let response = inner.call(req).await?;
+    match after.respond(response) {
+        Ok(response) => Ok(response),
+        Err(waiting) => waiting.await,
+    }
+}
+
+impl After {
+    /// The response hooks on the inner service's `response`: run now, or a future
+    /// when a plugin must wait for a free instance.
+    fn respond<B, E>(self, response: Response<B>) -> Result<Response<LayerBody<B>>, Waiting<B, E>>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        E: Send + 'static,
+    {
+        let (mut parts, body) = response.into_parts();
+        if self.side == Side::Client {
+            rescue::strip_reserved(&mut parts.headers);
+        }
+        if !self.hooks.response {
+            // No plugin hooks this call's response: neither a walk nor a wrapper.
+            return Ok(Response::from_parts(parts, LayerBody::inner(body)));
+        }
+        if self.response_hooks == ResponseHooks::FinalStatus
+            && self.protocol == Protocol::Grpc
+            && !rescue::is_trailers_only(&parts.headers)
+        {
+            // The status comes in the trailers: the hooks run there.
+            let hook = TrailerHook {
+                from_network: self.side == Side::Client,
+                chain: self.chain,
+                call: self.call,
+                detail: self.detail,
+            };
+            return Ok(Response::from_parts(parts, LayerBody::hooked(body, hook)));
+        }
+        let status = rescue::response_code(self.protocol, parts.status, &parts.headers);
+        match self
+            .chain
+            .on_response_now(&self.call, status, &mut parts.headers)
+        {
+            Walk::Done(verdict) => Ok(self.finish(verdict, parts, body)),
+            Walk::Waiting(waiting) => Err(Box::pin(async move {
+                let verdict = self
+                    .chain
+                    .resume(waiting, &self.call, &mut parts.headers)
+                    .await;
+                Ok(self.finish(verdict, parts, body))
+            })),
         }
     }
 
-    let (mut parts, body) = inner.call(req).await?.into_parts();
-    if side == Side::Client {
-        rescue::strip_reserved(&mut parts.headers);
+    fn finish<B>(
+        &self,
+        verdict: Verdict,
+        parts: http::response::Parts,
+        body: B,
+    ) -> Response<LayerBody<B>> {
+        // A rejection drops the inner body unread: for a stream, that cancels it.
+        settle(verdict, self.protocol, self.detail, &self.call)
+            .unwrap_or_else(|| Response::from_parts(parts, LayerBody::inner(body)))
     }
-    if !hooks.response {
-        // No plugin hooks this call's response: neither a walk nor a wrapper.
-        return Ok(Response::from_parts(parts, LayerBody::inner(body)));
-    }
-    if shared.response_hooks == ResponseHooks::FinalStatus
-        && protocol == Protocol::Grpc
-        && !rescue::is_trailers_only(&parts.headers)
-    {
-        // The status comes in the trailers: the hooks run there.
-        let hook = TrailerHook {
-            chain,
-            call,
-            detail,
-            from_network: side == Side::Client,
-        };
-        return Ok(Response::from_parts(parts, LayerBody::hooked(body, hook)));
-    }
-    let status = rescue::response_code(protocol, parts.status, &parts.headers);
-    let verdict = chain.on_response(&call, status, &mut parts.headers).await;
-    if let Some(response) = settle(verdict, protocol, detail, &call) {
-        // The inner body is dropped unread: for a stream, that cancels it.
-        return Ok(response);
-    }
-    Ok(Response::from_parts(parts, LayerBody::inner(body)))
 }
 
 /// The response hooks of one call, waiting for its trailers
 /// ([`ResponseHooks::FinalStatus`]).
 pub(crate) struct TrailerHook {
     chain: Arc<Chain>,
-    call: Arc<CallInfo>,
+    call: CallInfo,
     detail: bool,
     /// Client side: the trailers come from the network, and lose `x-palisade-*`.
     from_network: bool,
 }
 
+/// The boxed future of a trailer walk that waits for a plugin's free instance.
+pub(crate) type TrailerFuture = Pin<Box<dyn Future<Output = HeaderMap> + Send>>;
+
 impl TrailerHook {
     /// Runs the hooks on `trailers` with their `grpc-status`; a rejection or a reply
-    /// replaces that status (the messages already sent stay sent).
-    pub(crate) async fn run(self, mut trailers: HeaderMap) -> HeaderMap {
+    /// replaces that status (the messages already sent stay sent). The trailers now,
+    /// or a future when a plugin must wait for a free instance.
+    pub(crate) fn run(self, mut trailers: HeaderMap) -> Result<HeaderMap, TrailerFuture> {
         if self.from_network {
             rescue::strip_reserved(&mut trailers);
         }
         let status = rescue::response_code(Protocol::Grpc, http::StatusCode::OK, &trailers);
-        let verdict = self
+        match self
             .chain
-            .on_response(&self.call, status, &mut trailers)
-            .await;
+            .on_response_now(&self.call, status, &mut trailers)
+        {
+            Walk::Done(verdict) => Ok(self.apply(verdict, trailers)),
+            Walk::Waiting(waiting) => Err(Box::pin(async move {
+                let verdict = self.chain.resume(waiting, &self.call, &mut trailers).await;
+                self.apply(verdict, trailers)
+            })),
+        }
+    }
+
+    fn apply(&self, verdict: Verdict, mut trailers: HeaderMap) -> HeaderMap {
         let plugin = verdict.decided_by.as_deref();
         let (code, message) = match verdict.decision {
             Decision::Continue => return trailers,

@@ -54,6 +54,11 @@ impl PeerIdentity {
         &self.name
     }
 
+    /// The identity as a [`Name`] sharing this one's text (no copy per call).
+    pub(crate) fn name(&self) -> palisade_types::Name {
+        palisade_types::Name::from(Arc::clone(&self.name))
+    }
+
     /// Whether it is a URI or a DNS name.
     pub fn kind(&self) -> IdentityKind {
         self.kind
