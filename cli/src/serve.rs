@@ -244,10 +244,10 @@ impl Serve {
         tracing::info!(
             config = %path.display(),
             mode = %config.mode,
-            plugins = ?names,
+            plugins = %names.join(" -> "),
             listen = %serve.listen,
             upstream = %serve.upstream,
-            reload = ?serve.reload,
+            reload = %serve.reload,
             "palisade serve: chain loaded"
         );
         Ok(Self {
@@ -328,13 +328,19 @@ impl Serve {
                 }
             }
         }
-        tracing::info!(grace = ?serve.shutdown_grace, "shutting down: no new calls; waiting for in-flight calls");
+        tracing::info!(
+            grace_ms = serve.shutdown_grace.as_millis(),
+            "shutting down: no new calls; waiting for in-flight calls"
+        );
         let _ = stop.send(true);
         if !server.is_finished() {
             match tokio::time::timeout(serve.shutdown_grace, &mut server).await {
                 Ok(_) => tracing::info!("in-flight calls finished"),
                 Err(_) => {
-                    tracing::warn!(grace = ?serve.shutdown_grace, "calls still running after the grace period; closing them");
+                    tracing::warn!(
+                        grace_ms = serve.shutdown_grace.as_millis(),
+                        "calls still running after the grace period; closing them"
+                    );
                     server.abort();
                 }
             }
@@ -387,7 +393,7 @@ impl Reloader {
         match &result {
             Ok(plugins) => {
                 counters.reloads_ok.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(config = %state.path.display(), ?plugins, outcome = "ok", "reload: new chain in place");
+                tracing::info!(config = %state.path.display(), plugins = %plugins.join(" -> "), outcome = "ok", "reload: new chain in place");
             }
             Err(error) => {
                 let counter = match error {

@@ -674,7 +674,6 @@ async fn serve_binary_handles_sighup_and_sigterm() {
         .args(["serve", "--config"])
         .arg(&path)
         .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -694,6 +693,9 @@ async fn serve_binary_handles_sighup_and_sigterm() {
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match received.recv_timeout(left) {
+                Ok(line) if line.contains('\x1b') => {
+                    panic!("a colour code in a log that is not a terminal: {line:?}")
+                }
                 Ok(line) if line.contains(needle) => return line,
                 Ok(_) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
@@ -720,6 +722,72 @@ async fn serve_binary_handles_sighup_and_sigterm() {
     wait_for("shutting down");
     let status = child.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
+}
+
+/// `--log-format json`: every line on stderr is one JSON object, and a refused call
+/// leaves one access line naming the plugin, the decision, the code and the peer.
+#[tokio::test]
+async fn serve_binary_logs_json_and_one_access_line_per_refused_call() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let setup = Setup::new("json-logs").await;
+    let path = setup.write_config(&Options::default());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--log-format", "json", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _child = KillOnDrop(child);
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let wait_for = |message: &str| -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = received
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no log line {message:?} within 60 s"));
+            let event: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}"));
+            if event["message"] == message {
+                return event;
+            }
+        }
+    };
+    let loaded = wait_for("palisade serve: chain loaded");
+    assert_eq!(loaded["plugins"], "rbac -> add-header", "{loaded}");
+    assert_eq!(loaded["reload"], "verified", "Display, not Debug: {loaded}");
+    let accepting = wait_for("palisade serve: accepting calls");
+    let addr: SocketAddr = accepting["addr"].as_str().unwrap().parse().unwrap();
+
+    let mut client = client(&setup.client_material(), addr).await;
+    let status = client
+        .stream(StreamRequest {
+            message: "hi".into(),
+            count: 2,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let refused = wait_for("call refused");
+    assert_eq!(refused["target"], "palisade::access", "{refused}");
+    assert_eq!(refused["plugin"], "rbac", "{refused}");
+    assert_eq!(refused["decision"], "reject", "{refused}");
+    assert_eq!(refused["code"], "PermissionDenied", "{refused}");
+    assert_eq!(refused["peer"], CLIENT_ID, "{refused}");
+    assert_eq!(refused["level"], "INFO", "{refused}");
+    assert!(
+        refused["reason"].as_str().unwrap().contains("rbac"),
+        "{refused}"
+    );
 }
 
 /// A child process killed when the test is done with it, also when it fails.

@@ -25,6 +25,16 @@ pub enum ReloadPolicy {
     Off,
 }
 
+impl std::fmt::Display for ReloadPolicy {
+    /// As the config file spells it (`verified`, `off`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Verified => "verified",
+            Self::Off => "off",
+        })
+    }
+}
+
 /// The `[serve]` section, validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

@@ -273,7 +273,7 @@ impl Host {
                 if !development_signers.is_empty() {
                     tracing::warn!(
                         plugin = %name,
-                        keys = ?development_signers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                        keys = %development_signers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
                         "package signed by a DEVELOPMENT key: its secret is not guarded like a \
                          release key's (a lockdown config refuses to trust it)"
                     );

@@ -744,6 +744,19 @@
 //!   on full names, never a package prefix such as `billing.v1.*`. Not covered: an
 //!   upstream that matches paths without regard to case.
 //!
+//! - **Logs** go to stderr, one line per event: `--log-format text` (the default;
+//!   colour only when stderr is a terminal, so a log file or a pipe gets none) or
+//!   `--log-format json` (one object per line with `timestamp`, `level`, `target`,
+//!   `message` and the event's fields at the top level, for a log shipper).
+//!   `RUST_LOG` sets levels (default `info`). Every call the chain refuses or
+//!   answers itself leaves one **access line** at `info` under the target
+//!   `palisade::access`: `plugin`, `decision` (`reject`, `respond`), `code` (the
+//!   gRPC code's name), `service`, `method`, `peer` (the verified identity, `-`
+//!   without one), `failures` (fail-open plugins that failed before it) and the
+//!   plugin's message as `reason`, escaped; a path refused as not canonical has one too, with
+//!   the `problem`. A plugin that fails closed refuses with `Unavailable`, so a
+//!   failed call has its line. `RUST_LOG=info,palisade::access=warn` turns them off.
+//!   Calls that pass leave no line (the metrics count them).
 //! - **Shutdown** (`SIGTERM`, ctrl-c): accepting stops at once; in-flight calls get
 //!   `shutdown_grace_ms` (10 s by default) to finish, then their connections close.
 //! - **Reload** (`SIGHUP`), only with `reload = "verified"` (lockdown's default is

@@ -133,6 +133,18 @@ macro_rules! codes {
             pub fn as_i32(self) -> i32 {
                 match self { $(Self::$name => $n,)* }
             }
+
+            /// The code's name as the Rust variant spells it (`PermissionDenied`),
+            /// which is also what the `Display` form prints.
+            pub fn name(self) -> &'static str {
+                match self { $(Self::$name => stringify!($name),)* }
+            }
+        }
+
+        impl std::fmt::Display for Code {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
         }
 
     };

@@ -155,7 +155,14 @@ macro_rules! layered_service {
                 // refused, not rewritten. Route scoping relies on this too: a
                 // canonical path has one spelling, so none can dodge a route.
                 if let Some(problem) = rescue::path_problem(req.uri().path(), protocol) {
-                    tracing::debug!(problem, "request refused: non-canonical path");
+                    tracing::info!(
+                        target: "palisade::access",
+                        decision = "reject",
+                        code = %Code::InvalidArgument,
+                        problem,
+                        path = %palisade_types::Untrusted(req.uri().path()),
+                        "call refused: non-canonical path"
+                    );
                     let response = rescue::reject(protocol, Code::InvalidArgument, problem);
                     return LayerFuture {
                         kind: Kind::Ready { response: Some(response) },
@@ -445,23 +452,33 @@ fn settle<B>(
     match verdict.decision {
         Decision::Continue => None,
         Decision::Reject { code, message } => {
-            tracing::debug!(
+            // The access line of a refused call (a failed plugin that fails closed
+            // refuses too, as Unavailable): at info, so that it is on by default; an
+            // operator turns it down with `palisade::access=warn`.
+            tracing::info!(
+                target: "palisade::access",
                 plugin,
+                decision = "reject",
+                %code,
                 service = %call.service,
                 method = %call.method,
-                ?code,
-                message = %palisade_types::Untrusted(&message),
-                "call rejected"
+                peer = call.peer_identity.as_deref().unwrap_or("-"),
+                failures = verdict.failures.len(),
+                reason = %palisade_types::Untrusted(&message),
+                "call refused"
             );
             let message = if detail { message.as_str() } else { WITHHELD };
             Some(rescue::reject(protocol, code, message))
         }
         Decision::Respond(reply) => {
-            tracing::debug!(
+            tracing::info!(
+                target: "palisade::access",
                 plugin,
+                decision = "respond",
+                code = %reply.code,
                 service = %call.service,
                 method = %call.method,
-                code = ?reply.code,
+                peer = call.peer_identity.as_deref().unwrap_or("-"),
                 "call answered by a plugin"
             );
             Some(rescue::reply(protocol, reply, plugin))
